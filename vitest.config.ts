@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // forks, not threads: a native addon is safest in its own process, and tests that send
+    // signals to the process must not hit a sibling test file.
+    pool: 'forks',
+    testTimeout: 20_000,
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
+  },
+});
