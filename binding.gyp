@@ -1,0 +1,31 @@
+{
+  "variables": {
+    # node scripts/build-addon.mjs --sanitize sets this for the ASan/UBSan build.
+    "sanitize%": 0
+  },
+  "targets": [
+    {
+      "target_name": "node_libevent",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/base.cc",
+        "native/event.cc",
+        "native/loop.cc",
+        "native/rewrite.cc",
+        "native/io.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["<!@(pkg-config --cflags libevent_core)"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "libraries": ["<!@(pkg-config --libs libevent_core)"],
+      "conditions": [
+        ["sanitize==1", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined", "-O1", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

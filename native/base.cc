@@ -1,0 +1,337 @@
+// Event bases: creation from options, introspection, counts, once-events and freeing.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "common.h"
+
+namespace nle {
+
+static const char* const kKnownMethods[] = {"epoll", "poll", "select", "kqueue", "devpoll", "evport", "win32"};
+static const struct { const char* name; int bit; } kFeatures[] = {
+    {"et", EV_FEATURE_ET}, {"o1", EV_FEATURE_O1}, {"fds", EV_FEATURE_FDS}, {"earlyClose", EV_FEATURE_EARLY_CLOSE}};
+
+static bool IsKnownMethod(const std::string& m) {
+  for (const char* k : kKnownMethods)
+    if (m == k) return true;
+  return false;
+}
+
+static bool IsSupportedMethod(const std::string& m) {
+  const char** all = event_get_supported_methods();
+  for (int i = 0; all && all[i]; i++)
+    if (m == all[i]) return true;
+  return false;
+}
+
+// Validates a method name: unknown names are a RangeError, known ones missing here an Error.
+static bool CheckMethodName(napi_env env, const Napi::Value& v, const char* what, std::string* out) {
+  if (!v.IsString()) {
+    ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string(what) + " must be a method name string");
+    return false;
+  }
+  *out = v.As<Napi::String>().Utf8Value();
+  if (!IsKnownMethod(*out)) {
+    ThrowRange(env, "ERR_UNKNOWN_METHOD", std::string("unknown event method '") + *out +
+                                              "' (libevent knows epoll, poll, select, kqueue, devpoll, evport, win32)");
+    return false;
+  }
+  return true;
+}
+
+static Napi::Value SupportedMethods(const Napi::CallbackInfo& info) {
+  Napi::Array arr = Napi::Array::New(info.Env());
+  const char** all = event_get_supported_methods();
+  for (uint32_t i = 0; all && all[i]; i++) arr.Set(i, Napi::String::New(info.Env(), all[i]));
+  return arr;
+}
+
+static Napi::Value LibeventVersion(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), event_get_version());
+}
+
+static uint32_t AllocSlot(std::vector<BaseRec*>& table, std::vector<uint32_t>& freeSlots, std::vector<uint32_t>& gens) {
+  if (!freeSlots.empty()) {
+    uint32_t i = freeSlots.back();
+    freeSlots.pop_back();
+    return i;
+  }
+  table.push_back(nullptr);
+  gens.push_back(0);
+  return static_cast<uint32_t>(table.size() - 1);
+}
+
+// baseNew(options) -> { handle, method, features, priorities }
+static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  AddonData* d = CurrentData();
+  Napi::Object opts = Napi::Object::New(env);
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject() || info[0].IsArray()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", "EventBase options must be an object");
+      return Napi::Value();
+    }
+    opts = info[0].As<Napi::Object>();
+  }
+  struct event_config* cfg = event_config_new();
+  if (!cfg) {
+    ThrowError(env, "ERR_LIBEVENT", "event_config_new failed");
+    return Napi::Value();
+  }
+  struct CfgGuard { struct event_config* c; ~CfgGuard() { event_config_free(c); } } guard{cfg};
+
+  Napi::Value method = opts.Get("method");
+  if (!method.IsUndefined()) {
+    std::string m;
+    if (!CheckMethodName(env, method, "options.method", &m)) return Napi::Value();
+    if (!IsSupportedMethod(m)) {
+      ThrowError(env, "ERR_METHOD_UNAVAILABLE", "event method '" + m + "' is not available in this libevent build");
+      return Napi::Value();
+    }
+    const char** all = event_get_supported_methods();
+    for (int i = 0; all && all[i]; i++)
+      if (m != all[i]) event_config_avoid_method(cfg, all[i]);
+  }
+  Napi::Value avoid = opts.Get("avoid");
+  if (!avoid.IsUndefined()) {
+    if (!avoid.IsArray()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.avoid must be an array of method names");
+      return Napi::Value();
+    }
+    Napi::Array a = avoid.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      std::string m;
+      if (!CheckMethodName(env, a.Get(i), "options.avoid[]", &m)) return Napi::Value();
+      event_config_avoid_method(cfg, m.c_str());
+    }
+  }
+  Napi::Value req = opts.Get("requireFeatures");
+  int required = 0;
+  if (!req.IsUndefined()) {
+    if (!req.IsArray()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.requireFeatures must be an array of 'et', 'o1', 'fds', 'earlyClose'");
+      return Napi::Value();
+    }
+    Napi::Array a = req.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value f = a.Get(i);
+      std::string name = f.IsString() ? f.As<Napi::String>().Utf8Value() : "";
+      int bit = 0;
+      for (auto& k : kFeatures)
+        if (name == k.name) bit = k.bit;
+      if (!bit) {
+        ThrowRange(env, "ERR_UNKNOWN_FEATURE", "options.requireFeatures entries must be 'et', 'o1', 'fds' or 'earlyClose'");
+        return Napi::Value();
+      }
+      required |= bit;
+    }
+    event_config_require_features(cfg, required);
+  }
+  int flags = 0;
+  for (const char* name : {"preciseTimer", "noCacheTime"}) {
+    Napi::Value v = opts.Get(name);
+    if (v.IsUndefined()) continue;
+    if (!v.IsBoolean()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string("options.") + name + " must be a boolean");
+      return Napi::Value();
+    }
+    if (v.As<Napi::Boolean>().Value())
+      flags |= strcmp(name, "preciseTimer") == 0 ? EVENT_BASE_FLAG_PRECISE_TIMER : EVENT_BASE_FLAG_NO_CACHE_TIME;
+  }
+  event_config_set_flag(cfg, flags);
+  int priorities = 1;
+  Napi::Value pr = opts.Get("priorities");
+  if (!pr.IsUndefined()) {
+    if (!pr.IsNumber()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.priorities must be a number");
+      return Napi::Value();
+    }
+    double p = pr.As<Napi::Number>().DoubleValue();
+    if (!(p >= 1 && p <= EVENT_MAX_PRIORITIES) || p != static_cast<int>(p)) {
+      ThrowRange(env, "ERR_OUT_OF_RANGE", "options.priorities must be an integer in [1, 256]");
+      return Napi::Value();
+    }
+    priorities = static_cast<int>(p);
+  }
+
+  struct event_base* eb = event_base_new_with_config(cfg);
+  if (!eb) {
+    std::string why = LastLibeventMessage();
+    ThrowError(env, "ERR_METHOD_UNAVAILABLE",
+               "no event method satisfies these options" + (why.empty() ? std::string() : " (libevent: " + why + ")"));
+    return Napi::Value();
+  }
+  if (priorities != 1 && event_base_priority_init(eb, priorities) != 0) {
+    event_base_free(eb);
+    ThrowError(env, "ERR_LIBEVENT", "event_base_priority_init failed");
+    return Napi::Value();
+  }
+  BaseRec* b = new BaseRec();
+  b->data = d;
+  b->eb = eb;
+  b->method = event_base_get_method(eb);
+  // "epoll (with changelist)" is still the epoll backend; report the family name.
+  size_t sp = b->method.find(' ');
+  if (sp != std::string::npos) b->method.resize(sp);
+  b->features = event_base_get_features(eb);
+  b->priorities = event_base_get_npriorities(eb);
+  b->selectBackend = b->method == "select";
+  b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
+  b->generation = d->baseGenerations[b->index];
+  d->bases[b->index] = b;
+  d->liveBases++;
+
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("handle", HandleOf(b->generation, b->index));
+  out.Set("method", b->method);
+  Napi::Object feats = Napi::Object::New(env);
+  for (auto& k : kFeatures) feats.Set(k.name, Napi::Boolean::New(env, (b->features & k.bit) != 0));
+  out.Set("features", feats);
+  out.Set("priorities", b->priorities);
+  return out;
+}
+
+bool TakePendingError(BaseRec* b, napi_value* err) {
+  if (!b->pendingError) return false;
+  napi_env env = b->data->env;
+  napi_get_reference_value(env, b->pendingError, err);
+  napi_delete_reference(env, b->pendingError);
+  b->pendingError = nullptr;
+  return true;
+}
+
+void StorePendingError(BaseRec* b, napi_value err) {
+  if (b->pendingError) return;  // the loop breaks after the first error; later ones would be masked anyway
+  napi_create_reference(b->data->env, err, 1, &b->pendingError);
+}
+
+// Frees libevent's side of a base. Records stay until JS lets go of them, so that every
+// later call gets ERR_BASE_FREED instead of touching freed memory.
+void FreeBaseNow(BaseRec* b) {
+  if (!b->eb) return;
+  CloseCoop(b);
+  for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
+  event_base_free(b->eb);
+  b->eb = nullptr;
+  b->freeDeferred = false;
+  if (b->pendingError) {
+    napi_delete_reference(b->data->env, b->pendingError);
+    b->pendingError = nullptr;
+  }
+}
+
+void ReleaseBaseIfUnused(BaseRec* b) {
+  if (!b->released || !b->events.empty()) return;
+  AddonData* d = b->data;
+  FreeBaseNow(b);
+  d->bases[b->index] = nullptr;
+  if (d->baseGenerations[b->index] < kMaxGeneration) {
+    d->baseGenerations[b->index]++;
+    d->freeBaseSlots.push_back(b->index);
+  }
+  d->liveBases--;
+  delete b;
+}
+
+static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  if (b->loopDepth > 0) {
+    // Inside one of its own callbacks: libevent is still on the stack. Stop the loop now and
+    // free when it returns; from here on every call already reports ERR_BASE_FREED.
+    b->freeDeferred = true;
+    event_base_loopbreak(b->eb);
+  } else {
+    FreeBaseNow(b);
+  }
+  return info.Env().Undefined();
+}
+
+// JS object collected (or env teardown): free everything once no event record needs it.
+static Napi::Value BaseRelease(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0, false);
+  if (!b) return Napi::Value();
+  if (b->loopDepth == 0) FreeBaseNow(b);
+  b->released = true;
+  ReleaseBaseIfUnused(b);
+  return info.Env().Undefined();
+}
+
+static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  int64_t flags;
+  if (!b || !ArgInt(info, 1, "count flags", 1, 7, &flags)) return Napi::Value();
+  return Napi::Number::New(info.Env(), event_base_get_num_events(b->eb, static_cast<unsigned>(flags)));
+}
+
+// Indexes of this base's API events that are pending or active (each once).
+static Napi::Value BasePendingEvents(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  std::vector<uint32_t> out;
+  for (EventRec* r : b->events)
+    if (r->ev && !r->freeDeferred && (r->ev->ev_evcallback.evcb_flags & kPendingFlags)) out.push_back(r->index);
+  Napi::Array arr = Napi::Array::New(info.Env(), out.size());
+  for (uint32_t i = 0; i < out.size(); i++) arr.Set(i, out[i]);
+  return arr;
+}
+
+// Indexes of every live (not freed) API event of this base, pending or not.
+static Napi::Value BaseAllEvents(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  Napi::Array arr = Napi::Array::New(info.Env());
+  uint32_t n = 0;
+  for (EventRec* r : b->events)
+    if (r->ev && !r->freeDeferred) arr.Set(n++, r->index);
+  return arr;
+}
+
+static Napi::Value BaseDump(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  if (!f) {
+    ThrowErrno(info.Env(), errno, "open_memstream");
+    return Napi::Value();
+  }
+  event_base_dump_events(b->eb, f);
+  fclose(f);
+  Napi::String s = Napi::String::New(info.Env(), buf, len);
+  free(buf);
+  return s;
+}
+
+static Napi::Value BaseNow(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  struct timeval tv;
+  event_base_gettimeofday_cached(b->eb, &tv);
+  return Napi::Number::New(info.Env(), static_cast<double>(tv.tv_sec) * 1000.0 + tv.tv_usec / 1000.0);
+}
+
+static Napi::Value BaseStats(const Napi::CallbackInfo& info) {
+  AddonData* d = CurrentData();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("liveEvents", static_cast<double>(d->liveEvents));
+  o.Set("liveBases", static_cast<double>(d->liveBases));
+  return o;
+}
+
+void InitBase(Napi::Env env, Napi::Object exports) {
+  exports.Set("supportedMethods", Napi::Function::New(env, SupportedMethods));
+  exports.Set("libeventVersion", Napi::Function::New(env, LibeventVersion));
+  exports.Set("baseNew", Napi::Function::New(env, BaseNew));
+  exports.Set("baseFree", Napi::Function::New(env, BaseFree));
+  exports.Set("baseRelease", Napi::Function::New(env, BaseRelease));
+  exports.Set("baseNumEvents", Napi::Function::New(env, BaseNumEvents));
+  exports.Set("basePendingEvents", Napi::Function::New(env, BasePendingEvents));
+  exports.Set("baseAllEvents", Napi::Function::New(env, BaseAllEvents));
+  exports.Set("baseDump", Napi::Function::New(env, BaseDump));
+  exports.Set("baseNow", Napi::Function::New(env, BaseNow));
+  exports.Set("stats", Napi::Function::New(env, BaseStats));
+}
+
+}  // namespace nle

@@ -1,0 +1,123 @@
+// Shared declarations of the addon. native/ is the only place that includes libevent.
+//
+// Ownership model: every event base and event made through the API has a record (BaseRec,
+// EventRec) in per-environment tables (AddonData), so worker threads never share state.
+// JavaScript refers to them by handle: (generation << kIndexBits) | index, so a stale
+// handle can never reach a slot that was reused.
+#pragma once
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nle {
+
+constexpr int kIndexBits = 26;
+constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
+constexpr uint64_t kMaxGeneration = (uint64_t{1} << 26) - 1;  // handle stays below 2^52
+
+// Bits added to `what` when the JS dispatcher is called (libevent's own bits fit in 0xff).
+constexpr int kWhatNoLongerPending = 0x100;  // the event left every queue before this call
+
+constexpr short kUserEventBits = EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL | EV_PERSIST | EV_ET | EV_CLOSED;
+constexpr short kPendingFlags = EVLIST_INSERTED | EVLIST_TIMEOUT | EVLIST_ACTIVE | EVLIST_ACTIVE_LATER;
+
+struct AddonData;
+struct BaseRec;
+struct Coop;
+
+struct EventRec {
+  struct event* ev = nullptr;  // nullptr once freed (by ev.free() or with its base)
+  BaseRec* base = nullptr;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  uint32_t fnIndex = 0;      // JS callback slot named in ev->evcb_arg
+  uint32_t posInBase = 0;    // position in base->events
+  int fd = -1;
+  short events = 0;
+  int running = 0;           // trampoline frames of this event on the stack
+  bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
+  bool releaseDeferred = false;  // record released from inside its own callback: drop it after
+};
+
+struct BaseRec {
+  AddonData* data = nullptr;
+  struct event_base* eb = nullptr;  // nullptr once freed
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  std::string method;
+  int features = 0;
+  int priorities = 1;
+  bool selectBackend = false;
+  int loopDepth = 0;          // event_base_loop frames on the stack
+  bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
+  bool released = false;      // JS object gone; record kept only while events refer to it
+  bool gotExit = false, gotBreak = false;
+  bool userBreak = false;     // loopbreak() asked by the user (run mode tells it from our own breaks)
+  napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
+  std::vector<EventRec*> events;    // every live event record of this base
+  Coop* coop = nullptr;
+};
+
+struct AddonData {
+  napi_env env = nullptr;
+  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  std::vector<BaseRec*> bases;
+  std::vector<uint32_t> freeBaseSlots;
+  std::vector<EventRec*> events;
+  std::vector<uint32_t> freeEventSlots;
+  std::vector<uint32_t> baseGenerations, eventGenerations;
+  size_t liveEvents = 0, liveBases = 0;
+  bool tearingDown = false;  // env cleanup: no more JS values may be made
+};
+
+// The addon data of the JS thread currently running (the trampoline has only the void* arg).
+AddonData* CurrentData();
+
+// errors.cc
+void ThrowType(napi_env env, const char* code, const std::string& msg);
+void ThrowRange(napi_env env, const char* code, const std::string& msg);
+void ThrowError(napi_env env, const char* code, const std::string& msg);
+void ThrowErrno(napi_env env, int err, const char* syscall);
+std::string LastLibeventMessage();
+void InstallLibeventLogging();
+
+// Argument helpers: each returns false after throwing a clear error.
+bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out);
+bool ArgOptionalMs(const Napi::CallbackInfo& info, size_t i, const char* name, bool* present, struct timeval* tv);
+bool MsToTimeval(napi_env env, const Napi::Value& v, const char* name, struct timeval* tv);
+BaseRec* ArgBase(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true);
+EventRec* ArgEvent(const Napi::CallbackInfo& info, size_t i, bool mustBeLive = true);
+double HandleOf(uint32_t generation, uint32_t index);
+bool FdIsOpen(int fd);
+
+// base.cc
+void FreeBaseNow(BaseRec* b);
+void ReleaseBaseIfUnused(BaseRec* b);
+bool TakePendingError(BaseRec* b, napi_value* err);
+void StorePendingError(BaseRec* b, napi_value err);
+void InitBase(Napi::Env env, Napi::Object exports);
+
+// event.cc
+void EventTrampoline(evutil_socket_t fd, short what, void* arg);
+void* PackArg(uint32_t eventIndex, uint32_t fnIndex);
+void FreeEventStruct(EventRec* r);
+void DisposeEventRec(EventRec* r);
+void InitEvent(Napi::Env env, Napi::Object exports);
+
+// loop.cc (exclusive and cooperative run modes)
+void CloseCoop(BaseRec* b);
+void InitLoop(Napi::Env env, Napi::Object exports);
+
+// rewrite.cc
+void InitRewrite(Napi::Env env, Napi::Object exports);
+
+// io.cc
+void InitIo(Napi::Env env, Napi::Object exports);
+
+}  // namespace nle

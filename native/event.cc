@@ -1,0 +1,318 @@
+// Events: creation, add/del/active/pending, priorities, freeing, and the trampoline that
+// libevent calls. Every API event's struct event holds EventTrampoline as its callback and
+// PackArg(eventIndex, fnIndex) as its argument: the argument names the JS callback slot,
+// so the callback really lives in the heap struct (see rewrite.cc).
+#include <csignal>
+
+#include "common.h"
+
+namespace nle {
+
+void* PackArg(uint32_t index, uint32_t fnIndex) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 32) | fnIndex);
+}
+static inline uint32_t ArgIndex(void* arg) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(arg) >> 32); }
+static inline uint32_t ArgFn(void* arg) { return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(arg) & 0xffffffffu); }
+
+// Calls the JS dispatcher(fnIndex, eventIndex, fd, what). An exception is kept on the base
+// and the loop is broken after this callback, so that loop()/run() can rethrow it.
+static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
+  napi_env env = d->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, recv, argv[4], result;
+  napi_get_reference_value(env, d->dispatcher, &fn);
+  napi_get_undefined(env, &recv);
+  napi_create_uint32(env, fnIndex, &argv[0]);
+  napi_create_uint32(env, index, &argv[1]);
+  napi_create_int32(env, fd, &argv[2]);
+  napi_create_int32(env, what, &argv[3]);
+  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      StorePendingError(b, err);
+    }
+    if (b->eb) event_base_loopbreak(b->eb);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
+  AddonData* d = CurrentData();
+  uint32_t index = ArgIndex(arg);
+  EventRec* r = d->events[index];
+  struct event* ev = r->ev;
+  // Tell JS whether the event left every queue before this call (non-persistent events are
+  // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
+  // make with the same event: it counts as pending until its last one.
+  bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
+                 ((r->events & EV_SIGNAL) && ev->ev_.ev_signal.ev_ncalls > 0);
+  r->running++;
+  CallDispatcher(d, r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  if (--r->running == 0) {
+    if (r->releaseDeferred) {
+      DisposeEventRec(r);
+    } else if (r->freeDeferred) {
+      r->freeDeferred = false;
+      FreeEventStruct(r);
+    }
+  }
+}
+
+// Releases libevent's struct (deleting it first); deferred while its callback runs.
+void FreeEventStruct(EventRec* r) {
+  if (!r->ev) return;
+  if (r->running > 0) {
+    event_del(r->ev);  // also stops a signal closure's remaining deliveries
+    r->freeDeferred = true;
+    return;
+  }
+  event_free(r->ev);
+  r->ev = nullptr;
+  r->freeDeferred = false;
+}
+
+// Frees the struct and the record, and the base record if it was waiting for this one.
+void DisposeEventRec(EventRec* r) {
+  if (r->running > 0) {
+    FreeEventStruct(r);
+    r->releaseDeferred = true;
+    return;
+  }
+  FreeEventStruct(r);
+  BaseRec* b = r->base;
+  AddonData* d = b->data;
+  EventRec* last = b->events.back();
+  b->events[r->posInBase] = last;
+  last->posInBase = r->posInBase;
+  b->events.pop_back();
+  d->events[r->index] = nullptr;
+  if (d->eventGenerations[r->index] < kMaxGeneration) {
+    d->eventGenerations[r->index]++;
+    d->freeEventSlots.push_back(r->index);
+  }
+  d->liveEvents--;
+  delete r;
+  ReleaseBaseIfUnused(b);
+}
+
+static bool SignalAllowed(int sig) {
+  switch (sig) {
+    case SIGKILL: case SIGSTOP:                                     // cannot be caught
+    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGSYS:  // synchronous faults
+      return false;
+    default:
+      // glibc keeps the first real-time signals for its threads.
+      return sig >= 1 && sig < NSIG && !(sig >= 32 && sig < SIGRTMIN);
+  }
+}
+
+// Validates an fd + events pair for an event of base b. Throws and returns false on error.
+static bool CheckFdEvents(napi_env env, BaseRec* b, int64_t fd, int64_t events) {
+  if (events & ~kUserEventBits) {
+    ThrowRange(env, "ERR_INVALID_EVENTS", "unknown event bits 0x" + [&] {
+      char buf[16];
+      snprintf(buf, sizeof buf, "%x", static_cast<unsigned>(events & ~kUserEventBits));
+      return std::string(buf);
+    }() + " (known: TIMEOUT, READ, WRITE, SIGNAL, PERSIST, ET, CLOSED)");
+    return false;
+  }
+  if (events & EV_SIGNAL) {
+    if (events & (EV_READ | EV_WRITE | EV_ET | EV_CLOSED)) {
+      ThrowRange(env, "ERR_INVALID_EVENTS", "SIGNAL cannot be combined with READ, WRITE, ET or CLOSED");
+      return false;
+    }
+    if (!SignalAllowed(static_cast<int>(fd))) {
+      ThrowRange(env, "ERR_SIGNAL_UNSUPPORTED", "signal " + std::to_string(fd) + " cannot be watched (unknown, uncatchable, a synchronous fault, or reserved)");
+      return false;
+    }
+    return true;
+  }
+  bool io = events & (EV_READ | EV_WRITE | EV_CLOSED);
+  if (!io) {
+    if (events & EV_ET) {
+      ThrowRange(env, "ERR_INVALID_EVENTS", "ET needs READ, WRITE or CLOSED");
+      return false;
+    }
+    if (fd != -1) {
+      ThrowRange(env, "ERR_OUT_OF_RANGE", "an event without READ, WRITE, CLOSED or SIGNAL takes fd -1");
+      return false;
+    }
+    return true;
+  }
+  if (fd < 0) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "an I/O event needs an fd >= 0");
+    return false;
+  }
+  if (b->selectBackend && fd >= FD_SETSIZE) {
+    // Debian's fortified libevent aborts the process on such an fd with select.
+    ThrowRange(env, "ERR_FD_SETSIZE", "the select backend cannot watch fd " + std::to_string(fd) + " (limit 1023)");
+    return false;
+  }
+  if (!FdIsOpen(static_cast<int>(fd))) {
+    ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(fd) + " is not open");
+    return false;
+  }
+  return true;
+}
+
+// eventNew(base, fd, events, fnIndex) -> handle
+static Napi::Value EventNew(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  AddonData* d = CurrentData();
+  BaseRec* b = ArgBase(info, 0);
+  int64_t fd, events, fnIndex;
+  if (!b || !ArgInt(info, 1, "fd", -1, INT32_MAX, &fd) || !ArgInt(info, 2, "events", 0, 0xffff, &events) ||
+      !ArgInt(info, 3, "callback slot", 0, UINT32_MAX, &fnIndex) || !CheckFdEvents(env, b, fd, events))
+    return Napi::Value();
+  if (d->freeEventSlots.empty() && d->events.size() > kIndexMask) {
+    ThrowRange(env, "ERR_TOO_MANY_EVENTS", "too many live events");
+    return Napi::Value();
+  }
+  uint32_t index;
+  if (!d->freeEventSlots.empty()) {
+    index = d->freeEventSlots.back();
+    d->freeEventSlots.pop_back();
+  } else {
+    d->events.push_back(nullptr);
+    d->eventGenerations.push_back(0);
+    index = static_cast<uint32_t>(d->events.size() - 1);
+  }
+  struct event* ev = event_new(b->eb, static_cast<int>(fd), static_cast<short>(events), EventTrampoline,
+                               PackArg(index, static_cast<uint32_t>(fnIndex)));
+  if (!ev) {
+    d->freeEventSlots.push_back(index);
+    ThrowError(env, "ERR_LIBEVENT", "event_new failed: " + LastLibeventMessage());
+    return Napi::Value();
+  }
+  EventRec* r = new EventRec();
+  r->ev = ev;
+  r->base = b;
+  r->index = index;
+  r->generation = d->eventGenerations[index];
+  r->fnIndex = static_cast<uint32_t>(fnIndex);
+  r->fd = static_cast<int>(fd);
+  r->events = static_cast<short>(events);
+  r->posInBase = static_cast<uint32_t>(b->events.size());
+  b->events.push_back(r);
+  d->events[index] = r;
+  d->liveEvents++;
+  return Napi::Number::New(env, HandleOf(r->generation, index));
+}
+
+static inline bool IsPending(EventRec* r) { return (r->ev->ev_evcallback.evcb_flags & kPendingFlags) != 0; }
+
+// eventAdd(handle, ms?) -> pending
+static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  bool hasTimeout;
+  struct timeval tv;
+  if (!ArgOptionalMs(info, 1, "timeout", &hasTimeout, &tv)) return Napi::Value();
+  if ((r->events & (EV_READ | EV_WRITE | EV_CLOSED)) && !FdIsOpen(r->fd)) {
+    ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(r->fd) + " is no longer open");
+    return Napi::Value();
+  }
+  if (event_add(r->ev, hasTimeout ? &tv : nullptr) != 0) {
+    ThrowError(env, "ERR_LIBEVENT", "event_add failed: " + LastLibeventMessage());
+    return Napi::Value();
+  }
+  return Napi::Boolean::New(env, IsPending(r));
+}
+
+static Napi::Value EventDel(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  if (event_del(r->ev) != 0) {
+    ThrowError(info.Env(), "ERR_LIBEVENT", "event_del failed: " + LastLibeventMessage());
+    return Napi::Value();
+  }
+  return Napi::Boolean::New(info.Env(), IsPending(r));
+}
+
+static Napi::Value EventRemoveTimer(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  event_remove_timer(r->ev);
+  return Napi::Boolean::New(info.Env(), IsPending(r));
+}
+
+static constexpr short kResultBits = EV_TIMEOUT | EV_READ | EV_WRITE | EV_SIGNAL | EV_CLOSED;
+
+static Napi::Value EventActive(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  int64_t what;
+  if (!r || !ArgInt(info, 1, "what", 0, 0xffff, &what)) return Napi::Value();
+  if (what == 0 || (what & ~kResultBits)) {
+    ThrowRange(info.Env(), "ERR_INVALID_EVENTS", "active() takes a non-empty mix of TIMEOUT, READ, WRITE, SIGNAL, CLOSED");
+    return Napi::Value();
+  }
+  event_active(r->ev, static_cast<int>(what), 1);
+  return Napi::Boolean::New(info.Env(), IsPending(r));
+}
+
+static Napi::Value EventPending(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  int64_t what = kResultBits;
+  if (!r) return Napi::Value();
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    if (!ArgInt(info, 1, "what", 0, 0xffff, &what)) return Napi::Value();
+    if (what & ~kResultBits) {
+      ThrowRange(info.Env(), "ERR_INVALID_EVENTS", "pending() asks about TIMEOUT, READ, WRITE, SIGNAL, CLOSED");
+      return Napi::Value();
+    }
+  }
+  return Napi::Number::New(info.Env(), event_pending(r->ev, static_cast<short>(what), nullptr));
+}
+
+static Napi::Value EventGetPriority(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  return Napi::Number::New(info.Env(), event_get_priority(r->ev));
+}
+
+static Napi::Value EventSetPriority(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  int64_t p;
+  if (!r || !ArgInt(info, 1, "priority", 0, r->base->priorities - 1, &p)) return Napi::Value();
+  if (event_priority_set(r->ev, static_cast<int>(p)) != 0) {
+    ThrowError(info.Env(), "ERR_EVENT_ACTIVE", "cannot change the priority of an active event");
+    return Napi::Value();
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value EventFree(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  DisposeEventRec(r);
+  return info.Env().Undefined();
+}
+
+// The JS object was collected (or its base went away): drop whatever is left, never throw
+// about freed state.
+static Napi::Value EventRelease(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0, false);
+  if (!r) return Napi::Value();
+  DisposeEventRec(r);
+  return info.Env().Undefined();
+}
+
+void InitEvent(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventNew", Napi::Function::New(env, EventNew));
+  exports.Set("eventAdd", Napi::Function::New(env, EventAdd));
+  exports.Set("eventDel", Napi::Function::New(env, EventDel));
+  exports.Set("eventRemoveTimer", Napi::Function::New(env, EventRemoveTimer));
+  exports.Set("eventActive", Napi::Function::New(env, EventActive));
+  exports.Set("eventPending", Napi::Function::New(env, EventPending));
+  exports.Set("eventGetPriority", Napi::Function::New(env, EventGetPriority));
+  exports.Set("eventSetPriority", Napi::Function::New(env, EventSetPriority));
+  exports.Set("eventFree", Napi::Function::New(env, EventFree));
+  exports.Set("eventRelease", Napi::Function::New(env, EventRelease));
+}
+
+}  // namespace nle

@@ -1,0 +1,237 @@
+// Small fd helpers so tests, benchmarks and services can drive events without Node's
+// stream machinery: every fd made here is non-blocking and close-on-exec.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common.h"
+
+namespace nle {
+
+static bool ArgFd(const Napi::CallbackInfo& info, size_t i, int* fd) {
+  int64_t v;
+  if (!ArgInt(info, i, "fd", 0, INT32_MAX, &v)) return false;
+  *fd = static_cast<int>(v);
+  return true;
+}
+
+static bool ArgBytes(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* len) {
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array or Buffer");
+    return false;
+  }
+  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
+  *data = a.Data();
+  *len = a.ElementLength();
+  return true;
+}
+
+static Napi::Value Pair(napi_env env, int a, int b) {
+  Napi::Array arr = Napi::Array::New(env, 2);
+  arr.Set(0u, a);
+  arr.Set(1u, b);
+  return arr;
+}
+
+static Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0) {
+    ThrowErrno(info.Env(), errno, "socketpair");
+    return Napi::Value();
+  }
+  return Pair(info.Env(), sv[0], sv[1]);
+}
+
+static Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int p[2];
+  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
+    ThrowErrno(info.Env(), errno, "pipe2");
+    return Napi::Value();
+  }
+  return Pair(info.Env(), p[0], p[1]);
+}
+
+// read(fd, buf) -> bytes, 0 at EOF, -1 when it would block
+static Napi::Value Read(const Napi::CallbackInfo& info) {
+  int fd;
+  uint8_t* data;
+  size_t len;
+  if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &len)) return Napi::Value();
+  ssize_t n;
+  do n = read(fd, data, len); while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "read");
+    return Napi::Value();
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+static Napi::Value Write(const Napi::CallbackInfo& info) {
+  int fd;
+  uint8_t* data;
+  size_t len;
+  if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &len)) return Napi::Value();
+  ssize_t n;
+  do n = write(fd, data, len); while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "write");
+    return Napi::Value();
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// close(fd) -> indexes of the events it deleted. Deleting first keeps libevent's evmap in
+// step with the kernel: an fd closed with an event still added, then reused, is never
+// reported by epoll (the likely cause of the "non-deterministic epoll" trouble Tor's
+// update work ran into).
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  AddonData* d = CurrentData();
+  Napi::Array deleted = Napi::Array::New(info.Env());
+  uint32_t n = 0;
+  for (BaseRec* b : d->bases) {
+    if (!b || !b->eb) continue;
+    for (EventRec* r : b->events) {
+      if (!r->ev || r->fd != fd || (r->events & EV_SIGNAL) || !(r->events & (EV_READ | EV_WRITE | EV_CLOSED))) continue;
+      event_del(r->ev);
+      deleted.Set(n++, r->index);
+    }
+  }
+  if (close(fd) != 0 && errno != EINTR) {
+    ThrowErrno(info.Env(), errno, "close");
+    return Napi::Value();
+  }
+  return deleted;
+}
+
+static bool ResolveHost(napi_env env, const Napi::Value& hostV, int port, struct sockaddr_storage* ss, socklen_t* len) {
+  if (!hostV.IsString()) {
+    ThrowType(env, "ERR_INVALID_ARG_TYPE", "host must be a string");
+    return false;
+  }
+  std::string host = hostV.As<Napi::String>().Utf8Value();
+  if (host == "localhost") host = "127.0.0.1";
+  memset(ss, 0, sizeof *ss);
+  auto* v4 = reinterpret_cast<struct sockaddr_in*>(ss);
+  auto* v6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *v4;
+    return true;
+  }
+  if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof *v6;
+    return true;
+  }
+  ThrowType(env, "ERR_INVALID_ADDRESS", "host must be a numeric IPv4/IPv6 address or 'localhost', got '" + host + "'");
+  return false;
+}
+
+// listen(host, port, backlog = 511) -> fd
+static Napi::Value Listen(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int64_t port, backlog = 511;
+  if (!ArgInt(info, 1, "port", 0, 65535, &port)) return Napi::Value();
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ArgInt(info, 2, "backlog", 1, 65535, &backlog)) return Napi::Value();
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!ResolveHost(env, info[0], static_cast<int>(port), &ss, &len)) return Napi::Value();
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return Napi::Value();
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0 || listen(fd, static_cast<int>(backlog)) != 0) {
+    int e = errno;
+    close(fd);
+    ThrowErrno(env, e, "listen");
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+static Napi::Value LocalPort(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&ss), &len) != 0) {
+    ThrowErrno(info.Env(), errno, "getsockname");
+    return Napi::Value();
+  }
+  if (ss.ss_family == AF_INET) return Napi::Number::New(info.Env(), ntohs(reinterpret_cast<struct sockaddr_in*>(&ss)->sin_port));
+  if (ss.ss_family == AF_INET6) return Napi::Number::New(info.Env(), ntohs(reinterpret_cast<struct sockaddr_in6*>(&ss)->sin6_port));
+  ThrowError(info.Env(), "ERR_NOT_INET", "fd is not an IPv4/IPv6 socket");
+  return Napi::Value();
+}
+
+// accept(fd) -> fd, or -1 when no connection is pending
+static Napi::Value Accept(const Napi::CallbackInfo& info) {
+  int fd;
+  if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  int c;
+  do c = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); while (c < 0 && errno == EINTR);
+  if (c < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
+    ThrowErrno(info.Env(), errno, "accept");
+    return Napi::Value();
+  }
+  int one = 1;
+  setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return Napi::Number::New(info.Env(), c);
+}
+
+// connect(host, port) -> fd; the connection completes asynchronously (wait for WRITE).
+static Napi::Value Connect(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  int64_t port;
+  if (!ArgInt(info, 1, "port", 1, 65535, &port)) return Napi::Value();
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!ResolveHost(env, info[0], static_cast<int>(port), &ss, &len)) return Napi::Value();
+  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return Napi::Value();
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    int e = errno;
+    close(fd);
+    ThrowErrno(env, e, "connect");
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+void InitIo(Napi::Env env, Napi::Object exports) {
+  Napi::Object io = Napi::Object::New(env);
+  io.Set("socketpair", Napi::Function::New(env, Socketpair));
+  io.Set("pipe", Napi::Function::New(env, Pipe));
+  io.Set("read", Napi::Function::New(env, Read));
+  io.Set("write", Napi::Function::New(env, Write));
+  io.Set("close", Napi::Function::New(env, Close));
+  io.Set("listen", Napi::Function::New(env, Listen));
+  io.Set("localPort", Napi::Function::New(env, LocalPort));
+  io.Set("accept", Napi::Function::New(env, Accept));
+  io.Set("connect", Napi::Function::New(env, Connect));
+  exports.Set("io", io);
+}
+
+}  // namespace nle

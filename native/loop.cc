@@ -1,0 +1,324 @@
+// The two run modes.
+//
+// Exclusive (loop/dispatch): event_base_loop runs on the JS thread and owns it until it
+// returns, like Tor's main loop. Node's loop is not serviced meanwhile.
+//
+// Cooperative (run): libevent blocks *inside* Node's loop. A uv_check handle runs one
+// libevent pass per libuv iteration; an idle handle of ours keeps libuv's own poll from
+// blocking, so libevent is the one place that sleeps. Before each pass we read
+// uv_backend_timeout() (Node's next timer), and two internal libevent events wake the pass
+// when Node has work: one on libuv's backend fd (an epoll fd, pollable by epoll and poll
+// alike) and one timer for that timeout. Both are marked EVLIST_INTERNAL, as libevent marks
+// its own, so they never count as "events left" and never show in counts.
+#include "common.h"
+
+namespace nle {
+
+struct Coop {
+  BaseRec* owner = nullptr;
+  napi_env env = nullptr;
+  uv_loop_t* loop = nullptr;
+  uv_check_t check;
+  uv_idle_t idle;
+  int openHandles = 0;
+  struct event* uvfdEvent = nullptr;
+  struct event* timerEvent = nullptr;
+  bool active = false;
+  bool inPass = false;
+  bool stopRequested = false;
+  napi_deferred deferred = nullptr;
+  napi_ref resource = nullptr;
+  napi_async_context asyncContext = nullptr;
+  napi_async_cleanup_hook_handle hook = nullptr;
+};
+
+static void WakeForNode(evutil_socket_t, short, void* arg) {
+  BaseRec* b = static_cast<BaseRec*>(arg);
+  event_base_loopbreak(b->eb);
+}
+
+static struct event* NewInternalEvent(BaseRec* b, int fd, short events) {
+  struct event* ev = event_new(b->eb, fd, events, WakeForNode, b);
+  if (ev) ev->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;  // set before any add, as libevent does
+  return ev;
+}
+
+// Ends an active run: stops the handles and settles the promise (not during env teardown).
+static void FinishRun(Coop* c, napi_value error, int result) {
+  if (!c->active) return;
+  c->active = false;
+  uv_check_stop(&c->check);
+  uv_idle_stop(&c->idle);
+  if (c->owner && c->owner->eb) {
+    event_del(c->uvfdEvent);
+    event_del(c->timerEvent);
+  }
+  napi_env env = c->env;
+  bool teardown = !c->owner || c->owner->data->tearingDown;
+  if (!teardown) {
+    napi_value v;
+    if (error) {
+      napi_reject_deferred(env, c->deferred, error);
+    } else {
+      napi_create_int32(env, result, &v);
+      napi_resolve_deferred(env, c->deferred, v);
+    }
+    napi_async_destroy(env, c->asyncContext);
+  }
+  c->deferred = nullptr;
+  c->asyncContext = nullptr;
+  if (c->resource) napi_delete_reference(env, c->resource);
+  c->resource = nullptr;
+}
+
+static void OnHandleClosed(uv_handle_t* h) {
+  Coop* c = static_cast<Coop*>(h->data);
+  if (--c->openHandles > 0) return;
+  if (c->hook) napi_remove_async_cleanup_hook(c->hook);
+  delete c;
+}
+
+static void CloseHandles(Coop* c) {
+  if (c->openHandles != 2) return;  // already closing
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->check), OnHandleClosed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&c->idle), OnHandleClosed);
+}
+
+// Detaches the run machinery from its base (before the base is freed) and closes it.
+void CloseCoop(BaseRec* b) {
+  Coop* c = b->coop;
+  if (!c) return;
+  FinishRun(c, nullptr, 0);
+  event_free(c->uvfdEvent);
+  event_free(c->timerEvent);
+  c->owner = nullptr;
+  b->coop = nullptr;
+  CloseHandles(c);
+}
+
+// A worker (or the process) is ending: uv handles must be closed before its loop goes.
+static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
+  Coop* c = static_cast<Coop*>(arg);
+  if (c->owner) {
+    c->owner->data->tearingDown = true;
+    CloseCoop(c->owner);
+    return;
+  }
+  CloseHandles(c);
+}
+
+static void OnCheck(uv_check_t* h) {
+  Coop* c = static_cast<Coop*>(h->data);
+  BaseRec* b = c->owner;
+  uv_idle_stop(&c->idle);
+  napi_env env = c->env;
+  napi_handle_scope hs;
+  napi_open_handle_scope(env, &hs);
+  if (c->stopRequested) {
+    b->gotBreak = true;
+    FinishRun(c, nullptr, 0);
+    napi_close_handle_scope(env, hs);
+    return;
+  }
+  napi_value resource;
+  napi_get_reference_value(env, c->resource, &resource);
+  napi_callback_scope cs;
+  napi_open_callback_scope(env, resource, c->asyncContext, &cs);
+
+  int timeout = uv_backend_timeout(c->loop);
+  int flags = EVLOOP_ONCE;
+  if (timeout == 0) {
+    flags |= EVLOOP_NONBLOCK;
+  } else if (timeout > 0) {
+    struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
+    event_add(c->timerEvent, &tv);
+  }
+  b->loopDepth++;
+  c->inPass = true;
+  int r = event_base_loop(b->eb, flags);
+  c->inPass = false;
+  b->loopDepth--;
+
+  napi_value err = nullptr;
+  bool failed = TakePendingError(b, &err);
+  if (b->freeDeferred) {
+    FreeBaseNow(b);  // settles the run with 0
+  } else {
+    event_del(c->timerEvent);
+    if (failed) {
+      FinishRun(c, err, 0);
+    } else if (r == 1) {
+      FinishRun(c, nullptr, 1);
+    } else if (r == -1) {
+      napi_value code, msg;
+      napi_create_string_utf8(env, "ERR_LIBEVENT", NAPI_AUTO_LENGTH, &code);
+      std::string m = "event_base_loop failed: " + LastLibeventMessage();
+      napi_create_string_utf8(env, m.c_str(), m.size(), &msg);
+      napi_create_error(env, code, msg, &err);
+      FinishRun(c, err, 0);
+    } else if (event_base_got_exit(b->eb) || b->userBreak) {
+      b->gotExit = event_base_got_exit(b->eb);
+      b->gotBreak = b->userBreak;
+      FinishRun(c, nullptr, 0);
+    } else {
+      uv_idle_start(&c->idle, [](uv_idle_t*) {});
+    }
+  }
+  napi_close_callback_scope(env, cs);  // runs nextTicks and microtasks queued by callbacks
+  napi_close_handle_scope(env, hs);
+}
+
+static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  if (b->loopDepth > 0) {
+    ThrowError(env, "ERR_LOOP_REENTRANT", "run() called from inside a callback of the same base");
+    return Napi::Value();
+  }
+  if (b->coop && b->coop->active) {
+    ThrowError(env, "ERR_LOOP_RUNNING", "run() is already active on this base");
+    return Napi::Value();
+  }
+  Coop* c = b->coop;
+  if (!c) {
+    c = new Coop();
+    c->owner = b;
+    c->env = env;
+    if (napi_get_uv_event_loop(env, &c->loop) != napi_ok) {
+      delete c;
+      ThrowError(env, "ERR_LIBEVENT", "no libuv loop for this environment");
+      return Napi::Value();
+    }
+    int uvfd = uv_backend_fd(c->loop);
+    if (uvfd < 0 || (b->selectBackend && uvfd >= FD_SETSIZE)) {
+      delete c;
+      ThrowError(env, "ERR_RUN_UNSUPPORTED", "libuv's backend fd cannot be watched by this base");
+      return Napi::Value();
+    }
+    c->uvfdEvent = NewInternalEvent(b, uvfd, EV_READ | EV_PERSIST);
+    c->timerEvent = NewInternalEvent(b, -1, 0);
+    if (!c->uvfdEvent || !c->timerEvent) {
+      if (c->uvfdEvent) event_free(c->uvfdEvent);
+      if (c->timerEvent) event_free(c->timerEvent);
+      delete c;
+      ThrowError(env, "ERR_LIBEVENT", "could not create the run mode's internal events");
+      return Napi::Value();
+    }
+    uv_check_init(c->loop, &c->check);
+    uv_idle_init(c->loop, &c->idle);
+    c->check.data = c;
+    c->idle.data = c;
+    c->openHandles = 2;
+    napi_add_async_cleanup_hook(env, AsyncCleanup, c, &c->hook);
+    b->coop = c;
+  }
+  napi_value promise, resource, name;
+  napi_create_promise(env, &c->deferred, &promise);
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "node-libevent:run", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &c->asyncContext);
+  napi_create_reference(env, resource, 1, &c->resource);
+  c->active = true;
+  c->stopRequested = false;
+  b->userBreak = b->gotBreak = b->gotExit = false;
+  event_add(c->uvfdEvent, nullptr);
+  uv_check_start(&c->check, OnCheck);
+  uv_idle_start(&c->idle, [](uv_idle_t*) {});
+  return Napi::Value(env, promise);
+}
+
+// baseLoop(handle, flags) -> 0 | 1; rethrows a callback's exception.
+static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  BaseRec* b = ArgBase(info, 0);
+  int64_t flags;
+  if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags))
+    return Napi::Value();
+  if (b->loopDepth > 0) {
+    ThrowError(env, "ERR_LOOP_REENTRANT", "the loop of this base is already running (called from one of its callbacks)");
+    return Napi::Value();
+  }
+  if (b->coop && b->coop->active) {
+    ThrowError(env, "ERR_LOOP_RUNNING", "run() is active on this base; stop it with loopbreak() first");
+    return Napi::Value();
+  }
+  b->userBreak = false;
+  b->loopDepth++;
+  int r = event_base_loop(b->eb, static_cast<int>(flags));
+  b->loopDepth--;
+  b->gotExit = event_base_got_exit(b->eb);
+  b->gotBreak = event_base_got_break(b->eb);
+  napi_value err;
+  bool failed = TakePendingError(b, &err);
+  if (b->freeDeferred) FreeBaseNow(b);
+  if (failed) {
+    napi_throw(env, err);
+    return Napi::Value();
+  }
+  if (r < 0) {
+    ThrowError(env, "ERR_LIBEVENT", "event_base_loop failed: " + LastLibeventMessage());
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, r);
+}
+
+static Napi::Value BaseLoopexit(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  bool has;
+  struct timeval tv;
+  if (!ArgOptionalMs(info, 1, "delay", &has, &tv)) return Napi::Value();
+  if (event_base_loopexit(b->eb, has ? &tv : nullptr) != 0) {
+    ThrowError(info.Env(), "ERR_LIBEVENT", "event_base_loopexit failed");
+    return Napi::Value();
+  }
+  return info.Env().Undefined();
+}
+
+static Napi::Value BaseLoopbreak(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  b->userBreak = true;
+  if (b->coop && b->coop->active && !b->coop->inPass) b->coop->stopRequested = true;
+  else event_base_loopbreak(b->eb);
+  return info.Env().Undefined();
+}
+
+static Napi::Value BaseLoopcontinue(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  event_base_loopcontinue(b->eb);
+  return info.Env().Undefined();
+}
+
+static Napi::Value BaseGotExit(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  return Napi::Boolean::New(info.Env(), b->gotExit);
+}
+
+static Napi::Value BaseGotBreak(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  return Napi::Boolean::New(info.Env(), b->gotBreak);
+}
+
+static Napi::Value BaseRunning(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  return Napi::Boolean::New(info.Env(), b->loopDepth > 0 || (b->coop && b->coop->active));
+}
+
+void InitLoop(Napi::Env env, Napi::Object exports) {
+  exports.Set("baseLoop", Napi::Function::New(env, BaseLoop));
+  exports.Set("baseRun", Napi::Function::New(env, BaseRun));
+  exports.Set("baseLoopexit", Napi::Function::New(env, BaseLoopexit));
+  exports.Set("baseLoopbreak", Napi::Function::New(env, BaseLoopbreak));
+  exports.Set("baseLoopcontinue", Napi::Function::New(env, BaseLoopcontinue));
+  exports.Set("baseGotExit", Napi::Function::New(env, BaseGotExit));
+  exports.Set("baseGotBreak", Napi::Function::New(env, BaseGotBreak));
+  exports.Set("baseRunning", Napi::Function::New(env, BaseRunning));
+}
+
+}  // namespace nle

@@ -1,0 +1,106 @@
+// In-place callback rewrite (Kitsune's fourth strategy for Tor).
+//
+// libevent 2.1 keeps an event's callback in exactly one place: the callback pointer and
+// argument words of its heap struct event (ev_evcallback.evcb_cb_union / evcb_arg). No
+// backend, evmap, timer heap or active queue copies them, and the dispatch paths read them
+// just before each call. Writing both words therefore changes what the event runs next while
+// it stays pending: no event_del/event_add, so its timeout, persistent period, queue
+// position and any activation already queued are untouched.
+//
+// Never touched: events that are not ours (their callback word is not our trampoline),
+// libevent's internal events, and finalizing events (their union holds a finalizer).
+// Rewrites run on the loop's own thread (all JS runs there), so no lock is needed.
+#include "common.h"
+
+namespace nle {
+
+static bool Rewritable(const EventRec* r) {
+  const struct event* ev = r->ev;
+  if (!ev || r->freeDeferred) return false;
+  short fl = ev->ev_evcallback.evcb_flags;
+  if (fl & (EVLIST_INTERNAL | EVLIST_FINALIZING)) return false;
+  return ev->ev_evcallback.evcb_cb_union.evcb_callback == EventTrampoline;
+}
+
+static inline void WriteCallback(EventRec* r, uint32_t fnIndex) {
+  struct event_callback* cb = &r->ev->ev_evcallback;
+  cb->evcb_cb_union.evcb_callback = EventTrampoline;
+  cb->evcb_arg = PackArg(r->index, fnIndex);
+  r->fnIndex = fnIndex;
+}
+
+// eventRewrite(handle, fnIndex) -> previous fnIndex
+static Napi::Value EventRewrite(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  int64_t fn;
+  if (!r || !ArgInt(info, 1, "callback slot", 0, UINT32_MAX, &fn)) return Napi::Value();
+  if (!Rewritable(r)) {
+    ThrowError(info.Env(), "ERR_NOT_REWRITABLE", "this event's callback cannot be rewritten in place");
+    return Napi::Value();
+  }
+  uint32_t old = r->fnIndex;
+  WriteCallback(r, static_cast<uint32_t>(fn));
+  return Napi::Number::New(info.Env(), old);
+}
+
+// baseRewire(base, handles: Float64Array, fnIndexes: Uint32Array) -> count.
+// Every entry is checked before the first write, so a bad entry changes nothing.
+static Napi::Value BaseRewire(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    ThrowType(env, "ERR_INVALID_ARG_TYPE", "rewire takes a Float64Array of handles and a Uint32Array of slots");
+    return Napi::Value();
+  }
+  Napi::Float64Array handles = info[1].As<Napi::Float64Array>();
+  Napi::Uint32Array fns = info[2].As<Napi::Uint32Array>();
+  size_t n = handles.ElementLength();
+  if (fns.ElementLength() != n) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "handles and slots differ in length");
+    return Napi::Value();
+  }
+  AddonData* d = b->data;
+  std::vector<EventRec*> recs(n);
+  for (size_t i = 0; i < n; i++) {
+    double h = handles[i];
+    uint64_t u = static_cast<uint64_t>(h);
+    EventRec* r = nullptr;
+    if (h >= 0 && static_cast<double>(u) == h) {
+      uint32_t idx = static_cast<uint32_t>(u & kIndexMask);
+      uint32_t gen = static_cast<uint32_t>(u >> kIndexBits);
+      if (idx < d->events.size() && d->events[idx] && d->events[idx]->generation == gen) r = d->events[idx];
+    }
+    if (!r || r->base != b) {
+      ThrowError(env, "ERR_INVALID_HANDLE", "entry " + std::to_string(i) + " is not a live event of this base");
+      return Napi::Value();
+    }
+    if (!Rewritable(r)) {
+      ThrowError(env, "ERR_NOT_REWRITABLE", "entry " + std::to_string(i) + " cannot be rewritten in place");
+      return Napi::Value();
+    }
+    recs[i] = r;
+  }
+  for (size_t i = 0; i < n; i++) WriteCallback(recs[i], fns[i]);
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// The words actually stored in the struct, for tests and diagnostics: [isTrampoline, fnIndex].
+static Napi::Value EventStoredCallback(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  const struct event_callback* cb = &r->ev->ev_evcallback;
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Napi::Boolean::New(info.Env(), cb->evcb_cb_union.evcb_callback == EventTrampoline));
+  a.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(reinterpret_cast<uintptr_t>(cb->evcb_arg) & 0xffffffffu)));
+  return a;
+}
+
+void InitRewrite(Napi::Env env, Napi::Object exports) {
+  exports.Set("eventRewrite", Napi::Function::New(env, EventRewrite));
+  exports.Set("baseRewire", Napi::Function::New(env, BaseRewire));
+  exports.Set("eventStoredCallback", Napi::Function::New(env, EventStoredCallback));
+}
+
+}  // namespace nle
