@@ -1,0 +1,4 @@
+// node-libevent: the package's main entry is the loop layer (libevent bases and events).
+// The other layers have their own entries: node-libevent/dispatch, /pubsub, /subsys,
+// /mainloop and /update.
+export * from './loop/index.js';

@@ -1,0 +1,253 @@
+// EventBase: one libevent event_base, its events, and its two run modes.
+import { constants as osConstants } from 'node:os';
+
+import { COUNT, EV } from './constants.js';
+import { checkFunction, rangeError, stateError, typeError } from './errors.js';
+import { type Callback, Event, MAKE_EVENT } from './event.js';
+import { binding } from './native.js';
+import { allocSlot, baseRegistry, freeSlot, live, weakEvents } from './registry.js';
+
+export type Method = 'epoll' | 'poll' | 'select' | (string & {});
+export type Feature = 'et' | 'o1' | 'fds' | 'earlyClose';
+
+export interface EventBaseOptions {
+  /** Use exactly this backend (every other one is avoided). */
+  method?: Method;
+  /** Backends not to use. */
+  avoid?: Method[];
+  /** Only backends with all these features. */
+  requireFeatures?: Feature[];
+  /** Number of priority levels, 1–256 (0 is the most urgent). */
+  priorities?: number;
+  /** EVENT_BASE_FLAG_PRECISE_TIMER: a precise clock instead of the coarse monotonic one. */
+  preciseTimer?: boolean;
+  /** EVENT_BASE_FLAG_NO_CACHE_TIME: read the clock at every now() instead of once per pass. */
+  noCacheTime?: boolean;
+}
+
+export interface RewireOptions {
+  /** Only 'inplace' here; the update host adds the comparison strategies. */
+  strategy?: 'inplace';
+}
+
+export class EventBase implements Disposable {
+  /** The backend really in use. */
+  readonly method: Method;
+  readonly features: Readonly<{ et: boolean; o1: boolean; fds: boolean; earlyClose: boolean }>;
+  /** Number of priority levels. */
+  readonly priorities: number;
+  #handle: number;
+  #freed = false;
+
+  constructor(options: EventBaseOptions = {}) {
+    const info = binding.baseNew(options);
+    this.#handle = info.handle;
+    this.method = info.method;
+    this.features = Object.freeze(info.features);
+    this.priorities = info.priorities;
+    baseRegistry.register(this, info.handle);
+  }
+
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** A new event on `fd` for `events` (EV bits); created, not yet added. */
+  event(fd: number, events: number, callback: Callback): Event {
+    checkFunction(callback, 'callback');
+    this.#check();
+    const slot = allocSlot();
+    let handle: number;
+    try {
+      handle = binding.eventNew(this.#handle, fd, events, slot);
+    } catch (err) {
+      freeSlot(slot);
+      throw err;
+    }
+    return new Event(MAKE_EVENT, this, handle, slot, fd, events, callback);
+  }
+
+  /** A timer (fd -1); persistent timers repeat with the timeout given to add(). */
+  timer(callback: Callback, options: { persist?: boolean } = {}): Event {
+    if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
+    return this.event(-1, options.persist ? EV.PERSIST : 0, callback);
+  }
+
+  /** A persistent signal event. The previous handler comes back when the event is freed. */
+  signal(signal: string | number, callback: (signo: number, what: number, ev: Event) => void): Event {
+    let signo: number;
+    if (typeof signal === 'string') {
+      const n = (osConstants.signals as Record<string, number | undefined>)[signal];
+      if (n === undefined) throw rangeError('ERR_UNKNOWN_SIGNAL', `unknown signal name '${signal}'`);
+      signo = n;
+    } else {
+      signo = signal;
+    }
+    return this.event(signo, EV.SIGNAL | EV.PERSIST, callback);
+  }
+
+  /**
+   * Runs `callback(fd, what)` once: when `fd` is ready for `events`, or after `timeoutMs`.
+   * With fd -1 it is a pure timer (no timeout: as soon as the loop runs). Freed after it runs,
+   * and with the base if it never does.
+   */
+  once(fd: number, events: number, callback: (fd: number, what: number) => void, timeoutMs?: number): void {
+    checkFunction(callback, 'callback');
+    if (typeof events !== 'number' || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
+      throw rangeError('ERR_INVALID_EVENTS', 'once() takes only TIMEOUT, READ, WRITE and CLOSED (no SIGNAL, PERSIST or ET)');
+    }
+    const io = events & (EV.READ | EV.WRITE | EV.CLOSED);
+    if (!io && fd !== -1) throw rangeError('ERR_OUT_OF_RANGE', 'a pure timer once() takes fd -1');
+    const ev = this.event(fd, io, (f, what, self) => {
+      self.free();
+      callback(f, what);
+    });
+    try {
+      if (io || (timeoutMs !== undefined && timeoutMs !== 0)) ev.add(timeoutMs);
+      else ev.active(EV.TIMEOUT);
+    } catch (err) {
+      ev.free();
+      throw err;
+    }
+  }
+
+  /** Runs libevent's own loop on this thread until no events are left (1) or exit/break (0). */
+  dispatch(): 0 | 1 {
+    return this.loop(0);
+  }
+
+  /** event_base_loop with EVLOOP flags; a callback's exception is rethrown after loopbreak. */
+  loop(flags = 0): 0 | 1 {
+    this.#check();
+    return binding.baseLoop(this.#handle, flags);
+  }
+
+  /**
+   * Cooperative run: serves libevent events inside Node's loop, so Node's timers, sockets,
+   * fs and promises keep working. Resolves like dispatch(); rejects with a callback's error.
+   */
+  async run(): Promise<0 | 1> {
+    this.#check();
+    return binding.baseRun(this.#handle);
+  }
+
+  /** True while dispatch()/loop()/run() is active. */
+  get running(): boolean {
+    return !this.#freed && binding.baseRunning(this.#handle);
+  }
+
+  /** Ends the loop after `ms` (default: after the current pass of callbacks). */
+  loopexit(ms?: number): void {
+    this.#check();
+    binding.baseLoopexit(this.#handle, ms);
+  }
+
+  /** Ends the loop after the current callback; remaining active callbacks run next time. */
+  loopbreak(): void {
+    this.#check();
+    binding.baseLoopbreak(this.#handle);
+  }
+
+  /** Stops processing active callbacks after this one and polls again before going on. */
+  loopcontinue(): void {
+    this.#check();
+    binding.baseLoopcontinue(this.#handle);
+  }
+
+  get gotExit(): boolean {
+    this.#check();
+    return binding.baseGotExit(this.#handle);
+  }
+
+  get gotBreak(): boolean {
+    this.#check();
+    return binding.baseGotBreak(this.#handle);
+  }
+
+  /** event_base_get_num_events: queue memberships of this base's events (not libevent's own). */
+  numEvents(flags: number = COUNT.ACTIVE | COUNT.VIRTUAL | COUNT.ADDED): number {
+    this.#check();
+    return binding.baseNumEvents(this.#handle, flags);
+  }
+
+  /** Every pending or active event created through this API, each once. */
+  events(): Event[] {
+    this.#check();
+    const out: Event[] = [];
+    for (const i of binding.basePendingEvents(this.#handle)) {
+      const ev = live[i];
+      if (ev !== undefined) out.push(ev);
+    }
+    return out;
+  }
+
+  /** event_base_dump_events (a debugging aid; its format is libevent's). */
+  dumpEvents(): string {
+    this.#check();
+    return binding.baseDump(this.#handle);
+  }
+
+  /** The loop's cached wall-clock time in ms (the same for every callback of one pass). */
+  now(): number {
+    this.#check();
+    return binding.baseNow(this.#handle);
+  }
+
+  /**
+   * Rewrites, in place, the callback of every live event of this base for which `map`
+   * returns a function (events it maps to undefined keep theirs). Pending events stay
+   * pending with their timeouts and queued activations. All or nothing: if `map` throws or
+   * an event cannot be rewritten, no event changes. Returns the number rewritten.
+   */
+  rewire(map: (ev: Event) => Callback | undefined, options: RewireOptions = {}): number {
+    checkFunction(map, 'map');
+    this.#check();
+    if (options.strategy !== undefined && options.strategy !== 'inplace') {
+      throw rangeError('ERR_UNKNOWN_STRATEGY', `base.rewire only rewrites in place; got strategy '${String(options.strategy)}'`);
+    }
+    const chosen: Event[] = [];
+    const fns: Callback[] = [];
+    for (const i of binding.baseAllEvents(this.#handle)) {
+      const ev = live[i] ?? weakEvents[i]?.deref();
+      if (ev === undefined) continue; // collected; its record is about to be released
+      const fn = map(ev);
+      if (fn === undefined) continue;
+      checkFunction(fn, 'the callback returned by map');
+      chosen.push(ev);
+      fns.push(fn);
+    }
+    const handles = new Float64Array(chosen.length);
+    const slots = new Uint32Array(chosen.length);
+    for (let k = 0; k < chosen.length; k++) {
+      handles[k] = chosen[k]!._handle;
+      slots[k] = allocSlot();
+    }
+    try {
+      binding.baseRewire(this.#handle, handles, slots);
+    } catch (err) {
+      for (const s of slots) freeSlot(s);
+      throw err;
+    }
+    for (let k = 0; k < chosen.length; k++) chosen[k]!._retarget(slots[k]!, fns[k]!);
+    return chosen.length;
+  }
+
+  /**
+   * Frees the base and all its events. From inside one of its callbacks the loop stops first
+   * and the memory goes when it returns. Every later call throws ERR_BASE_FREED.
+   */
+  free(): void {
+    this.#check();
+    binding.baseFree(this.#handle);
+    this.#freed = true;
+    for (const ev of live) if (ev !== undefined && ev.base === this) ev._baseFreed();
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#freed) this.free();
+  }
+
+  #check(): void {
+    if (this.#freed) throw stateError('ERR_BASE_FREED', 'the event base has been freed');
+  }
+}

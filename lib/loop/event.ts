@@ -1,0 +1,159 @@
+// An event made by EventBase.event(), .timer() or .signal(): a thin, typed face over one
+// libevent struct event owned by the addon.
+import type { EventBase } from './base.js';
+import { checkFunction, stateError, typeError } from './errors.js';
+import { binding } from './native.js';
+import { allocSlot, eventRegistry, freeSlot, INDEX_MODULUS, live, pin, unpin, weakEvents } from './registry.js';
+
+/** An event callback: `fd` (the signal number for signals), the bits that fired, the event. */
+export type Callback = (fd: number, what: number, ev: Event) => void;
+
+/** Only EventBase makes events. */
+export const MAKE_EVENT: unique symbol = Symbol('node-libevent:make-event');
+
+export class Event implements Disposable {
+  /** The base this event belongs to. */
+  readonly base: EventBase;
+  /** The watched fd, the signal number for signal events, or -1 for timers. */
+  readonly fd: number;
+  /** The EV bits it was created with. */
+  readonly events: number;
+  #handle: number;
+  #index: number;
+  #slot: number;
+  #callback: Callback;
+  #freed = false;
+
+  /** @internal use base.event(), base.timer() or base.signal() */
+  constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, slot: number, fd: number, events: number, cb: Callback) {
+    if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
+    this.base = base;
+    this.#handle = handle;
+    this.#index = handle % INDEX_MODULUS;
+    this.#slot = slot;
+    this.fd = fd;
+    this.events = events;
+    this.#callback = cb;
+    weakEvents[this.#index] = new WeakRef(this);
+    eventRegistry.register(this, handle, this);
+  }
+
+  /** The callback. Setting it rewrites the callback in the live struct event, in place. */
+  get callback(): Callback {
+    return this.#callback;
+  }
+
+  set callback(fn: Callback) {
+    checkFunction(fn, 'callback');
+    this.#check();
+    const slot = allocSlot();
+    try {
+      binding.eventRewrite(this.#handle, slot);
+    } catch (err) {
+      freeSlot(slot);
+      throw err;
+    }
+    this._retarget(slot, fn);
+  }
+
+  /** @internal after the addon wrote `slot` into the struct: move the JS side along. */
+  _retarget(slot: number, fn: Callback): void {
+    const pinned = live[this.#index] === this;
+    freeSlot(this.#slot);
+    this.#slot = slot;
+    this.#callback = fn;
+    if (pinned) pin(this.#index, this, slot, fn);
+  }
+
+  /** @internal */
+  get _handle(): number {
+    return this.#handle;
+  }
+
+  /** Adds the event; a timeout (ms, fractional allowed) replaces any earlier one. */
+  add(timeoutMs?: number): this {
+    this.#check();
+    this.#sync(binding.eventAdd(this.#handle, timeoutMs));
+    return this;
+  }
+
+  /** Removes the event from every queue: added, timeout and active. */
+  del(): this {
+    this.#check();
+    this.#sync(binding.eventDel(this.#handle));
+    return this;
+  }
+
+  /** Makes the event active with `what` (ORed into a queued activation), added or not. */
+  active(what: number): this {
+    this.#check();
+    this.#sync(binding.eventActive(this.#handle, what));
+    return this;
+  }
+
+  /** The bits of `what` (default: all) still pending or active. */
+  pending(what?: number): number {
+    this.#check();
+    return binding.eventPending(this.#handle, what);
+  }
+
+  /** Removes only the timeout; I/O and signal interest stay. */
+  removeTimer(): this {
+    this.#check();
+    this.#sync(binding.eventRemoveTimer(this.#handle));
+    return this;
+  }
+
+  get priority(): number {
+    this.#check();
+    return binding.eventGetPriority(this.#handle);
+  }
+
+  set priority(value: number) {
+    this.#check();
+    binding.eventSetPriority(this.#handle, value);
+  }
+
+  /** True after free(), or once the base was freed. */
+  get freed(): boolean {
+    return this.#freed || this.base.freed;
+  }
+
+  /** Deletes and frees the event; any later call throws ERR_EVENT_FREED. */
+  free(): void {
+    this.#check();
+    this.#release();
+    binding.eventFree(this.#handle);
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.freed) this.free();
+  }
+
+  /** @internal the base was freed: forget the JS side (the record goes with the object). */
+  _baseFreed(): void {
+    unpin(this.#index);
+  }
+
+  #release(): void {
+    unpin(this.#index);
+    freeSlot(this.#slot);
+    if (weakEvents[this.#index]?.deref() === this) weakEvents[this.#index] = undefined;
+    eventRegistry.unregister(this);
+    this.#freed = true;
+  }
+
+  #sync(pending: boolean): void {
+    if (pending) {
+      if (live[this.#index] !== this) pin(this.#index, this, this.#slot, this.#callback);
+    } else {
+      unpin(this.#index);
+    }
+  }
+
+  #check(): void {
+    if (this.base.freed) throw stateError('ERR_BASE_FREED', "the event's base has been freed");
+    if (this.#freed) throw stateError('ERR_EVENT_FREED', 'the event has been freed');
+  }
+}
+

@@ -1,0 +1,84 @@
+// Loads the compiled addon and describes its raw surface. Everything here is internal: the
+// typed classes in base.ts / event.ts are the public face.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface BaseInfo {
+  handle: number;
+  method: string;
+  features: { et: boolean; o1: boolean; fds: boolean; earlyClose: boolean };
+  priorities: number;
+}
+
+export interface NativeIo {
+  socketpair(): [number, number];
+  pipe(): [number, number];
+  read(fd: number, buf: Uint8Array): number;
+  write(fd: number, buf: Uint8Array): number;
+  close(fd: number): number[];
+  listen(host: string, port: number, backlog?: number): number;
+  localPort(fd: number): number;
+  accept(fd: number): number;
+  connect(host: string, port: number): number;
+}
+
+export interface NativeBinding {
+  setDispatcher(fn: (slot: number, index: number, fd: number, what: number) => void): void;
+  libeventVersion(): string;
+  supportedMethods(): string[];
+  stats(): { liveEvents: number; liveBases: number };
+  baseNew(options: unknown): BaseInfo;
+  baseFree(base: number): void;
+  baseRelease(base: number): void;
+  baseNumEvents(base: number, flags: number): number;
+  basePendingEvents(base: number): number[];
+  baseAllEvents(base: number): number[];
+  baseDump(base: number): string;
+  baseNow(base: number): number;
+  baseLoop(base: number, flags: number): 0 | 1;
+  baseRun(base: number): Promise<0 | 1>;
+  baseLoopexit(base: number, ms?: number): void;
+  baseLoopbreak(base: number): void;
+  baseLoopcontinue(base: number): void;
+  baseGotExit(base: number): boolean;
+  baseGotBreak(base: number): boolean;
+  baseRunning(base: number): boolean;
+  baseRewire(base: number, handles: Float64Array, slots: Uint32Array): number;
+  eventNew(base: number, fd: number, events: number, slot: number): number;
+  eventAdd(ev: number, ms?: number): boolean;
+  eventDel(ev: number): boolean;
+  eventRemoveTimer(ev: number): boolean;
+  eventActive(ev: number, what: number): boolean;
+  eventPending(ev: number, what?: number): number;
+  eventGetPriority(ev: number): number;
+  eventSetPriority(ev: number, priority: number): void;
+  eventFree(ev: number): void;
+  eventRelease(ev: number): void;
+  eventRewrite(ev: number, slot: number): number;
+  eventStoredCallback(ev: number): [boolean, number];
+  io: NativeIo;
+}
+
+function load(): NativeBinding {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const file = process.env.NODE_LIBEVENT_ADDON
+    ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
+    : path.resolve(here, '..', '..', 'build', 'Release', 'node_libevent.node');
+  try {
+    return createRequire(import.meta.url)(file) as NativeBinding;
+  } catch (cause) {
+    const err = new Error(
+      `node-libevent: could not load the native addon at ${file}.\n` +
+        'Possible causes:\n' +
+        '- the addon was not built: run `npm rebuild node-libevent` (needs libevent-dev and pkg-config)\n' +
+        '- libevent 2.1 is not installed at run time: `sudo apt-get install libevent-2.1-7` or libevent-dev\n' +
+        `- it was built for another Node version (this is ${process.version}): rebuild it`,
+      { cause },
+    );
+    (err as Error & { code: string }).code = 'ERR_ADDON_LOAD';
+    throw err;
+  }
+}
+
+export const binding: NativeBinding = load();
