@@ -480,7 +480,12 @@ const moduleDirPath = decodeURIComponent(moduleDir.pathname);
 
 /** The first stack frame outside this module: where a registration call was made. */
 function callerLocation(): string {
+  // A few frames are enough (this module, maybe the subsystem manager, then the caller); a short
+  // trace keeps registration cheap when stack traces are source-mapped.
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 8;
   const stack = new Error().stack;
+  Error.stackTraceLimit = limit;
   if (stack === undefined) return 'unknown';
   for (const line of stack.split('\n').slice(1)) {
     if (line.includes(moduleDir.href) || line.includes(moduleDirPath)) continue;

@@ -1,0 +1,73 @@
+import type { Connector } from '../pubsub/index.js';
+
+/** Lowest and highest subsystem levels. Libraries should stay at or below LIBS_LEVEL. */
+export const MIN_LEVEL = -100;
+export const MAX_LEVEL = 100;
+export const LIBS_LEVEL = -10;
+
+/** What a subsystem provides. Every callback is optional. */
+export interface SubsystemDef {
+  /** Unique name; it is also the subsystem's name in publish–subscribe. */
+  readonly name: string;
+  /** An integer in MIN_LEVEL … MAX_LEVEL: initialized low to high, shut down high to low. */
+  readonly level: number;
+  /** False for a subsystem that is compiled in but not available here: it is skipped. Default true. */
+  readonly supported?: boolean | undefined;
+  /** Set up what does not depend on configuration. Throwing is fatal. */
+  readonly initialize?: (() => void) | undefined;
+  /** Undo `initialize` so that it could run again. */
+  readonly shutdown?: (() => void) | undefined;
+  /** Register publishers, subscribers and types. */
+  readonly addPubsub?: ((con: Connector) => void) | undefined;
+}
+
+/** A validated, frozen subsystem definition. */
+export interface Subsystem extends SubsystemDef {
+  readonly supported: boolean;
+}
+
+/** Misuse or failure of a subsystem; `subsystem` names it when there is one. */
+export class SubsystemError extends Error {
+  override readonly name = 'SubsystemError';
+  constructor(
+    message: string,
+    readonly subsystem: string | null,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Validates and freezes a subsystem definition. */
+export function defineSubsystem(def: SubsystemDef): Subsystem {
+  validateSubsystem(def, null);
+  return Object.freeze({
+    name: def.name,
+    level: def.level,
+    supported: def.supported !== false,
+    initialize: def.initialize,
+    shutdown: def.shutdown,
+    addPubsub: def.addPubsub,
+  });
+}
+
+/** @internal */
+export function validateSubsystem(def: SubsystemDef, position: number | null): void {
+  const at = position === null ? '' : ` (at #${position})`;
+  if (def === null || typeof def !== 'object') throw new SubsystemError(`Subsystem${at} is not an object.`, null);
+  if (typeof def.name !== 'string' || def.name.length === 0) {
+    throw new SubsystemError(`Subsystem${at} has no name; a name must be a non-empty string.`, null);
+  }
+  if (!Number.isInteger(def.level) || def.level < MIN_LEVEL || def.level > MAX_LEVEL) {
+    throw new SubsystemError(
+      `Subsystem "${def.name}"${at} has an invalid level ${String(def.level)}; ` +
+        `levels are integers from ${MIN_LEVEL} to ${MAX_LEVEL} (inclusive).`,
+      def.name,
+    );
+  }
+  for (const fn of ['initialize', 'shutdown', 'addPubsub'] as const) {
+    if (def[fn] !== undefined && typeof def[fn] !== 'function') {
+      throw new SubsystemError(`Subsystem "${def.name}"${at}: ${fn} must be a function.`, def.name);
+    }
+  }
+}
