@@ -1,0 +1,159 @@
+// Event and base lifetime: pending events live without references, idle ones are collected,
+// freeing is safe from inside callbacks, and worker threads have bases of their own.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+
+import { EV, type Event, EventBase, io } from '../../lib/index.js';
+import { binding } from '../../lib/loop/native.js';
+import { methods } from './helpers.js';
+
+const gc = (globalThis as { gc?: () => void }).gc!;
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** GC until the FinalizationRegistry callbacks had a chance to run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await turn();
+  }
+}
+
+describe.each(methods)('lifetime on %s', (method) => {
+  it('keeps a pending event alive without any JS reference (like a Node timer)', async () => {
+    const base = new EventBase({ method });
+    let fired = 0;
+    (() => {
+      base.timer(() => fired++).add(20);
+      const [a, b] = io.socketpair();
+      base.event(a, EV.READ, () => { fired++; io.close(a); io.close(b); }).add();
+      io.write(b, new Uint8Array([1]));
+    })();
+    await collect();
+    expect(base.dispatch()).toBe(1);
+    expect(fired).toBe(2);
+    base.free();
+  });
+
+  it('frees the native side of unreachable idle events, even ones whose callback refers to them', async () => {
+    const base = new EventBase({ method });
+    await collect();
+    const before = binding.stats().liveEvents;
+    (() => {
+      for (let i = 0; i < 2000; i++) {
+        const ev: Event = base.timer(() => ev.del());
+        if (i % 2) ev.add(1); // pending now, idle after it fires
+      }
+    })();
+    expect(binding.stats().liveEvents).toBe(before + 2000);
+    expect(base.dispatch()).toBe(1);
+    await collect();
+    expect(binding.stats().liveEvents).toBe(before);
+    base.free();
+  });
+
+  it('frees an unreachable base and its idle events', async () => {
+    await collect();
+    const before = binding.stats();
+    (() => {
+      const base = new EventBase({ method });
+      for (let i = 0; i < 10; i++) base.timer(() => {});
+    })();
+    await collect();
+    expect(binding.stats()).toEqual(before);
+  });
+
+  it('lets an event free itself inside its own callback (I/O, timer, persistent)', () => {
+    const base = new EventBase({ method });
+    const [a, b] = io.socketpair();
+    const seen: string[] = [];
+    const rd = base.event(a, EV.READ | EV.PERSIST, (_fd, _w, ev) => { seen.push('io'); ev.free(); });
+    rd.add();
+    base.timer((_fd, _w, ev) => { seen.push('timer'); ev.free(); }).add(1);
+    base.timer((_fd, _w, ev) => { seen.push('persist'); ev.free(); }, { persist: true }).add(2);
+    io.write(b, new Uint8Array([1, 2, 3]));
+    expect(base.dispatch()).toBe(1);
+    expect(seen.sort()).toEqual(['io', 'persist', 'timer']);
+    expect(rd.freed).toBe(true);
+    expect(() => rd.add()).toThrow(expect.objectContaining({ code: 'ERR_EVENT_FREED' }));
+    io.close(a);
+    io.close(b);
+    base.free();
+  });
+
+  it('frees the base from inside a callback: the loop stops, everything after throws ERR_BASE_FREED', async () => {
+    const base = new EventBase({ method });
+    const ran: string[] = [];
+    const first = base.timer(() => { ran.push('first'); base.free(); });
+    const second = base.timer(() => ran.push('second'));
+    first.active(EV.TIMEOUT);
+    second.active(EV.TIMEOUT);
+    expect(base.dispatch()).toBe(0);
+    expect(ran).toEqual(['first']);
+    expect(base.freed).toBe(true);
+    for (const call of [
+      () => base.dispatch(), () => base.loop(), () => base.loopexit(), () => base.loopbreak(), () => base.loopcontinue(),
+      () => base.gotExit, () => base.gotBreak, () => base.numEvents(), () => base.events(), () => base.dumpEvents(),
+      () => base.now(), () => base.rewire(() => undefined), () => base.free(), () => base.event(-1, 0, () => {}),
+      () => base.timer(() => {}), () => base.signal('SIGUSR2', () => {}), () => base.once(-1, EV.TIMEOUT, () => {}),
+      () => second.add(), () => second.del(), () => second.active(EV.READ), () => second.pending(), () => second.removeTimer(),
+      () => second.priority, () => { second.priority = 0; }, () => { second.callback = () => {}; }, () => second.free(),
+    ]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_BASE_FREED' }));
+    }
+    await expect(base.run()).rejects.toMatchObject({ code: 'ERR_BASE_FREED' });
+  });
+});
+
+describe('worker threads', () => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const addon = path.resolve(here, '..', '..', 'build', 'Release', 'node_libevent.node');
+  const addonPath = process.env.NODE_LIBEVENT_ADDON ? path.resolve(process.env.NODE_LIBEVENT_ADDON) : addon;
+
+  // Workers load the raw addon (they cannot import TypeScript sources): this checks that the
+  // addon is context-aware and that each environment has its own bases.
+  const workerSource = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const b = require(workerData.addon);
+    let fired = 0;
+    b.setDispatcher(() => { fired++; });
+    const base = b.baseNew({ method: workerData.method });
+    for (let i = 0; i < 5; i++) b.eventAdd(b.eventNew(base.handle, -1, 0, i), i);
+    b.baseLoop(base.handle, 0);
+    if (workerData.leave) {
+      // End with a pending event, a persistent timer and an active cooperative run.
+      b.eventAdd(b.eventNew(base.handle, -1, 0x10, 9), 1);
+      b.baseRun(base.handle);
+      parentPort.postMessage({ fired, started: true });
+    } else {
+      b.baseFree(base.handle);
+      parentPort.postMessage({ fired, stats: b.stats() });
+    }
+  `;
+
+  function runWorker(method: string, leave: boolean) {
+    const worker = new Worker(workerSource, { eval: true, workerData: { addon: addonPath, method, leave } });
+    const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+    const message = new Promise<Record<string, unknown>>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    return { worker, exited, message };
+  }
+
+  it.each(methods)('create, run and end bases in workers on %s, including one torn down mid-run', async (method) => {
+    const before = binding.stats();
+    const done = [runWorker(method, false), runWorker(method, false)];
+    const mid = runWorker(method, true);
+    for (const w of done) {
+      expect(await w.message).toEqual({ fired: 5, stats: { liveEvents: 5, liveBases: 1 } });
+      expect(await w.exited).toBe(0); // nothing of ours keeps a finished worker alive
+    }
+    expect(await mid.message).toEqual({ fired: 5, started: true });
+    await mid.worker.terminate(); // env teardown with a pending event and an active run
+    expect(await mid.exited).toBe(1);
+    // The main thread's tables are untouched by the workers.
+    expect(binding.stats()).toEqual(before);
+  });
+});
