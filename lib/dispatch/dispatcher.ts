@@ -26,6 +26,16 @@ export type DeliveryErrorHandler = (error: unknown, info: DeliveryErrorInfo) => 
 const noop = (): void => {};
 const noFormat = (): string => '<>';
 
+/**
+ * The alert function for immediate delivery: it flushes the channel on the sender's stack, so
+ * every receiver has run when `send` returns (depth-first when receivers send in turn). The
+ * dispatcher recognizes it and then delivers straight from `send` while the queue is empty,
+ * which behaves the same but skips the queue.
+ */
+export const flushImmediately: AlertFn = (dispatcher, channel) => {
+  dispatcher.flush(channel);
+};
+
 /** Receivers and routing of one message. Immutable once the dispatcher exists. */
 class Route {
   constructor(
@@ -48,6 +58,8 @@ class ChannelQueue {
   mask: number;
   alert: AlertFn = noop;
   alertArg: unknown = undefined;
+  /** True when `alert` is flushImmediately. */
+  immediate = false;
 
   constructor(capacity: number) {
     this.headers = slots(capacity);
@@ -89,7 +101,8 @@ const INITIAL_CAPACITY = 16;
 export class Dispatcher {
   #routes: (Route | undefined)[];
   readonly #queues: ChannelQueue[];
-  readonly #disposers: ((payload: unknown) => void)[];
+  /** Per type; null when the type has no dispose function (saves a call per message). */
+  readonly #disposers: (((payload: unknown) => void) | null)[];
   readonly #formatters: ((payload: unknown) => string)[];
   readonly #typeFns: (TypeFns | undefined)[];
   #onError: DeliveryErrorHandler | null = null;
@@ -137,7 +150,7 @@ export class Dispatcher {
     this.#typeFns = [];
     for (let t = 0; t < nTypes; t++) {
       const fns = cfg.typeFns[t];
-      this.#disposers.push(fns?.dispose ?? noop);
+      this.#disposers.push(fns?.dispose ?? null);
       this.#formatters.push(fns?.format ?? noFormat);
       this.#typeFns.push(fns === undefined ? undefined : { dispose: fns.dispose, format: fns.format });
     }
@@ -166,16 +179,24 @@ export class Dispatcher {
       return this.#refuse(header, payload);
     }
     if (route.fns.length === 0) {
-      try {
-        this.#disposers[route.type]!(payload);
-      } catch (err) {
-        const errors = this.#failed(undefined, err, header, null, 'dispose');
-        if (errors !== undefined) throw errors[0];
+      const dispose = this.#disposers[route.type]!;
+      if (dispose !== null) {
+        try {
+          dispose(payload);
+        } catch (err) {
+          const errors = this.#failed(undefined, err, header, null, 'dispose');
+          if (errors !== undefined) throw errors[0];
+        }
       }
       return true;
     }
     const q = this.#queues[route.channel]!;
-    if (q.size === q.headers.length) q.grow();
+    if (q.size === 0 && q.immediate) {
+      // What flushImmediately would do with this message, minus the round trip through the queue.
+      this.#deliver(header, payload, route);
+      return true;
+    }
+    if (q.size === q.payloads.length) q.grow();
     const tail = (q.head + q.size) & q.mask;
     q.headers[tail] = header;
     q.payloads[tail] = payload;
@@ -199,9 +220,9 @@ export class Dispatcher {
     let errors: unknown[] | undefined;
     while (n < max && q.size !== 0) {
       const i = q.head;
+      // The header slot is not cleared: headers are long-lived templates, payloads are not.
       const header = q.headers[i]!;
       const payload = q.payloads[i];
-      q.headers[i] = undefined;
       q.payloads[i] = undefined;
       q.head = (i + 1) & q.mask;
       q.size--;
@@ -217,14 +238,39 @@ export class Dispatcher {
           }
         }
       }
+      const dispose = this.#disposers[header.type]!;
+      if (dispose !== null) {
+        try {
+          dispose(payload);
+        } catch (err) {
+          errors = this.#failed(errors, err, header, null, 'dispose');
+        }
+      }
+    }
+    if (errors !== undefined) throwAll(errors);
+    return n;
+  }
+
+  /** Delivers one message that never entered the queue (immediate delivery). */
+  #deliver(header: MessageHeader, payload: unknown, route: Route): void {
+    let errors: unknown[] | undefined;
+    const fns = route.fns;
+    for (let k = 0; k < fns.length; k++) {
       try {
-        this.#disposers[header.type]!(payload);
+        fns[k]!(payload, header);
+      } catch (err) {
+        errors = this.#failed(errors, err, header, route.subsystems[k]!, 'receive');
+      }
+    }
+    const dispose = this.#disposers[route.type]!;
+    if (dispose !== null) {
+      try {
+        dispose(payload);
       } catch (err) {
         errors = this.#failed(errors, err, header, null, 'dispose');
       }
     }
     if (errors !== undefined) throwAll(errors);
-    return n;
   }
 
   /** Number of messages waiting on `channel` (0 for an unknown channel). */
@@ -244,6 +290,7 @@ export class Dispatcher {
     if (fn !== null && typeof fn !== 'function') throw new TypeError('The alert must be a function or null.');
     q.alert = fn ?? noop;
     q.alertArg = arg;
+    q.immediate = fn === flushImmediately;
   }
 
   /** Sets (or with null removes) the handler for errors thrown during delivery. */
@@ -262,7 +309,8 @@ export class Dispatcher {
 
   /** Disposes a payload of `type` that never became a message. */
   dispose(type: number, payload: unknown): void {
-    (this.#disposers[type] ?? noop)(payload);
+    const dispose = this.#disposers[type];
+    if (dispose) dispose(payload);
   }
 
   /** A one-line description of a message, for logs: `msg (payload) from sender on channel`. */
@@ -301,6 +349,7 @@ export class Dispatcher {
     for (const q of this.#queues) {
       q.alert = noop;
       q.alertArg = undefined;
+      q.immediate = false;
       while (q.size !== 0) {
         const i = q.head;
         const header = q.headers[i]!;
@@ -310,7 +359,7 @@ export class Dispatcher {
         q.head = (i + 1) & q.mask;
         q.size--;
         try {
-          this.#disposers[header.type]!(payload);
+          this.dispose(header.type, payload);
         } catch (err) {
           errors = this.#failed(errors, err, header, null, 'dispose');
         }

@@ -31,4 +31,4 @@ export {
   type TypeRegistration,
 } from './builder.js';
 export { PubsubConfigError, type PubsubProblem, type PubsubProblemCode } from './errors.js';
-export { MessageHeader, Naming } from '../dispatch/index.js';
+export { flushImmediately, MessageHeader, Naming, type AlertFn } from '../dispatch/index.js';

@@ -5,6 +5,8 @@ import {
   Dispatcher,
   MessageHeader,
   Naming,
+  flushImmediately,
+  type AlertFn,
   type Receiver,
 } from '../../lib/dispatch/index.js';
 
@@ -491,5 +493,80 @@ describe('Dispatcher errors thrown by receivers', () => {
     expect(second).toEqual(['x']);
     d.setErrorHandler(null);
     expect(d.errorHandler).toBeNull();
+  });
+});
+
+describe('flushImmediately', () => {
+  function chain(alert: AlertFn) {
+    const cfg = new DispatchConfig();
+    for (const m of [0, 1, 2]) {
+      cfg.setMessageChannel(m, 0);
+      cfg.setMessageType(m, 0);
+    }
+    const disposed: unknown[] = [];
+    cfg.setTypeFns(0, { dispose: (p) => disposed.push(p) });
+    const order: string[] = [];
+    let d!: Dispatcher;
+    cfg.addReceiver(0, 1, (p) => {
+      order.push(`R1(${String(p)}) pending=${d.pending(0)}`);
+      d.send(new MessageHeader(1, 0, 1, 0), `B<${String(p)}`);
+      order.push('R1 done');
+    });
+    cfg.addReceiver(0, 2, (p) => order.push(`R2(${String(p)})`));
+    cfg.addReceiver(1, 3, (p) => {
+      order.push(`R3(${String(p)})`);
+      d.send(new MessageHeader(1, 0, 2, 0), `C<${String(p)}`);
+    });
+    cfg.addReceiver(2, 4, (p) => order.push(`R4(${String(p)})`));
+    d = new Dispatcher(cfg);
+    d.setAlert(0, alert);
+    return { d, order, disposed };
+  }
+
+  it('behaves exactly like an alert that flushes (depth-first, everything disposed once)', () => {
+    const viaFlush = chain((disp, ch) => disp.flush(ch));
+    const viaImmediate = chain(flushImmediately);
+    for (const { d } of [viaFlush, viaImmediate]) {
+      expect(d.send(new MessageHeader(0, 0, 0, 0), 'A')).toBe(true);
+      expect(d.pending(0)).toBe(0);
+    }
+    expect(viaImmediate.order).toEqual(['R1(A) pending=0', 'R3(B<A)', 'R4(C<B<A)', 'R1 done', 'R2(A)']);
+    expect(viaImmediate.order).toEqual(viaFlush.order);
+    expect(viaImmediate.disposed).toEqual(['C<B<A', 'B<A', 'A']);
+    expect(viaImmediate.disposed).toEqual(viaFlush.disposed);
+  });
+
+  it('does not alert again while messages queued before it are still there', () => {
+    const { d, order } = chain(flushImmediately);
+    d.setAlert(0, null);
+    d.send(new MessageHeader(0, 0, 2, 0), 'old');
+    d.setAlert(0, flushImmediately);
+    d.send(new MessageHeader(0, 0, 2, 0), 'new');
+    expect(order).toEqual([]);
+    expect(d.pending(0)).toBe(2);
+    expect(d.flush(0)).toBe(2);
+    expect(order).toEqual(['R4(old)', 'R4(new)']);
+    d.send(new MessageHeader(0, 0, 2, 0), 'later');
+    expect(order.at(-1)).toBe('R4(later)');
+  });
+
+  it('rethrows receiver errors after all receivers ran and the payload was disposed', () => {
+    const cfg = new DispatchConfig();
+    cfg.setMessageChannel(0, 0);
+    cfg.setMessageType(0, 0);
+    const seen: string[] = [];
+    cfg.setTypeFns(0, { dispose: () => seen.push('disposed') });
+    cfg.addReceiver(0, 0, () => {
+      throw new Error('first fails');
+    });
+    cfg.addReceiver(0, 1, () => seen.push('second ran'));
+    const d = new Dispatcher(cfg);
+    d.setAlert(0, flushImmediately);
+    expect(() => d.send(new MessageHeader(0, 0, 0, 0), 1)).toThrow('first fails');
+    expect(seen).toEqual(['second ran', 'disposed']);
+    const handled: string[] = [];
+    d.setErrorHandler((e) => handled.push((e as Error).message));
+    expect(d.send(new MessageHeader(0, 0, 0, 0), 2)).toBe(true);
+    expect(handled).toEqual(['first fails']);
   });
 });

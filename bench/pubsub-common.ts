@@ -1,0 +1,75 @@
+// Shared helpers of the pubsub benchmarks: machine description and JSON-line output.
+import os from 'node:os';
+
+export const machine = {
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  node: process.version,
+  platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+};
+
+/** Prints one result as a JSON line (the format every pubsub bench uses). */
+export function emit(bench: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ bench, ...fields, machine }));
+}
+
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+export function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** Makes sure a value is used so the JIT cannot drop the work that produced it. */
+export let blackhole = 0;
+export function consume(n: number): void {
+  blackhole = (blackhole + n) | 0;
+}
+
+import { measure } from 'mitata';
+
+export interface Summary {
+  median: number;
+  p25: number;
+  p75: number;
+  min: number;
+  max: number;
+  samples: number;
+}
+
+/**
+ * Measures every case with mitata, `rounds` times, alternating between cases so that drift of a
+ * busy machine hits all of them alike; the samples of all rounds are pooled. mitata warms each
+ * function up before sampling, and a sample is a batch of calls, so figures are ns per call.
+ */
+export async function measureInterleaved(
+  cases: Record<string, () => unknown>,
+  rounds = 5,
+): Promise<Record<string, Summary>> {
+  const pooled: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const [name, fn] of Object.entries(cases)) {
+      const stats = await measure(fn, { min_cpu_time: 300e6 });
+      (pooled[name] ??= []).push(...stats.samples);
+    }
+  }
+  const out: Record<string, Summary> = {};
+  for (const [name, samples] of Object.entries(pooled)) {
+    const s = samples.sort((a, b) => a - b);
+    out[name] = {
+      median: round(quantile(s, 0.5)),
+      p25: round(quantile(s, 0.25)),
+      p75: round(quantile(s, 0.75)),
+      min: round(s[0]!),
+      max: round(s[s.length - 1]!),
+      samples: s.length,
+    };
+  }
+  return out;
+}
