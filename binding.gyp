@@ -13,6 +13,7 @@
         "native/event.cc",
         "native/loop.cc",
         "native/rewrite.cc",
+        "native/strategies.cc",
         "native/io.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

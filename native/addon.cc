@@ -55,6 +55,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEvent(env, exports);
   InitLoop(env, exports);
   InitRewrite(env, exports);
+  InitStrategies(env, exports);
   InitIo(env, exports);
   return exports;
 }

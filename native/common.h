@@ -117,6 +117,9 @@ void InitLoop(Napi::Env env, Napi::Object exports);
 // rewrite.cc
 void InitRewrite(Napi::Env env, Napi::Object exports);
 
+// strategies.cc
+void InitStrategies(Napi::Env env, Napi::Object exports);
+
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -220,6 +222,66 @@ static Napi::Value Connect(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+static bool UnixAddress(napi_env env, const Napi::Value& v, struct sockaddr_un* sa) {
+  if (!v.IsString()) {
+    ThrowType(env, "ERR_INVALID_ARG_TYPE", "path must be a string");
+    return false;
+  }
+  std::string p = v.As<Napi::String>().Utf8Value();
+  memset(sa, 0, sizeof *sa);
+  if (p.empty() || p.size() >= sizeof sa->sun_path || p.find('\0') != std::string::npos) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "a Unix socket path must be 1-107 bytes without NUL");
+    return false;
+  }
+  sa->sun_family = AF_UNIX;
+  memcpy(sa->sun_path, p.data(), p.size());
+  return true;
+}
+
+// listenUnix(path, mode = 0o600) -> fd. The socket file gets `mode` (owner-only by default)
+// before listen(), so nobody else can connect in between.
+static Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  struct sockaddr_un sa;
+  int64_t mode = 0600;
+  if (!UnixAddress(env, info[0], &sa)) return Napi::Value();
+  if (info.Length() > 1 && !info[1].IsUndefined() && !ArgInt(info, 1, "mode", 0, 0777, &mode)) return Napi::Value();
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return Napi::Value();
+  }
+  mode_t old = umask(0777 & ~static_cast<mode_t>(mode));
+  int rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+  int e = errno;
+  umask(old);
+  if (rc != 0 || chmod(sa.sun_path, static_cast<mode_t>(mode)) != 0 || listen(fd, 16) != 0) {
+    if (rc == 0) e = errno;
+    close(fd);
+    ThrowErrno(env, e, "listen");
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, fd);
+}
+
+static Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  struct sockaddr_un sa;
+  if (!UnixAddress(env, info[0], &sa)) return Napi::Value();
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ThrowErrno(env, errno, "socket");
+    return Napi::Value();
+  }
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS && errno != EAGAIN) {
+    int e = errno;
+    close(fd);
+    ThrowErrno(env, e, "connect");
+    return Napi::Value();
+  }
+  return Napi::Number::New(env, fd);
+}
+
 void InitIo(Napi::Env env, Napi::Object exports) {
   Napi::Object io = Napi::Object::New(env);
   io.Set("socketpair", Napi::Function::New(env, Socketpair));
@@ -231,6 +293,8 @@ void InitIo(Napi::Env env, Napi::Object exports) {
   io.Set("localPort", Napi::Function::New(env, LocalPort));
   io.Set("accept", Napi::Function::New(env, Accept));
   io.Set("connect", Napi::Function::New(env, Connect));
+  io.Set("listenUnix", Napi::Function::New(env, ListenUnix));
+  io.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
   exports.Set("io", io);
 }
 

@@ -52,6 +52,11 @@ export class EventBase implements Disposable {
     return this.#freed;
   }
 
+  /** @internal the addon's handle, for the rebind strategies. */
+  get _handle(): number {
+    return this.#handle;
+  }
+
   /** A new event on `fd` for `events` (EV bits); created, not yet added. */
   event(fd: number, events: number, callback: Callback): Event {
     checkFunction(callback, 'callback');

@@ -12,8 +12,7 @@ export type Callback = (fd: number, what: number, ev: Event) => void;
 export const MAKE_EVENT: unique symbol = Symbol('node-libevent:make-event');
 
 export class Event implements Disposable {
-  /** The base this event belongs to. */
-  readonly base: EventBase;
+  #base: EventBase;
   /** The watched fd, the signal number for signal events, or -1 for timers. */
   readonly fd: number;
   /** The EV bits it was created with. */
@@ -27,7 +26,7 @@ export class Event implements Disposable {
   /** @internal use base.event(), base.timer() or base.signal() */
   constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, slot: number, fd: number, events: number, cb: Callback) {
     if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
-    this.base = base;
+    this.#base = base;
     this.#handle = handle;
     this.#index = handle % INDEX_MODULUS;
     this.#slot = slot;
@@ -36,6 +35,16 @@ export class Event implements Disposable {
     this.#callback = cb;
     weakEvents[this.#index] = new WeakRef(this);
     eventRegistry.register(this, handle, this);
+  }
+
+  /** The base this event belongs to. */
+  get base(): EventBase {
+    return this.#base;
+  }
+
+  /** @internal strategy 1 moved the native event to another base. */
+  _moveTo(base: EventBase): void {
+    this.#base = base;
   }
 
   /** The callback. Setting it rewrites the callback in the live struct event, in place. */

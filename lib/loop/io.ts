@@ -22,4 +22,8 @@ export const io = Object.freeze({
   accept: (fd: number): number => binding.io.accept(fd),
   /** A non-blocking connect; wait for WRITE to learn it completed. */
   connect: (host: string, port: number): number => binding.io.connect(host, port),
+  /** A listening Unix-domain stream socket; the file gets `mode` (default 0o600: owner only). */
+  listenUnix: (path: string, mode?: number): number => binding.io.listenUnix(path, mode),
+  /** A non-blocking connect to a Unix-domain socket. */
+  connectUnix: (path: string): number => binding.io.connectUnix(path),
 });

@@ -21,6 +21,8 @@ export interface NativeIo {
   localPort(fd: number): number;
   accept(fd: number): number;
   connect(host: string, port: number): number;
+  listenUnix(path: string, mode?: number): number;
+  connectUnix(path: string): number;
 }
 
 export interface NativeBinding {
@@ -57,6 +59,10 @@ export interface NativeBinding {
   eventRelease(ev: number): void;
   eventRewrite(ev: number, slot: number): number;
   eventStoredCallback(ev: number): [boolean, number];
+  eventRemainingMs(ev: number): number;
+  eventListFlags(ev: number): number;
+  eventReassign(ev: number, slot: number, base?: number): void;
+  baseReinit(base: number): void;
   io: NativeIo;
 }
 

@@ -1,0 +1,47 @@
+// Rebinding events without writing the struct in place: the three strategies that the
+// Tor/Kitsune team tried first, kept to compare against the in-place rewrite (base.rewire).
+// They use only libevent's public API, as an application would, so their defects are real:
+// queued activations are dropped (event_del), the persistent period becomes the re-add
+// interval, the priority resets (event_assign), timeouts drift (wall-clock arithmetic), and
+// event_reinit / a base switch briefly restore a signal's previous disposition.
+import type { EventBase } from './base.js';
+import type { Callback, Event } from './event.js';
+import { binding } from './native.js';
+import { allocSlot, INDEX_MODULUS, unpin } from './registry.js';
+
+export type RebindPair = readonly [Event, Callback];
+
+const EVLIST_INSERTED = 0x02;
+
+function readdOne(ev: Event, fn: Callback, target?: EventBase): void {
+  const h = ev._handle;
+  const remaining = binding.eventRemainingMs(h);
+  const inserted = (binding.eventListFlags(h) & EVLIST_INSERTED) !== 0;
+  const slot = allocSlot();
+  binding.eventReassign(h, slot, target?._handle);
+  unpin(h % INDEX_MODULUS);
+  ev._retarget(slot, fn);
+  if (target) ev._moveTo(target);
+  if (remaining >= 0) ev.add(remaining);
+  else if (inserted) ev.add();
+}
+
+/** Strategy 3: event_del, event_assign with the new callback, event_add with the time left. */
+export function rebindByReadd(pairs: readonly RebindPair[]): void {
+  for (const [ev, fn] of pairs) readdOne(ev, fn);
+}
+
+/** Strategy 2: event_reinit on the base, then strategy 3 (reinit alone cannot change callbacks). */
+export function rebindByReinit(base: EventBase, pairs: readonly RebindPair[]): void {
+  binding.baseReinit(base._handle);
+  rebindByReadd(pairs);
+}
+
+/**
+ * Strategy 1: move every event to `target` (a new base) with its new callback and the time
+ * left; the caller frees the old base afterwards. Each event is deleted from the old base
+ * before it is added to the new one (the other order leaves a signal at SIG_DFL).
+ */
+export function rebindByRebase(target: EventBase, pairs: readonly RebindPair[]): void {
+  for (const [ev, fn] of pairs) readdOne(ev, fn, target);
+}
