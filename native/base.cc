@@ -191,10 +191,14 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// The thrown value is kept inside a holder object: Node-API 8 references only objects,
+// functions and symbols, and a callback may throw anything (a string, a number, undefined).
 bool TakePendingError(BaseRec* b, napi_value* err) {
   if (!b->pendingError) return false;
   napi_env env = b->data->env;
-  napi_get_reference_value(env, b->pendingError, err);
+  napi_value holder;
+  napi_get_reference_value(env, b->pendingError, &holder);
+  napi_get_element(env, holder, 0, err);
   napi_delete_reference(env, b->pendingError);
   b->pendingError = nullptr;
   return true;
@@ -202,7 +206,11 @@ bool TakePendingError(BaseRec* b, napi_value* err) {
 
 void StorePendingError(BaseRec* b, napi_value err) {
   if (b->pendingError) return;  // the loop breaks after the first error; later ones would be masked anyway
-  napi_create_reference(b->data->env, err, 1, &b->pendingError);
+  napi_env env = b->data->env;
+  napi_value holder;
+  napi_create_array_with_length(env, 1, &holder);
+  napi_set_element(env, holder, 0, err);
+  napi_create_reference(env, holder, 1, &b->pendingError);
 }
 
 // Frees libevent's side of a base. Records stay until JS lets go of them, so that every
