@@ -147,8 +147,9 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
     double p = pr.As<Napi::Number>().DoubleValue();
-    if (!(p >= 1 && p <= EVENT_MAX_PRIORITIES) || p != static_cast<int>(p)) {
-      ThrowRange(env, "ERR_OUT_OF_RANGE", "options.priorities must be an integer in [1, 256]");
+    // event_base_priority_init takes 1 .. EVENT_MAX_PRIORITIES - 1.
+    if (!(p >= 1 && p < EVENT_MAX_PRIORITIES) || p != static_cast<int>(p)) {
+      ThrowRange(env, "ERR_OUT_OF_RANGE", "options.priorities must be an integer in [1, 255]");
       return Napi::Value();
     }
     priorities = static_cast<int>(p);

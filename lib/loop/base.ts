@@ -17,7 +17,7 @@ export interface EventBaseOptions {
   avoid?: Method[];
   /** Only backends with all these features. */
   requireFeatures?: Feature[];
-  /** Number of priority levels, 1–256 (0 is the most urgent). */
+  /** Number of priority levels, 1–255 (0 is the most urgent). */
   priorities?: number;
   /** EVENT_BASE_FLAG_PRECISE_TIMER: a precise clock instead of the coarse monotonic one. */
   preciseTimer?: boolean;
