@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// The loop benchmark through the binding: the same workload as bench/c/callbacks.c.
+//
+// n socketpairs, one persistent READ event on the reading end of each; `a` evenly spaced
+// pairs get one byte; every callback reads its byte with io.read and, while writes remain,
+// writes one byte to the next pair with io.write. A run ends when every byte written has
+// been read: a + w callbacks.
+//
+// Two run modes:
+//   exclusive    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK) in a JS loop, as the C program does
+//   cooperative  await base.run(); the last callback calls base.loopbreak()
+//
+// Usage: node bench/loop-callbacks.mjs --mode exclusive|cooperative [--method epoll]
+//          [--n 100] [--a 1] [--w 1000] [--runs 25] [--warmup 5]
+// Prints one JSON object like the C program's. Run one configuration per process (the
+// runner, bench/run.mjs, does) so that JIT and GC state do not leak between them.
+import { parseArgs } from 'node:util';
+
+import { EV, EVLOOP, EventBase, io, libeventVersion } from '../dist/index.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'exclusive' },
+    method: { type: 'string', default: 'epoll' },
+    n: { type: 'string', default: '100' },
+    a: { type: 'string', default: '1' },
+    w: { type: 'string' },
+    runs: { type: 'string', default: '25' },
+    warmup: { type: 'string', default: '5' },
+  },
+});
+
+const mode = opt.mode;
+if (mode !== 'exclusive' && mode !== 'cooperative') throw new Error(`unknown --mode ${mode}`);
+const n = Number(opt.n);
+const active = Number(opt.a);
+const writes = opt.w === undefined ? n : Number(opt.w);
+const runs = Number(opt.runs);
+const warmup = Number(opt.warmup);
+if (!(n >= 1 && active >= 1 && active <= n && writes >= 0 && runs >= 1 && warmup >= 0)) {
+  throw new Error('bad arguments');
+}
+
+const base = new EventBase({ method: opt.method });
+const rfds = new Int32Array(n);
+const wfds = new Int32Array(n);
+const events = [];
+const byte = new Uint8Array([0x78]);
+const inbox = new Uint8Array(1);
+
+let writesLeft = 0;
+let bytesSent = 0;
+let bytesRead = 0;
+let errors = 0;
+let stopWhenDone = false; // cooperative: the last callback breaks the loop
+
+for (let i = 0; i < n; i++) {
+  const [r, w] = io.socketpair();
+  rfds[i] = r;
+  wfds[i] = w;
+  const next = i + 1 === n ? 0 : i + 1;
+  // One closure per event holding its index, as bench.c passes the index as the argument.
+  const ev = base.event(r, EV.READ | EV.PERSIST, (fd) => {
+    if (io.read(fd, inbox) === 1) bytesRead++;
+    else errors++;
+    if (writesLeft > 0) {
+      if (io.write(wfds[next], byte) === 1) bytesSent++;
+      else errors++;
+      writesLeft--;
+    } else if (stopWhenDone && bytesRead === bytesSent) {
+      base.loopbreak();
+    }
+  });
+  ev.add();
+  events.push(ev);
+}
+
+function start() {
+  const spacing = Math.floor(n / active);
+  writesLeft = writes;
+  bytesSent = 0;
+  bytesRead = 0;
+  for (let i = 0; i < active; i++) {
+    if (io.write(wfds[i * spacing], byte) === 1) bytesSent++;
+    else errors++;
+  }
+}
+
+const FLAGS = EVLOOP.ONCE | EVLOOP.NONBLOCK;
+
+function runExclusive() {
+  start();
+  const t0 = process.hrtime.bigint();
+  do base.loop(FLAGS);
+  while (bytesRead !== bytesSent || writesLeft > 0);
+  const t1 = process.hrtime.bigint();
+  return Number(t1 - t0) / 1e3 / bytesRead;
+}
+
+async function runCooperative() {
+  start();
+  stopWhenDone = true;
+  const t0 = process.hrtime.bigint();
+  await base.run();
+  const t1 = process.hrtime.bigint();
+  stopWhenDone = false;
+  if (bytesRead !== bytesSent || writesLeft > 0) throw new Error('run() ended before the work was done');
+  return Number(t1 - t0) / 1e3 / bytesRead;
+}
+
+const once = mode === 'exclusive' ? runExclusive : runCooperative;
+for (let i = 0; i < warmup; i++) await once();
+const us = [];
+for (let i = 0; i < runs; i++) us.push(await once());
+
+process.stdout.write(
+  JSON.stringify({
+    impl: mode,
+    method: base.method,
+    n,
+    a: active,
+    w: writes,
+    callbacksPerRun: active + writes,
+    libevent: libeventVersion(),
+    node: process.version,
+    errors,
+    usPerCallback: us.map((x) => Math.round(x * 1e4) / 1e4),
+  }) + '\n',
+);
+
+for (const ev of events) ev.free();
+for (let i = 0; i < n; i++) {
+  io.close(rfds[i]);
+  io.close(wfds[i]);
+}
+base.free();
+if (errors) process.exitCode = 1;
