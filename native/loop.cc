@@ -310,7 +310,15 @@ static Napi::Value BaseRunning(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), b->loopDepth > 0 || (b->coop && b->coop->active));
 }
 
+// True while one of this base's callbacks is on the stack (a pass of event_base_loop).
+static Napi::Value BaseInPass(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  return Napi::Boolean::New(info.Env(), b->loopDepth > 0);
+}
+
 void InitLoop(Napi::Env env, Napi::Object exports) {
+  exports.Set("baseInPass", Napi::Function::New(env, BaseInPass));
   exports.Set("baseLoop", Napi::Function::New(env, BaseLoop));
   exports.Set("baseRun", Napi::Function::New(env, BaseRun));
   exports.Set("baseLoopexit", Napi::Function::New(env, BaseLoopexit));

@@ -141,6 +141,11 @@ export class EventBase implements Disposable {
     return !this.#freed && binding.baseRunning(this.#handle);
   }
 
+  /** True while a callback of this base is on the stack (inside a pass of the loop). */
+  get inCallback(): boolean {
+    return !this.#freed && binding.baseInPass(this.#handle);
+  }
+
   /** Ends the loop after `ms` (default: after the current pass of callbacks). */
   loopexit(ms?: number): void {
     this.#check();
@@ -212,9 +217,7 @@ export class EventBase implements Disposable {
     }
     const chosen: Event[] = [];
     const fns: Callback[] = [];
-    for (const i of binding.baseAllEvents(this.#handle)) {
-      const ev = live[i] ?? weakEvents[i]?.deref();
-      if (ev === undefined) continue; // collected; its record is about to be released
+    for (const ev of this._allEvents()) {
       const fn = map(ev);
       if (fn === undefined) continue;
       checkFunction(fn, 'the callback returned by map');
@@ -235,6 +238,17 @@ export class EventBase implements Disposable {
     }
     for (let k = 0; k < chosen.length; k++) chosen[k]!._retarget(slots[k]!, fns[k]!);
     return chosen.length;
+  }
+
+  /** @internal every event of this base not yet freed, pending or not (idle ones if still referenced). */
+  _allEvents(): Event[] {
+    this.#check();
+    const out: Event[] = [];
+    for (const i of binding.baseAllEvents(this.#handle)) {
+      const ev = live[i] ?? weakEvents[i]?.deref();
+      if (ev !== undefined) out.push(ev); // undefined: collected, its record is about to be released
+    }
+    return out;
   }
 
   /**

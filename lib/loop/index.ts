@@ -10,6 +10,7 @@ export { EventBase, type EventBaseOptions, type Feature, type Method, type Rewir
 export { COUNT, EV, EVLOOP } from './constants.js';
 export { Event, type Callback } from './event.js';
 export { io } from './io.js';
+export { rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from './rebind.js';
 
 /** The backends this libevent offers, most preferred first (e.g. ['epoll', 'poll', 'select']). */
 export function supportedMethods(): string[] {

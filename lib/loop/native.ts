@@ -46,6 +46,7 @@ export interface NativeBinding {
   baseGotExit(base: number): boolean;
   baseGotBreak(base: number): boolean;
   baseRunning(base: number): boolean;
+  baseInPass(base: number): boolean;
   baseRewire(base: number, handles: Float64Array, slots: Uint32Array): number;
   eventNew(base: number, fd: number, events: number, slot: number): number;
   eventAdd(ev: number, ms?: number): boolean;

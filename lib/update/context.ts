@@ -1,0 +1,155 @@
+// The `ctx` a version's main(ctx) receives: state, named handlers, update points, and the
+// host's event base. One context per loaded version; the host keeps only the current one.
+import { type Callback, COUNT, EV, type EventBase, EVLOOP, io } from '../loop/index.js';
+import { UpdateError } from './errors.js';
+
+/** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
+export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io });
+
+export interface StateOptions<T> {
+  /** Turns the previous version's value into this version's (return a new object; do not mutate `old`). */
+  transform?: (old: any, fromVersion: string) => T;
+  /** false: re-initialize from this version's code on update (e.g. constant tables). */
+  migrate?: boolean;
+}
+
+/** The previous version's state as the new version's main sees it during an update. */
+export interface Carried {
+  fromVersion: string;
+  point: string;
+  store: ReadonlyMap<string, unknown>;
+}
+
+/** What a version's main(ctx) gets. */
+export interface VersionContext {
+  readonly base: EventBase;
+  readonly lib: typeof versionLib;
+  readonly version: string;
+  readonly fromVersion: string | undefined;
+  isUpdating(): boolean;
+  isUpdatingFrom(point: string): boolean;
+  state<T>(key: string, init: (() => T) | undefined, options?: StateOptions<T>): T;
+  retire(key: string): void;
+  handlers<H extends Record<string, Callback>>(handlers: H): H;
+  updatePoint(name: string): void;
+}
+
+export interface ContextHost {
+  readonly base: EventBase;
+  reachPoint(name: string): void;
+}
+
+export class UpdateContext implements VersionContext {
+  readonly lib = versionLib;
+  readonly store = new Map<string, unknown>();
+  readonly declared = new Set<string>();
+  readonly retired = new Set<string>();
+  readonly handlerByName = new Map<string, Callback>();
+  readonly nameOfHandler = new Map<Callback, string>();
+  /** ms spent in transforms (reported as the migrate phase). */
+  migrateMs = 0;
+  #carried: Carried | undefined;
+  #host: ContextHost;
+  #retiredContext = false;
+
+  constructor(host: ContextHost, readonly version: string, carried?: Carried) {
+    this.#host = host;
+    this.#carried = carried;
+  }
+
+  get base(): EventBase {
+    this.#live();
+    return this.#host.base;
+  }
+
+  get fromVersion(): string | undefined {
+    return this.#carried?.fromVersion;
+  }
+
+  isUpdating(): boolean {
+    return this.#carried !== undefined;
+  }
+
+  isUpdatingFrom(point: string): boolean {
+    return this.#carried?.point === point;
+  }
+
+  state<T>(key: string, init: (() => T) | undefined, options: StateOptions<T> = {}): T {
+    this.#live();
+    if (typeof key !== 'string' || key === '') throw new UpdateError('ERR_STATE_KEY', 'init', 'state keys are non-empty strings');
+    if (this.declared.has(key)) throw new UpdateError('ERR_STATE_DUPLICATE', 'init', `state '${key}' is declared twice`);
+    this.declared.add(key);
+    const carried = this.#carried;
+    let value: T;
+    if (carried && options.migrate !== false && carried.store.has(key)) {
+      const old = carried.store.get(key);
+      if (options.transform) {
+        const t0 = performance.now();
+        try {
+          value = options.transform(old, carried.fromVersion);
+        } catch (cause) {
+          throw new UpdateError('ERR_TRANSFORM', 'migrate', `transform of state '${key}' from ${carried.fromVersion} threw: ${String(cause)}`, { cause });
+        } finally {
+          this.migrateMs += performance.now() - t0;
+        }
+      } else {
+        value = old as T;
+      }
+    } else if (typeof init === 'function') {
+      value = init();
+    } else {
+      throw new UpdateError(
+        'ERR_STATE_NO_INIT',
+        'migrate',
+        carried
+          ? `state '${key}' is new in ${this.version} (or not migrated) and has no initializer`
+          : `state '${key}' has no initializer`,
+      );
+    }
+    this.store.set(key, value);
+    return value;
+  }
+
+  retire(key: string): void {
+    this.#live();
+    this.retired.add(key);
+  }
+
+  handlers<H extends Record<string, Callback>>(handlers: H): H {
+    this.#live();
+    for (const [name, fn] of Object.entries(handlers)) {
+      if (typeof fn !== 'function') throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is not a function`);
+      if (this.handlerByName.has(name)) throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is registered twice`);
+      this.handlerByName.set(name, fn);
+      this.nameOfHandler.set(fn, name);
+    }
+    return handlers;
+  }
+
+  updatePoint(name: string): void {
+    this.#live();
+    this.#host.reachPoint(name);
+  }
+
+  /** Old items neither declared nor retired by this version (the update must be refused). */
+  undeclaredOldItems(): string[] {
+    const carried = this.#carried;
+    if (!carried) return [];
+    return [...carried.store.keys()].filter((k) => !this.declared.has(k) && !this.retired.has(k));
+  }
+
+  /** After commit: the new version no longer needs the old store. */
+  dropCarried(): void {
+    this.#carried = undefined;
+  }
+
+  /** The version was replaced (or its load rolled back): its calls now fail loudly. */
+  retireContext(): void {
+    this.#retiredContext = true;
+    this.#carried = undefined;
+  }
+
+  #live(): void {
+    if (this.#retiredContext) throw new UpdateError('ERR_VERSION_RETIRED', 'commit', `version ${this.version} is no longer running`);
+  }
+}

@@ -1,0 +1,409 @@
+// UpdateHost: runs one version of a service on a host-owned event base and replaces it with
+// another at an update point, Kitsune-style, in two phases.
+//
+// prepare  load the new code, run its main(ctx) in updating mode (state migrates into new
+//          objects), check that every old state item is declared or retired, and map every
+//          live event to the new version's handler of the same name. Touches nothing of the
+//          running version; any failure frees what prepare created and leaves it running.
+// commit   rewrite every live event's callback (in place by default), make the new context
+//          current, retire the old one. Nothing in it can fail half-way: the rewrite checks
+//          every event before writing any.
+import { EventEmitter } from 'node:events';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+
+import {
+  type Callback,
+  type Event,
+  EventBase,
+  EVLOOP,
+  rebindByReadd,
+  rebindByRebase,
+  rebindByReinit,
+  type RebindPair,
+} from '../loop/index.js';
+import { type Carried, type ContextHost, UpdateContext, type VersionContext } from './context.js';
+import { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
+import { loadVersionModule } from './loader.js';
+
+export type Strategy = 'inplace' | 'rebase' | 'reinit' | 'readd';
+const STRATEGIES: readonly Strategy[] = ['inplace', 'rebase', 'reinit', 'readd'];
+
+export interface VersionModule {
+  version: string;
+  main(ctx: VersionContext): void | Promise<void>;
+  /** Handler renames from the previous version: { oldName: newName }. */
+  renames?: Record<string, string>;
+}
+
+export interface UpdateReport {
+  ok: boolean;
+  from: string;
+  to: string;
+  strategy: Strategy;
+  /** The update point where it happened ('loop' = between loop iterations). */
+  point: string;
+  error?: { code: string; phase: UpdatePhase; message: string };
+  /** Update point reached → loop resumes, ms. */
+  pauseMs: number;
+  phases: { quiesce: number; load: number; init: number; migrate: number; rewire: number; commit: number };
+  eventsRewired: number;
+  stateItems: number;
+  messagesCarried: number;
+}
+
+export interface UpdateHostOptions {
+  base: EventBase;
+  /** Versions are loaded only from here (after resolving symlinks). */
+  versionsDir: string;
+  /** How live events are rebound: 'inplace' (default) or one of the comparison strategies. */
+  strategy?: Strategy;
+  /** Receives one line per update phase. */
+  log?: (line: string) => void;
+}
+
+interface Running {
+  module: VersionModule;
+  ctx: UpdateContext;
+}
+
+interface Request {
+  file: string;
+  strategy: Strategy;
+  requestedAt: number;
+  resolve: (r: UpdateReport) => void;
+}
+
+export class UpdateHost extends EventEmitter implements ContextHost {
+  #base: EventBase;
+  readonly versionsDir: string;
+  readonly strategy: Strategy;
+  #log: (line: string) => void;
+  #current: Running | undefined;
+  #pending: Request[] = [];
+  #woke = false;
+  #points = 0;
+  readonly #hostEvents = new WeakSet<Event>();
+
+  constructor(options: UpdateHostOptions) {
+    super();
+    if (!(options?.base instanceof EventBase)) throw new TypeError('UpdateHost needs { base: EventBase }');
+    this.#base = options.base;
+    this.versionsDir = realpathSync(options.versionsDir);
+    this.strategy = options.strategy ?? 'inplace';
+    if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
+    this.#log = options.log ?? (() => {});
+  }
+
+  /** The host-owned base (a 'rebase' update replaces it). */
+  get base(): EventBase {
+    return this.#base;
+  }
+
+  /** The running version's `version` string. */
+  get version(): string | undefined {
+    return this.#current?.module.version;
+  }
+
+  /** The running version's context (its state store and handler names), for inspection. */
+  get context(): UpdateContext | undefined {
+    return this.#current?.ctx;
+  }
+
+  /** How many update points have been reached so far. */
+  get pointsReached(): number {
+    return this.#points;
+  }
+
+  /** Marks an event as the host's own: never rebound to a version's handler. */
+  own(ev: Event): Event {
+    this.#hostEvents.add(ev);
+    return ev;
+  }
+
+  /** True for events marked with own(). */
+  isOwn(ev: Event): boolean {
+    return this.#hostEvents.has(ev);
+  }
+
+  /** Loads the first version and runs its main(ctx) as a fresh start. */
+  async start(file: string): Promise<void> {
+    if (this.#current) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs a version');
+    const resolved = this.#resolve(file);
+    const module = this.#validate(loadVersionModule(resolved, this.versionsDir).exports);
+    const ctx = this.#newContext(module.version);
+    const before = new Set(this.#base._allEvents());
+    try {
+      await module.main(ctx);
+    } catch (err) {
+      this.#freeCreatedSince(before);
+      ctx.retireContext();
+      throw err;
+    }
+    ctx.dropCarried();
+    this.#current = { module, ctx };
+    this.#log(`start ${module.version}`);
+  }
+
+  /**
+   * Asks for an update to the version at `file` (inside versionsDir). It happens at the next
+   * update point: the loop is woken, so that is within one iteration even when idle; with no
+   * loop running it happens at once. Resolves with the report, ok or not.
+   */
+  requestUpdate(file: string, options: { strategy?: Strategy } = {}): Promise<UpdateReport> {
+    const strategy = options.strategy ?? this.strategy;
+    return new Promise((resolve) => {
+      const req: Request = { file, strategy, requestedAt: performance.now(), resolve };
+      let problem: UpdateError | undefined;
+      if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
+      else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${String(strategy)}'`);
+      if (problem) {
+        this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
+        return;
+      }
+      this.#pending.push(req);
+      if (this.#base.running) {
+        this.#woke = true;
+        this.#base.loopbreak();
+      } else {
+        this.#performPending('loop');
+      }
+    });
+  }
+
+  /** An update point: counted, announced ('point' event), and where a pending update happens. */
+  reachPoint(name: string): void {
+    this.#points++;
+    this.emit('point', name, this.#points);
+    if (this.#pending.length === 0) return;
+    // Inside a libevent callback: unwind the old code's stack to the host loop first.
+    if (this.#base.inCallback) throw new UpdateUnwind(name);
+    this.#performPending(name);
+  }
+
+  /** Cooperative loop (base.run()) with an update point between iterations. */
+  async run(): Promise<0 | 1> {
+    for (;;) {
+      this.reachPoint('loop');
+      let r: 0 | 1;
+      try {
+        r = await this.#base.run();
+      } catch (err) {
+        if (err instanceof UpdateUnwind) {
+          this.#performPending(err.point);
+          continue;
+        }
+        throw err;
+      }
+      const woke = this.#woke;
+      this.#woke = false;
+      if (this.#pending.length > 0) continue;
+      if (r === 1) return 1;
+      if (this.#base.gotExit || !woke) return 0;
+    }
+  }
+
+  /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */
+  dispatch(): 0 | 1 {
+    for (;;) {
+      this.reachPoint('loop');
+      let r: 0 | 1;
+      try {
+        r = this.#base.loop(EVLOOP.ONCE);
+      } catch (err) {
+        if (err instanceof UpdateUnwind) {
+          this.#performPending(err.point);
+          continue;
+        }
+        throw err;
+      }
+      const woke = this.#woke;
+      this.#woke = false;
+      if (r === 1) return 1;
+      if (this.#base.gotExit || (this.#base.gotBreak && !woke)) return 0;
+    }
+  }
+
+  #newContext(version: string, carried?: Carried): UpdateContext {
+    return new UpdateContext(this, version, carried);
+  }
+
+  #resolve(file: string): string {
+    if (typeof file !== 'string' || file === '') throw new UpdateError('ERR_VERSION_PATH', 'request', 'a version path is a non-empty string');
+    let real: string;
+    try {
+      real = realpathSync(path.resolve(this.versionsDir, file));
+    } catch (cause) {
+      throw new UpdateError('ERR_VERSION_PATH', 'request', `no version at ${file}`, { cause });
+    }
+    if (!real.startsWith(this.versionsDir + path.sep)) {
+      throw new UpdateError('ERR_OUTSIDE_VERSIONS_DIR', 'request', `${file} is outside the versions directory ${this.versionsDir}`);
+    }
+    return real;
+  }
+
+  #validate(exports: unknown): VersionModule {
+    const m = exports as Partial<VersionModule> | null;
+    if (!m || typeof m.version !== 'string' || m.version === '' || typeof m.main !== 'function') {
+      throw new UpdateError('ERR_VERSION_SHAPE', 'load', 'a version module exports `version` (a string) and `main(ctx)`');
+    }
+    if (m.renames !== undefined && (typeof m.renames !== 'object' || m.renames === null)) {
+      throw new UpdateError('ERR_VERSION_SHAPE', 'load', '`renames` must be an object { oldName: newName }');
+    }
+    return m as VersionModule;
+  }
+
+  #performPending(point: string): void {
+    while (this.#pending.length > 0) {
+      const req = this.#pending.shift()!;
+      this.#finish(req, this.#update(req, point));
+    }
+  }
+
+  #finish(req: Request, report: UpdateReport): void {
+    req.resolve(report);
+    this.emit('update', report);
+  }
+
+  #failedReport(req: Request, phase: UpdatePhase, err: unknown, phases: UpdateReport['phases'], to = ''): UpdateReport {
+    const e =
+      err instanceof UpdateError
+        ? err
+        : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, String((err as Error)?.message ?? err), { cause: err });
+    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
+    return {
+      ok: false,
+      from: this.version ?? '',
+      to,
+      strategy: req.strategy,
+      point: '',
+      error: { code: e.code, phase: e.phase, message: e.message },
+      pauseMs: 0,
+      phases,
+      eventsRewired: 0,
+      stateItems: this.#current?.ctx.store.size ?? 0,
+      messagesCarried: 0,
+    };
+  }
+
+  #update(req: Request, point: string): UpdateReport {
+    const reached = performance.now();
+    const phases = emptyPhases();
+    phases.quiesce = reached - req.requestedAt;
+    const old = this.#current!;
+    const from = old.module.version;
+    let phase: UpdatePhase = 'request';
+    let to = '';
+    let ctx: UpdateContext | undefined;
+    const before = new Set(this.#base._allEvents());
+    let plan: Map<Event, Callback>;
+    let module: VersionModule;
+    try {
+      // ---- prepare: nothing of the running version changes below ----
+      const resolved = this.#resolve(req.file);
+      phase = 'load';
+      let t = performance.now();
+      module = this.#validate(loadVersionModule(resolved, this.versionsDir).exports);
+      to = module.version;
+      phases.load = performance.now() - t;
+      this.#log(`update ${from} -> ${to}: loaded ${path.basename(resolved)} at point '${point}'`);
+
+      phase = 'init';
+      t = performance.now();
+      ctx = this.#newContext(to, { fromVersion: from, point, store: old.ctx.store });
+      const result = module.main(ctx);
+      if (result && typeof (result as Promise<void>).then === 'function') {
+        throw new UpdateError('ERR_ASYNC_MAIN', 'init', 'main(ctx) must finish synchronously during an update');
+      }
+      phases.migrate = ctx.migrateMs;
+      phases.init = performance.now() - t - ctx.migrateMs;
+      phase = 'migrate';
+      const missing = ctx.undeclaredOldItems();
+      if (missing.length > 0) {
+        throw new UpdateError('ERR_STATE_UNDECLARED', 'migrate', `${to} neither declares nor retires state ${missing.map((k) => `'${k}'`).join(', ')} of ${from}`);
+      }
+      this.#log(`update ${from} -> ${to}: state ready (${ctx.store.size} items)`);
+
+      phase = 'rewire';
+      t = performance.now();
+      plan = this.#planRewire(old, ctx, module, before);
+      phases.rewire = performance.now() - t;
+    } catch (err) {
+      if (err instanceof UpdateError && err.phase !== phase && phase !== 'request') phase = err.phase;
+      this.#freeCreatedSince(before);
+      ctx?.retireContext();
+      return this.#failedReport(req, err instanceof UpdateError ? err.phase : phase, err, phases, to);
+    }
+
+    // ---- commit ----
+    let t = performance.now();
+    this.#applyRewire(req.strategy, plan);
+    phases.rewire += performance.now() - t;
+    t = performance.now();
+    old.ctx.retireContext();
+    ctx.dropCarried();
+    this.#current = { module, ctx };
+    phases.commit = performance.now() - t;
+    const report: UpdateReport = {
+      ok: true,
+      from,
+      to,
+      strategy: req.strategy,
+      point,
+      pauseMs: performance.now() - reached,
+      phases,
+      eventsRewired: plan.size,
+      stateItems: ctx.store.size,
+      messagesCarried: 0,
+    };
+    this.#log(`update ${from} -> ${to}: done in ${report.pauseMs.toFixed(3)} ms (${plan.size} events, ${req.strategy})`);
+    return report;
+  }
+
+  /** Maps every live event of the old version to the new version's handler of the same name. */
+  #planRewire(old: Running, ctx: UpdateContext, module: VersionModule, before: Set<Event>): Map<Event, Callback> {
+    const plan = new Map<Event, Callback>();
+    const renames = module.renames ?? {};
+    for (const ev of before) {
+      if (this.#hostEvents.has(ev) || ev.freed) continue;
+      const name = old.ctx.nameOfHandler.get(ev.callback);
+      const what = `event (fd ${ev.fd}, events 0x${ev.events.toString(16)})`;
+      if (name === undefined) {
+        throw new UpdateError('ERR_UNNAMED_CALLBACK', 'rewire', `${what} runs a callback that ${old.module.version} did not register with ctx.handlers(), so ${module.version} cannot replace it`);
+      }
+      const newName = Object.hasOwn(renames, name) ? renames[name]! : name;
+      const fn = ctx.handlerByName.get(newName);
+      if (fn === undefined) {
+        throw new UpdateError('ERR_MISSING_HANDLER', 'rewire', `${what} runs handler '${name}' of ${old.module.version}, and ${module.version} provides no handler '${newName}'`);
+      }
+      plan.set(ev, fn);
+    }
+    return plan;
+  }
+
+  #applyRewire(strategy: Strategy, plan: Map<Event, Callback>): void {
+    const base = this.#base;
+    if (strategy === 'inplace') {
+      base.rewire((ev) => plan.get(ev));
+      return;
+    }
+    // The comparison strategies touch every event, the host's own included.
+    const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, plan.get(ev) ?? ev.callback] as const);
+    if (strategy === 'readd') rebindByReadd(pairs);
+    else if (strategy === 'reinit') rebindByReinit(base, pairs);
+    else {
+      const fresh = new EventBase({ method: base.method, priorities: base.priorities });
+      rebindByRebase(fresh, pairs);
+      this.#base = fresh;
+      base.free();
+    }
+  }
+
+  #freeCreatedSince(before: Set<Event>): void {
+    for (const ev of this.#base._allEvents()) if (!before.has(ev) && !ev.freed) ev.free();
+  }
+}
+
+function emptyPhases(): UpdateReport['phases'] {
+  return { quiesce: 0, load: 0, init: 0, migrate: 0, rewire: 0, commit: 0 };
+}
