@@ -1,7 +1,7 @@
 // Update requests from outside the process: a Unix-domain socket, owner-only, served by
 // libevent events of the host (so it works in both run modes). One request per connection,
 // one JSON line each way: {"update": "<version path>", "strategy"?: "..."} -> UpdateReport.
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -22,7 +22,14 @@ export class ControlServer {
 
   constructor(readonly host: UpdateHost, socketPath: string = controlSocketPath()) {
     this.path = socketPath;
-    mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(socketPath);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // An existing directory must be ours and closed to others, or anyone could swap the socket.
+    const st = statSync(dir);
+    if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+      throw Object.assign(new Error(`control socket directory ${dir} belongs to another user`), { code: 'ERR_CONTROL_DIR' });
+    }
+    if (st.mode & 0o077 && dir !== os.tmpdir()) chmodSync(dir, 0o700);
     rmSync(socketPath, { force: true });
     this.#listenFd = io.listenUnix(socketPath, 0o600);
     this.#listener = host.own(host.base.event(this.#listenFd, EV.READ | EV.PERSIST, () => this.#accept()));
