@@ -144,7 +144,7 @@ describe.each(methods)('bad input on %s', (method) => {
       ['event on closed fd', () => base.event(a, EV.READ, cb), Error, 'ERR_BAD_FD'],
       ['add on closed fd', () => ev.add(), Error, 'ERR_BAD_FD'],
       ['add on closed fd, with timeout', () => ev.add(10), Error, 'ERR_BAD_FD'],
-      ['once on closed fd', () => base.once(a, EV.READ, cb), Error, 'ERR_BAD_FD'],
+      ['once on closed fd', () => base.once(a, EV.READ, () => undefined), Error, 'ERR_BAD_FD'],
       [
         'fd 5000 (not open; beyond select)',
         () => base.event(5000, EV.READ, cb),
