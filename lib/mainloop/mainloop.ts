@@ -1,0 +1,198 @@
+import { flushImmediately, type AlertFn, type Dispatcher } from '../dispatch/index.js';
+import { EV, type Event, type EventBase } from '../loop/index.js';
+import type { Pubsub, PubsubBuilder, PubsubErrorHandler } from '../pubsub/index.js';
+
+/**
+ * How a channel's messages get delivered.
+ * - `prompt`: the channel's libevent event is made active when its queue stops being empty;
+ *   its callback delivers the messages queued at that moment. Whatever that delivery makes
+ *   active (including more messages) runs only after libevent has polled again.
+ * - `immediate`: on the publisher's stack, before `publish` returns (depth-first).
+ * - `never`: only an explicit `flush` delivers.
+ */
+export type DeliveryPolicy = 'prompt' | 'immediate' | 'never';
+
+const POLICIES: readonly DeliveryPolicy[] = ['prompt', 'immediate', 'never'];
+
+/** The prompt alert: its argument is the channel's event. */
+const activateEvent: AlertFn = (_d, _channel, ev) => {
+  (ev as Event).active(EV.TIMEOUT);
+};
+
+interface Connection {
+  readonly pubsub: Pubsub;
+  readonly dispatcher: Dispatcher;
+  /** One libevent event per channel ID, idle until activated. */
+  readonly events: Event[];
+  readonly policies: DeliveryPolicy[];
+  /** Made active before each channel flush; its callback calls loopcontinue (Tor's postloop rule). */
+  readonly rescan: Event;
+}
+
+/**
+ * Joins publish–subscribe with an event base: `connect` finalizes a builder and gives every
+ * channel a libevent event; delivery policies decide what the dispatcher's alerts do.
+ * Every channel starts as `never` until a policy is set.
+ */
+export class Mainloop implements Disposable {
+  readonly base: EventBase;
+  #conn: Connection | null = null;
+  #onError: PubsubErrorHandler | null = null;
+
+  constructor(base: EventBase) {
+    this.base = base;
+  }
+
+  /** The connected system, or null. */
+  get pubsub(): Pubsub | null {
+    return this.#conn?.pubsub ?? null;
+  }
+
+  get connected(): boolean {
+    return this.#conn !== null;
+  }
+
+  /**
+   * Tears down what is connected now, then finalizes `builder` and creates one event per
+   * channel. If finalize fails (a PubsubConfigError) nothing stays connected. Returns this.
+   */
+  connect(builder: PubsubBuilder): this {
+    this.disconnect();
+    const pubsub = builder.finalize();
+    const dispatcher = pubsub.dispatcher;
+    const events: Event[] = [];
+    let rescan: Event | null = null;
+    try {
+      const base = this.base;
+      rescan = base.timer(() => base.loopcontinue());
+      const conn: Connection = {
+        pubsub,
+        dispatcher,
+        events,
+        policies: [],
+        rescan,
+      };
+      for (let ch = 0; ch < dispatcher.channelCount; ch++) {
+        events.push(base.timer(() => this.#onChannelEvent(conn, ch)));
+        conn.policies.push('never');
+      }
+      if (this.#onError !== null) pubsub.setErrorHandler(this.#onError);
+      this.#conn = conn;
+    } catch (err) {
+      for (const ev of events) if (!ev.freed) ev.free();
+      if (rescan !== null && !rescan.freed) rescan.free();
+      pubsub.close();
+      throw err;
+    }
+    return this;
+  }
+
+  /** Sets how `channel` delivers. On a channel that already holds messages, their delivery is scheduled. */
+  setDeliveryPolicy(channel: string, policy: DeliveryPolicy): void {
+    const conn = this.#require();
+    if (!POLICIES.includes(policy)) {
+      throw new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`);
+    }
+    const ch = this.#channel(conn, channel);
+    const ev = conn.events[ch]!;
+    conn.policies[ch] = policy;
+    if (policy === 'immediate') conn.dispatcher.setAlert(ch, flushImmediately);
+    else if (policy === 'prompt') conn.dispatcher.setAlert(ch, activateEvent, ev);
+    else {
+      conn.dispatcher.setAlert(ch, null);
+      ev.del(); // a delivery already scheduled is cancelled: only flush() delivers now
+    }
+    // The alert only fires when a queue stops being empty; a backlog would never be noticed.
+    if (policy !== 'never' && conn.dispatcher.pending(ch) > 0) ev.active(EV.TIMEOUT);
+  }
+
+  /** The policy of `channel` (every channel starts as 'never'). */
+  deliveryPolicy(channel: string): DeliveryPolicy {
+    const conn = this.#require();
+    return conn.policies[this.#channel(conn, channel)]!;
+  }
+
+  /**
+   * Delivers up to `max` queued messages of `channel` now (the dispatcher's flush: messages
+   * published meanwhile are delivered too and count towards `max`). If a limit leaves
+   * messages on a prompt or immediate channel, their delivery is scheduled.
+   */
+  flush(channel: string, max: number = Infinity): number {
+    const conn = this.#require();
+    const ch = this.#channel(conn, channel);
+    try {
+      return conn.dispatcher.flush(ch, max);
+    } finally {
+      this.#reschedule(conn, ch);
+    }
+  }
+
+  /** Number of messages waiting on `channel`. */
+  pending(channel: string): number {
+    const conn = this.#require();
+    return conn.dispatcher.pending(this.#channel(conn, channel));
+  }
+
+  /**
+   * Where errors thrown by hooks go (also for later connections). Without a handler, an error
+   * is rethrown once its delivery finished: to the publisher under `immediate`, to the caller
+   * of `flush`, or out of the event base's loop under `prompt`.
+   */
+  setErrorHandler(handler: PubsubErrorHandler | null): void {
+    this.#onError = handler;
+    this.#conn?.pubsub.setErrorHandler(handler);
+  }
+
+  /**
+   * Disconnects every publisher, cancels scheduled deliveries (frees the channel events) and
+   * disposes every queued message. Idempotent.
+   */
+  disconnect(): void {
+    const conn = this.#conn;
+    if (conn === null) return;
+    this.#conn = null;
+    if (!conn.dispatcher.closed) {
+      for (let ch = 0; ch < conn.events.length; ch++) conn.dispatcher.setAlert(ch, null);
+    }
+    for (const ev of conn.events) if (!ev.freed) ev.free();
+    if (!conn.rescan.freed) conn.rescan.free();
+    conn.pubsub.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.disconnect();
+  }
+
+  #onChannelEvent(conn: Connection, ch: number): void {
+    if (this.#conn !== conn) return;
+    // Anything this delivery makes active queues behind the rescan event, which ends the pass:
+    // it runs after libevent polled again, so channels feeding each other cannot starve I/O.
+    conn.rescan.active(EV.TIMEOUT);
+    const d = conn.dispatcher;
+    try {
+      d.flush(ch, d.pending(ch)); // only what was queued when the event fired
+    } finally {
+      this.#reschedule(conn, ch);
+    }
+  }
+
+  #reschedule(conn: Connection, ch: number): void {
+    if (this.#conn === conn && conn.policies[ch] !== 'never' && conn.dispatcher.pending(ch) > 0) {
+      const ev = conn.events[ch]!;
+      if (!ev.freed) ev.active(EV.TIMEOUT);
+    }
+  }
+
+  #require(): Connection {
+    if (this.#conn === null) throw new Error('The mainloop is not connected: call connect(builder) first.');
+    return this.#conn;
+  }
+
+  #channel(conn: Connection, channel: string): number {
+    const id = conn.pubsub.naming.channels.find(channel);
+    if (id === undefined || id >= conn.events.length) {
+      throw new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`);
+    }
+    return id;
+  }
+}
