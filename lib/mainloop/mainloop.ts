@@ -25,8 +25,6 @@ interface Connection {
   /** One libevent event per channel ID, idle until activated. */
   readonly events: Event[];
   readonly policies: DeliveryPolicy[];
-  /** Made active before each channel flush; its callback calls loopcontinue (Tor's postloop rule). */
-  readonly rescan: Event;
 }
 
 /**
@@ -61,17 +59,9 @@ export class Mainloop implements Disposable {
     const pubsub = builder.finalize();
     const dispatcher = pubsub.dispatcher;
     const events: Event[] = [];
-    let rescan: Event | null = null;
     try {
       const base = this.base;
-      rescan = base.timer(() => base.loopcontinue());
-      const conn: Connection = {
-        pubsub,
-        dispatcher,
-        events,
-        policies: [],
-        rescan,
-      };
+      const conn: Connection = { pubsub, dispatcher, events, policies: [] };
       for (let ch = 0; ch < dispatcher.channelCount; ch++) {
         events.push(base.timer(() => this.#onChannelEvent(conn, ch)));
         conn.policies.push('never');
@@ -80,7 +70,6 @@ export class Mainloop implements Disposable {
       this.#conn = conn;
     } catch (err) {
       for (const ev of events) if (!ev.freed) ev.free();
-      if (rescan !== null && !rescan.freed) rescan.free();
       pubsub.close();
       throw err;
     }
@@ -155,7 +144,6 @@ export class Mainloop implements Disposable {
       for (let ch = 0; ch < conn.events.length; ch++) conn.dispatcher.setAlert(ch, null);
     }
     for (const ev of conn.events) if (!ev.freed) ev.free();
-    if (!conn.rescan.freed) conn.rescan.free();
     conn.pubsub.close();
   }
 
@@ -165,14 +153,15 @@ export class Mainloop implements Disposable {
 
   #onChannelEvent(conn: Connection, ch: number): void {
     if (this.#conn !== conn) return;
-    // Anything this delivery makes active queues behind the rescan event, which ends the pass:
-    // it runs after libevent polled again, so channels feeding each other cannot starve I/O.
-    conn.rescan.active(EV.TIMEOUT);
     const d = conn.dispatcher;
     try {
       d.flush(ch, d.pending(ch)); // only what was queued when the event fired
     } finally {
       this.#reschedule(conn, ch);
+      // Tor's postloop rule: no other callback of this pass runs after a channel flush, so
+      // whatever the flush made active (other channels, the rest of this one) runs only after
+      // libevent polled again, and channels feeding each other cannot starve I/O or timers.
+      if (!this.base.freed) this.base.loopcontinue();
     }
   }
 

@@ -203,12 +203,12 @@ describe('delivery policies (spec §6.5)', () => {
     expect(ml.pending('c')).toBe(0);
   });
 
-  it('L10: what a prompt flush makes active runs only after libevent polled again', () => {
+  it('L10: a message a hook publishes during a prompt flush waits for a later callback, behind ready events', () => {
     const base = newBase();
     const { ml, pubA, order } = chain(base);
     ml.setDeliveryPolicy('c', 'prompt');
-    // A persistent 0 ms timer runs once per pass in which timers are processed: it shows
-    // whether B was delivered in the same pass as A or in a later one.
+    // A persistent 0 ms timer that is ready by then: B must queue behind it, not be delivered
+    // by the callback that delivered A. (That the loop polls in between is shown by L11.)
     let passes = 0;
     const tick = base.timer(() => {
       passes++;
