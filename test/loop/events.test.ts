@@ -229,6 +229,20 @@ describe.each(methods)('events on %s', (method) => {
     base.free();
   });
 
+  // EV_CLOSED needs EV_FEATURE_EARLY_CLOSE (epoll, and poll with POLLRDHUP); select has none.
+  it.runIf(new EventBase({ method }).features.earlyClose)('reports a peer close as CLOSED, before any read', () => {
+    const base = new EventBase({ method });
+    const [a, b] = fds.pair();
+    const whats: number[] = [];
+    base.event(a, EV.CLOSED, (_fd, what) => whats.push(what)).add();
+    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK);
+    expect(whats).toEqual([]);
+    fds.close(b);
+    expect(base.dispatch()).toBe(1);
+    expect(whats).toEqual([EV.CLOSED]);
+    base.free();
+  });
+
   it(
     method === 'epoll'
       ? 'fires an ET event once per edge (epoll is edge-triggered)'
@@ -337,6 +351,43 @@ describe.each(methods)('events on %s', (method) => {
     base.timer(() => again++).add(0);
     expect(base.dispatch()).toBe(1);
     expect(again).toBe(1);
+    base.free();
+  });
+
+  it('drops an active event deleted or freed by an earlier callback of the same pass', () => {
+    const base = new EventBase({ method });
+    const ran: string[] = [];
+    const [x, y, z] = ['x', 'y', 'z'].map((name) => base.timer(() => ran.push(name)));
+    const first = base.timer(() => {
+      ran.push('first');
+      y!.del();
+      z!.free();
+    });
+    for (const ev of [first, x!, y!, z!]) ev.active(EV.TIMEOUT);
+    expect(base.dispatch()).toBe(1);
+    expect(ran).toEqual(['first', 'x']);
+    expect(y!.pending()).toBe(0);
+    expect(z!.freed).toBe(true);
+    base.free();
+  });
+
+  it('io.close() from a callback deletes the other events of that fd, even ones already queued', () => {
+    const base = new EventBase({ method });
+    const [a, b] = fds.pair();
+    const ran: string[] = [];
+    // Both become active in the same poll; whichever runs first closes the fd.
+    const evs = ['p', 'q'].map((name) =>
+      base.event(a, EV.READ | EV.PERSIST, () => {
+        ran.push(name);
+        fds.close(a);
+      }),
+    );
+    for (const ev of evs) ev.add();
+    io.write(b, bytes(1));
+    expect(base.dispatch()).toBe(1);
+    expect(ran).toHaveLength(1);
+    for (const ev of evs) expect(ev.pending()).toBe(0);
+    expect(base.events()).toEqual([]);
     base.free();
   });
 
