@@ -1,4 +1,8 @@
 // Event bases: creation from options, introspection, counts, once-events and freeing.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -155,6 +159,23 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     priorities = static_cast<int>(p);
   }
 
+  // libevent exits the process (event_sock_err) when it cannot make a base's own fds: the
+  // backend's (epoll fd, timerfd) and the signal pipe, at most 4. And select puts its signal
+  // pipe on the lowest free fds, where Debian's fortified FD_SET aborts on fd >= FD_SETSIZE
+  // once a signal event is added. So check that 4 fds are free, and note the lowest one.
+  int probe[4];
+  int probed = 0;
+  for (; probed < 4; probed++) {
+    probe[probed] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (probe[probed] < 0) break;
+  }
+  int probeErrno = errno;
+  int lowestFree = probed > 0 ? probe[0] : -1;
+  for (int i = 0; i < probed; i++) close(probe[i]);
+  if (probed < 4) {
+    ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
+    return Napi::Value();
+  }
   struct event_base* eb = event_base_new_with_config(cfg);
   if (!eb) {
     std::string why = LastLibeventMessage();
@@ -177,6 +198,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   b->features = event_base_get_features(eb);
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
+  if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
   d->bases[b->index] = b;

@@ -54,6 +54,7 @@ struct BaseRec {
   int features = 0;
   int priorities = 1;
   bool selectBackend = false;
+  int selectSignalFd = -1;    // select: where libevent put its signal pipe (select must watch it)
   int loopDepth = 0;          // event_base_loop frames on the stack
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
   bool released = false;      // JS object gone; record kept only while events refer to it

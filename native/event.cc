@@ -129,6 +129,12 @@ static bool CheckFdEvents(napi_env env, BaseRec* b, int64_t fd, int64_t events) 
       ThrowRange(env, "ERR_SIGNAL_UNSUPPORTED", "signal " + std::to_string(fd) + " cannot be watched (unknown, uncatchable, a synchronous fault, or reserved)");
       return false;
     }
+    if (b->selectBackend && b->selectSignalFd >= FD_SETSIZE) {
+      // Adding it would make libevent watch its signal pipe with select: an abort on Debian.
+      ThrowRange(env, "ERR_FD_SETSIZE", "this select base's signal pipe is fd " + std::to_string(b->selectSignalFd) +
+                                            " (select's limit is 1023): create the base while fewer fds are open");
+      return false;
+    }
     return true;
   }
   bool io = events & (EV_READ | EV_WRITE | EV_CLOSED);
