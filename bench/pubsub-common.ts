@@ -56,7 +56,8 @@ export async function measureInterleaved(
   for (let r = 0; r < rounds; r++) {
     for (const [name, fn] of Object.entries(cases)) {
       const stats = await measure(fn, { min_cpu_time: 300e6 });
-      (pooled[name] ??= []).push(...stats.samples);
+      const into = (pooled[name] ??= []);
+      for (const x of stats.samples) into.push(x);
     }
   }
   const out: Record<string, Summary> = {};
