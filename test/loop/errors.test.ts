@@ -19,7 +19,7 @@ type Case = [label: string, call: () => unknown, type: Ctor, code: string];
 const cb: Callback = () => undefined;
 const any = <T>(v: unknown) => v as T;
 
-/** Runs every case, then checks the base is untouched and still runs a timer. */
+/** Runs every case; after each, the base is untouched and still runs a timer. */
 function expectAll(base: EventBase, cases: Case[]): void {
   const before = [base.events().length, base.numEvents()];
   for (const [label, call, type, code] of cases) {
@@ -29,8 +29,8 @@ function expectAll(base: EventBase, cases: Case[]): void {
       throw new Error(`${label}: ${(err as Error).message}`);
     }
     expect([base.events().length, base.numEvents()], label).toEqual(before);
+    expectUsable(base);
   }
-  expectUsable(base);
 }
 
 describe.each(methods)('bad input on %s', (method) => {
