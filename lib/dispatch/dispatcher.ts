@@ -273,6 +273,33 @@ export class Dispatcher {
     if (errors !== undefined) throwAll(errors);
   }
 
+  /** The messages waiting on `channel`, oldest first, left in place (for inspection and update planning). */
+  queued(channel: number): [MessageHeader, unknown][] {
+    const q = this.#queues[channel];
+    const out: [MessageHeader, unknown][] = [];
+    if (q === undefined) return out;
+    for (let k = 0; k < q.size; k++) {
+      const i = (q.head + k) & q.mask;
+      out.push([q.headers[i]!, q.payloads[i]]);
+    }
+    return out;
+  }
+
+  /**
+   * Removes every message waiting on `channel` without delivering or disposing it: ownership
+   * of the payloads passes to the caller (a live update carries them into a new dispatcher).
+   */
+  take(channel: number): [MessageHeader, unknown][] {
+    const out = this.queued(channel);
+    const q = this.#queues[channel];
+    if (q !== undefined) {
+      for (let k = 0; k < q.size; k++) q.payloads[(q.head + k) & q.mask] = undefined;
+      q.head = 0;
+      q.size = 0;
+    }
+    return out;
+  }
+
   /** Number of messages waiting on `channel` (0 for an unknown channel). */
   pending(channel: number): number {
     return this.#queues[channel]?.size ?? 0;

@@ -1,6 +1,6 @@
 import { flushImmediately, type AlertFn, type Dispatcher } from '../dispatch/index.js';
 import { EV, type Event, type EventBase } from '../loop/index.js';
-import type { Pubsub, PubsubBuilder, PubsubErrorHandler } from '../pubsub/index.js';
+import { type Pubsub, PubsubBuilder, type PubsubErrorHandler } from '../pubsub/index.js';
 
 /**
  * How a channel's messages get delivered.
@@ -52,11 +52,13 @@ export class Mainloop implements Disposable {
 
   /**
    * Tears down what is connected now, then finalizes `builder` and creates one event per
-   * channel. If finalize fails (a PubsubConfigError) nothing stays connected. Returns this.
+   * channel. If finalize fails (a PubsubConfigError) nothing stays connected. An already
+   * finalized system (`builder.finalize()`'s result) is accepted too: a live update
+   * finalizes first, where failing is harmless, and connects later. Returns this.
    */
-  connect(builder: PubsubBuilder): this {
+  connect(builder: PubsubBuilder | Pubsub): this {
     this.disconnect();
-    const pubsub = builder.finalize();
+    const pubsub = builder instanceof PubsubBuilder ? builder.finalize() : builder;
     const dispatcher = pubsub.dispatcher;
     const events: Event[] = [];
     try {
@@ -114,6 +116,11 @@ export class Mainloop implements Disposable {
     } finally {
       this.#reschedule(conn, ch);
     }
+  }
+
+  /** The channel events (host-owned: a live update must not rebind them). */
+  get events(): readonly Event[] {
+    return this.#conn?.events ?? [];
   }
 
   /** Number of messages waiting on `channel`. */

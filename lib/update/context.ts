@@ -1,16 +1,29 @@
 // The `ctx` a version's main(ctx) receives: state, named handlers, update points, and the
 // host's event base. One context per loaded version; the host keeps only the current one.
 import { type Callback, COUNT, EV, type EventBase, EVLOOP, io } from '../loop/index.js';
+import type { DeliveryPolicy, Mainloop } from '../mainloop/index.js';
+import { defineMessage } from '../pubsub/index.js';
+import { defineSubsystem, type SubsystemDef } from '../subsys/index.js';
 import { UpdateError } from './errors.js';
 
 /** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
-export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io });
+export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io, defineMessage, defineSubsystem });
 
 export interface StateOptions<T> {
   /** Turns the previous version's value into this version's (return a new object; do not mutate `old`). */
   transform?: (old: any, fromVersion: string) => T;
   /** false: re-initialize from this version's code on update (e.g. constant tables). */
   migrate?: boolean;
+}
+
+export interface SubsystemsOptions {
+  /** Delivery policy per channel name (channels not named stay 'never'). */
+  policies?: Record<string, DeliveryPolicy>;
+  /**
+   * Converts a queued message whose payload type changed since the previous version
+   * (message name -> fn). Without one, such a message refuses the update.
+   */
+  messageTransforms?: Record<string, (payload: any, fromVersion: string) => unknown>;
 }
 
 /** The previous version's state as the new version's main sees it during an update. */
@@ -32,10 +45,13 @@ export interface VersionContext {
   retire(key: string): void;
   handlers<H extends Record<string, Callback>>(handlers: H): H;
   updatePoint(name: string): void;
+  subsystems(list: readonly SubsystemDef[], options?: SubsystemsOptions): void;
+  readonly mainloop: Mainloop;
 }
 
 export interface ContextHost {
   readonly base: EventBase;
+  readonly mainloop: Mainloop | undefined;
   reachPoint(name: string): void;
 }
 
@@ -46,6 +62,8 @@ export class UpdateContext implements VersionContext {
   readonly retired = new Set<string>();
   readonly handlerByName = new Map<string, Callback>();
   readonly nameOfHandler = new Map<Callback, string>();
+  /** What subsystems(list) declared, if anything. */
+  subsystemsDecl: { list: readonly SubsystemDef[]; options: SubsystemsOptions } | undefined;
   /** ms spent in transforms (reported as the migrate phase). */
   migrateMs = 0;
   #carried: Carried | undefined;
@@ -129,6 +147,26 @@ export class UpdateContext implements VersionContext {
   updatePoint(name: string): void {
     this.#live();
     this.#host.reachPoint(name);
+  }
+
+  /**
+   * Declares this version's Tor-style subsystems. The host builds publish-subscribe from them
+   * (checked at finalize) and delivers on its event base; on update it rebuilds it from the new
+   * version's list and carries the messages still queued into it.
+   */
+  subsystems(list: readonly SubsystemDef[], options: SubsystemsOptions = {}): void {
+    this.#live();
+    if (this.subsystemsDecl) throw new UpdateError('ERR_SUBSYSTEMS', 'init', 'subsystems() is called once per version');
+    if (!Array.isArray(list)) throw new UpdateError('ERR_SUBSYSTEMS', 'init', 'subsystems() takes an array of subsystem definitions');
+    this.subsystemsDecl = { list, options };
+  }
+
+  /** The host's publish-subscribe mainloop (after subsystems() and main returned). */
+  get mainloop(): Mainloop {
+    this.#live();
+    const ml = this.#host.mainloop;
+    if (!ml) throw new UpdateError('ERR_NO_PUBSUB', 'init', 'no subsystems are connected yet');
+    return ml;
   }
 
   /** Old items neither declared nor retired by this version (the update must be refused). */

@@ -22,7 +22,11 @@ import {
   rebindByReinit,
   type RebindPair,
 } from '../loop/index.js';
-import { type Carried, type ContextHost, UpdateContext, type VersionContext } from './context.js';
+import { MessageHeader } from '../dispatch/index.js';
+import { Mainloop } from '../mainloop/index.js';
+import { type Pubsub, PubsubBuilder } from '../pubsub/index.js';
+import { SubsystemManager } from '../subsys/index.js';
+import { type Carried, type ContextHost, type SubsystemsOptions, UpdateContext, type VersionContext } from './context.js';
 import { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
 import { loadVersionModule } from './loader.js';
 
@@ -49,7 +53,27 @@ export interface UpdateReport {
   phases: { quiesce: number; load: number; init: number; migrate: number; rewire: number; commit: number };
   eventsRewired: number;
   stateItems: number;
+  /** Messages still queued in the old dispatcher and delivered by the new one. */
   messagesCarried: number;
+  /** Names of queued messages the new version no longer has (disposed, not delivered). */
+  messagesDropped: string[];
+}
+
+/** A queued message as it will enter the new dispatcher. */
+interface Carry {
+  header: MessageHeader;
+  payload: unknown;
+  /** The old payload, disposed at commit when a transform replaced it. */
+  replaced?: { type: number; payload: unknown };
+}
+
+/** The new version's publish-subscribe, built and checked in prepare, connected at commit. */
+interface PubsubPlan {
+  manager: SubsystemManager;
+  pubsub: Pubsub;
+  options: SubsystemsOptions;
+  carry: Carry[];
+  drop: { type: number; payload: unknown; name: string }[];
 }
 
 export interface UpdateHostOptions {
@@ -83,6 +107,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   #pending: Request[] = [];
   #woke = false;
   #points = 0;
+  #mainloop: Mainloop | undefined;
+  #manager: SubsystemManager | undefined;
   readonly #hostEvents = new WeakSet<Event>();
 
   constructor(options: UpdateHostOptions) {
@@ -103,6 +129,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   /** The running version's `version` string. */
   get version(): string | undefined {
     return this.#current?.module.version;
+  }
+
+  /** The publish-subscribe mainloop, once a version declared subsystems. */
+  get mainloop(): Mainloop | undefined {
+    return this.#mainloop?.connected ? this.#mainloop : undefined;
   }
 
   /** The running version's context (its state store and handler names), for inspection. */
@@ -135,7 +166,15 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const before = new Set(this.#base._allEvents());
     try {
       await module.main(ctx);
+      if (ctx.subsystemsDecl) {
+        const manager = new SubsystemManager(ctx.subsystemsDecl.list);
+        manager.init();
+        const builder = new PubsubBuilder();
+        manager.addPubsub(builder);
+        this.#connect({ manager, pubsub: builder.finalize(), options: ctx.subsystemsDecl.options, carry: [], drop: [] });
+      }
     } catch (err) {
+      this.#mainloop?.disconnect();
       this.#freeCreatedSince(before);
       ctx.retireContext();
       throw err;
@@ -283,6 +322,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       eventsRewired: 0,
       stateItems: this.#current?.ctx.store.size ?? 0,
       messagesCarried: 0,
+      messagesDropped: [],
     };
   }
 
@@ -298,6 +338,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const before = new Set(this.#base._allEvents());
     let plan: Map<Event, Callback>;
     let module: VersionModule;
+    let pubsubPlan: PubsubPlan | undefined;
     try {
       // ---- prepare: nothing of the running version changes below ----
       const resolved = this.#resolve(req.file);
@@ -324,12 +365,15 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       }
       this.#log(`update ${from} -> ${to}: state ready (${ctx.store.size} items)`);
 
+      phase = 'pubsub';
+      pubsubPlan = this.#planPubsub(ctx, from);
+
       phase = 'rewire';
       t = performance.now();
       plan = this.#planRewire(old, ctx, module, before);
       phases.rewire = performance.now() - t;
     } catch (err) {
-      if (err instanceof UpdateError && err.phase !== phase && phase !== 'request') phase = err.phase;
+      pubsubPlan?.pubsub.close();
       this.#freeCreatedSince(before);
       ctx?.retireContext();
       return this.#failedReport(req, err instanceof UpdateError ? err.phase : phase, err, phases, to);
@@ -340,6 +384,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     this.#applyRewire(req.strategy, plan);
     phases.rewire += performance.now() - t;
     t = performance.now();
+    const carried = this.#commitPubsub(pubsubPlan);
     old.ctx.retireContext();
     ctx.dropCarried();
     this.#current = { module, ctx };
@@ -354,10 +399,115 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       phases,
       eventsRewired: plan.size,
       stateItems: ctx.store.size,
-      messagesCarried: 0,
+      messagesCarried: carried.carried,
+      messagesDropped: carried.dropped,
     };
     this.#log(`update ${from} -> ${to}: done in ${report.pauseMs.toFixed(3)} ms (${plan.size} events, ${req.strategy})`);
     return report;
+  }
+
+  /**
+   * Builds the new version's publish-subscribe (finalize runs its checks here) and works out
+   * what happens to each message still queued in the old one: carried (transformed if its
+   * payload type changed) or dropped because the new version no longer has the message.
+   * Only reads the old dispatcher.
+   */
+  #planPubsub(ctx: UpdateContext, from: string): PubsubPlan | undefined {
+    const oldPubsub = this.#mainloop?.pubsub ?? null;
+    const decl = ctx.subsystemsDecl;
+    if (!decl && !oldPubsub) return undefined;
+    let pubsub: Pubsub | undefined;
+    try {
+      const manager = new SubsystemManager(decl?.list ?? []);
+      // initialize() runs at every load, as a version's main does: it can tell a fresh start
+      // from an update with ctx.isUpdating(). The old version's subsystems are not shut down:
+      // what they own lives on in migrated state.
+      manager.init();
+      const builder = new PubsubBuilder();
+      manager.addPubsub(builder);
+      pubsub = builder.finalize();
+      const plan: PubsubPlan = { manager, pubsub, options: decl?.options ?? {}, carry: [], drop: [] };
+      const old = oldPubsub?.dispatcher;
+      for (let ch = 0; old && ch < old.channelCount; ch++) {
+        for (const [h, payload] of old.queued(ch)) {
+          const name = h.msgName;
+          const msg = pubsub.naming.messages.find(name);
+          const route = msg === undefined ? undefined : pubsub.dispatcher.routeOf(msg);
+          if (msg === undefined || route === undefined || pubsub.dispatcher.receiversOf(msg).length === 0) {
+            plan.drop.push({ type: h.type, payload, name });
+            continue;
+          }
+          const newType = pubsub.naming.types.name(route.type);
+          const transform = plan.options.messageTransforms?.[name];
+          if (newType !== h.typeName && transform === undefined) {
+            throw new UpdateError('ERR_MESSAGE_TYPE_CHANGED', 'pubsub', `message '${name}' changed type from '${h.typeName}' to '${newType}' and ${ctx.version} gives no messageTransforms['${name}'] for the ones still queued`);
+          }
+          let next = payload;
+          if (transform !== undefined) {
+            try {
+              next = transform(payload, from);
+            } catch (cause) {
+              throw new UpdateError('ERR_TRANSFORM', 'pubsub', `messageTransforms['${name}'] threw: ${String(cause)}`, { cause });
+            }
+          }
+          const sender = pubsub.naming.subsystems.find(h.senderName) ?? pubsub.naming.subsystems.id(h.senderName);
+          plan.carry.push({
+            header: new MessageHeader(sender, route.channel, msg, route.type, pubsub.naming),
+            payload: next,
+            ...(transform !== undefined ? { replaced: { type: h.type, payload } } : {}),
+          });
+        }
+      }
+      return plan;
+    } catch (err) {
+      pubsub?.close();
+      if (err instanceof UpdateError) throw err;
+      throw new UpdateError((err as { code?: string }).code ?? 'ERR_PUBSUB', 'pubsub', String((err as Error)?.message ?? err), { cause: err });
+    }
+  }
+
+  /** Moves the queued messages over and connects the new system. Returns what was carried. */
+  #commitPubsub(plan: PubsubPlan | undefined): { carried: number; dropped: string[] } {
+    if (!plan) return { carried: 0, dropped: [] };
+    const old = this.#mainloop?.pubsub?.dispatcher;
+    if (old) {
+      for (let ch = 0; ch < old.channelCount; ch++) old.take(ch); // ownership is ours now
+      const disposeOld = (type: number, payload: unknown) => {
+        try {
+          old.dispose(type, payload);
+        } catch (err) {
+          this.#log(`dispose of a replaced message failed: ${String(err)}`);
+        }
+      };
+      for (const c of plan.carry) if (c.replaced) disposeOld(c.replaced.type, c.replaced.payload);
+      for (const d of plan.drop) disposeOld(d.type, d.payload);
+    }
+    this.#connect(plan);
+    return { carried: plan.carry.length, dropped: plan.drop.map((d) => d.name) };
+  }
+
+  /** Connects `plan.pubsub` on the host's base: queue the carried messages, then set policies. */
+  #connect(plan: PubsubPlan): void {
+    if (this.#mainloop?.base !== this.#base) {
+      this.#mainloop?.disconnect(); // a 'rebase' update replaced the base
+      this.#mainloop = new Mainloop(this.#base);
+    }
+    const ml = this.#mainloop;
+    ml.connect(plan.pubsub);
+    for (const ev of ml.events) this.own(ev);
+    // Queued while every channel is still 'never', so no hook runs inside the commit; setting
+    // the policies then schedules their delivery on the next loop pass.
+    for (const c of plan.carry) plan.pubsub.dispatcher.send(c.header, c.payload);
+    for (const [channel, policy] of Object.entries(plan.options.policies ?? {})) ml.setDeliveryPolicy(channel, policy);
+    this.#manager = plan.manager;
+  }
+
+  /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
+  close(): void {
+    this.#mainloop?.disconnect();
+    this.#manager?.shutdown();
+    this.#current?.ctx.retireContext();
+    this.#current = undefined;
   }
 
   /** Maps every live event of the old version to the new version's handler of the same name. */
