@@ -153,6 +153,11 @@ static bool CheckFdEvents(napi_env env, BaseRec* b, int64_t fd, int64_t events) 
     ThrowRange(env, "ERR_OUT_OF_RANGE", "an I/O event needs an fd >= 0");
     return false;
   }
+  if ((events & EV_CLOSED) && !(b->features & EV_FEATURE_EARLY_CLOSE)) {
+    // libevent accepts it but the backend can never report it: refuse instead of never firing.
+    ThrowError(env, "ERR_UNSUPPORTED_EVENTS", "CLOSED needs a backend with early-close detection (" + b->method + " has none)");
+    return false;
+  }
   if (b->selectBackend && fd >= FD_SETSIZE) {
     // Debian's fortified libevent aborts the process on such an fd with select.
     ThrowRange(env, "ERR_FD_SETSIZE", "the select backend cannot watch fd " + std::to_string(fd) + " (limit 1023)");

@@ -3,7 +3,7 @@
 import type { EventBase } from './base.js';
 import { checkFunction, stateError, typeError } from './errors.js';
 import { binding } from './native.js';
-import { allocSlot, eventRegistry, freeSlot, INDEX_MODULUS, live, pin, unpin, weakEvents } from './registry.js';
+import { allocSlot, eventRegistry, type EventTicket, freeSlot, INDEX_MODULUS, live, pin, unpin, weakEvents } from './registry.js';
 
 /** An event callback: `fd` (the signal number for signals), the bits that fired, the event. */
 export type Callback = (fd: number, what: number, ev: Event) => void;
@@ -19,7 +19,7 @@ export class Event implements Disposable {
   readonly events: number;
   #handle: number;
   #index: number;
-  #slot: number;
+  #ticket: EventTicket;
   #callback: Callback;
   #freed = false;
 
@@ -29,12 +29,12 @@ export class Event implements Disposable {
     this.#base = base;
     this.#handle = handle;
     this.#index = handle % INDEX_MODULUS;
-    this.#slot = slot;
+    this.#ticket = { handle, slot };
     this.fd = fd;
     this.events = events;
     this.#callback = cb;
     weakEvents[this.#index] = new WeakRef(this);
-    eventRegistry.register(this, handle, this);
+    eventRegistry.register(this, this.#ticket, this);
   }
 
   /** The base this event belongs to. */
@@ -68,8 +68,8 @@ export class Event implements Disposable {
   /** @internal after the addon wrote `slot` into the struct: move the JS side along. */
   _retarget(slot: number, fn: Callback): void {
     const pinned = live[this.#index] === this;
-    freeSlot(this.#slot);
-    this.#slot = slot;
+    freeSlot(this.#ticket.slot);
+    this.#ticket.slot = slot;
     this.#callback = fn;
     if (pinned) pin(this.#index, this, slot, fn);
   }
@@ -146,7 +146,7 @@ export class Event implements Disposable {
 
   #release(): void {
     unpin(this.#index);
-    freeSlot(this.#slot);
+    freeSlot(this.#ticket.slot);
     if (weakEvents[this.#index]?.deref() === this) weakEvents[this.#index] = undefined;
     eventRegistry.unregister(this);
     this.#freed = true;
@@ -154,7 +154,7 @@ export class Event implements Disposable {
 
   #sync(pending: boolean): void {
     if (pending) {
-      if (live[this.#index] !== this) pin(this.#index, this, this.#slot, this.#callback);
+      if (live[this.#index] !== this) pin(this.#index, this, this.#ticket.slot, this.#callback);
     } else {
       unpin(this.#index);
     }

@@ -60,9 +60,16 @@ function dispatch(slot: number, index: number, fd: number, what: number): void {
 
 binding.setDispatcher(dispatch);
 
-export const eventRegistry = new FinalizationRegistry<number>((handle) => {
+/** What an event's finalizer needs: its handle and its current callback slot (rewrites move it). */
+export interface EventTicket {
+  handle: number;
+  slot: number;
+}
+
+export const eventRegistry = new FinalizationRegistry<EventTicket>((ticket) => {
+  freeSlot(ticket.slot);
   try {
-    binding.eventRelease(handle);
+    binding.eventRelease(ticket.handle);
   } catch {
     // already released with its environment
   }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { EV, type Event, EventBase, io } from '../../lib/index.js';
 import { binding } from '../../lib/loop/native.js';
+import { callbacks } from '../../lib/loop/registry.js';
 import { methods } from './helpers.js';
 
 const gc = (globalThis as { gc?: () => void }).gc!;
@@ -50,6 +51,23 @@ describe.each(methods)('lifetime on %s', (method) => {
     expect(base.dispatch()).toBe(1);
     await collect();
     expect(binding.stats().liveEvents).toBe(before);
+    base.free();
+  });
+
+  it('returns the callback slots of collected events for reuse', async () => {
+    const base = new EventBase({ method });
+    // Each event takes a slot, is rewritten (a second slot), fires (slots appear in the
+    // callback table while pinned) and is then dropped without free().
+    const batch = () => {
+      for (let i = 0; i < 1000; i++) base.timer(() => {}).add(0).callback = () => {};
+      base.dispatch();
+    };
+    batch();
+    await collect();
+    const size = callbacks.length;
+    batch();
+    await collect();
+    expect(callbacks.length).toBe(size);
     base.free();
   });
 
