@@ -174,7 +174,10 @@ export class EventBase implements Disposable {
     return binding.baseGotBreak(this.#handle);
   }
 
-  /** event_base_get_num_events: queue memberships of this base's events (not libevent's own). */
+  /**
+   * event_base_get_num_events: queue memberships of non-internal events (an added event with a
+   * timeout counts twice in ADDED; a pending loopexit counts as well, as in libevent).
+   */
   numEvents(flags: number = COUNT.ACTIVE | COUNT.VIRTUAL | COUNT.ADDED): number {
     this.#check();
     return binding.baseNumEvents(this.#handle, flags);
@@ -224,6 +227,18 @@ export class EventBase implements Disposable {
       chosen.push(ev);
       fns.push(fn);
     }
+    return this._rewireEvents(chosen, fns);
+  }
+
+  /**
+   * @internal rewire() for a list already made: rewrites `chosen[k]` to `fns[k]` in place, all
+   * or nothing (the addon checks every event belongs to this base and is live before writing
+   * any). The update host plans its list during prepare and commits it with this, without a
+   * second pass over the base and a lookup per event. `fns` must all be functions.
+   */
+  _rewireEvents(chosen: readonly Event[], fns: readonly Callback[]): number {
+    this.#check();
+    if (fns.length !== chosen.length) throw rangeError('ERR_OUT_OF_RANGE', 'events and callbacks differ in length');
     const handles = new Float64Array(chosen.length);
     const slots = new Uint32Array(chosen.length);
     for (let k = 0; k < chosen.length; k++) {

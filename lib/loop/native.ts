@@ -35,7 +35,7 @@ export interface NativeBinding {
   baseRelease(base: number): void;
   baseNumEvents(base: number, flags: number): number;
   basePendingEvents(base: number): number[];
-  baseAllEvents(base: number): number[];
+  baseAllEvents(base: number): Uint32Array;
   baseDump(base: number): string;
   baseNow(base: number): number;
   baseLoop(base: number, flags: number): 0 | 1;

@@ -86,6 +86,12 @@ export interface UpdateHostOptions {
   log?: (line: string) => void;
 }
 
+/** Live events of the old version and the new version's callback for each, in step. */
+interface RewirePlan {
+  events: Event[];
+  fns: Callback[];
+}
+
 interface Running {
   module: VersionModule;
   ctx: UpdateContext;
@@ -163,7 +169,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const resolved = this.#resolve(file);
     const module = this.#validate(loadVersionModule(resolved, this.versionsDir).exports);
     const ctx = this.#newContext(module.version);
-    const before = new Set(this.#base._allEvents());
+    const before = this.#base._allEvents();
     try {
       await module.main(ctx);
       if (ctx.subsystemsDecl) {
@@ -335,8 +341,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     let phase: UpdatePhase = 'request';
     let to = '';
     let ctx: UpdateContext | undefined;
-    const before = new Set(this.#base._allEvents());
-    let plan: Map<Event, Callback>;
+    const before = this.#base._allEvents();
+    let plan: RewirePlan;
     let module: VersionModule;
     let pubsubPlan: PubsubPlan | undefined;
     try {
@@ -397,12 +403,12 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       point,
       pauseMs: performance.now() - reached,
       phases,
-      eventsRewired: plan.size,
+      eventsRewired: plan.events.length,
       stateItems: ctx.store.size,
       messagesCarried: carried.carried,
       messagesDropped: carried.dropped,
     };
-    this.#log(`update ${from} -> ${to}: done in ${report.pauseMs.toFixed(3)} ms (${plan.size} events, ${req.strategy})`);
+    this.#log(`update ${from} -> ${to}: done in ${report.pauseMs.toFixed(3)} ms (${plan.events.length} events, ${req.strategy})`);
     return report;
   }
 
@@ -510,35 +516,49 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     this.#current = undefined;
   }
 
-  /** Maps every live event of the old version to the new version's handler of the same name. */
-  #planRewire(old: Running, ctx: UpdateContext, module: VersionModule, before: Set<Event>): Map<Event, Callback> {
-    const plan = new Map<Event, Callback>();
+  /**
+   * Maps every live event of the old version to the new version's handler of the same name.
+   * Names are resolved once per distinct old callback (a service has a few handlers and many
+   * events), and the result is two parallel arrays, committed as they are.
+   */
+  #planRewire(old: Running, ctx: UpdateContext, module: VersionModule, before: readonly Event[]): RewirePlan {
+    const events: Event[] = [];
+    const fns: Callback[] = [];
     const renames = module.renames ?? {};
+    const resolved = new Map<Callback, Callback>();
+    const what = (ev: Event) => `event (fd ${ev.fd}, events 0x${ev.events.toString(16)})`;
     for (const ev of before) {
       if (this.#hostEvents.has(ev) || ev.freed) continue;
-      const name = old.ctx.nameOfHandler.get(ev.callback);
-      const what = `event (fd ${ev.fd}, events 0x${ev.events.toString(16)})`;
-      if (name === undefined) {
-        throw new UpdateError('ERR_UNNAMED_CALLBACK', 'rewire', `${what} runs a callback that ${old.module.version} did not register with ctx.handlers(), so ${module.version} cannot replace it`);
-      }
-      const newName = Object.hasOwn(renames, name) ? renames[name]! : name;
-      const fn = ctx.handlerByName.get(newName);
+      const cb = ev.callback;
+      let fn = resolved.get(cb);
       if (fn === undefined) {
-        throw new UpdateError('ERR_MISSING_HANDLER', 'rewire', `${what} runs handler '${name}' of ${old.module.version}, and ${module.version} provides no handler '${newName}'`);
+        const name = old.ctx.nameOfHandler.get(cb);
+        if (name === undefined) {
+          throw new UpdateError('ERR_UNNAMED_CALLBACK', 'rewire', `${what(ev)} runs a callback that ${old.module.version} did not register with ctx.handlers(), so ${module.version} cannot replace it`);
+        }
+        const newName = Object.hasOwn(renames, name) ? renames[name]! : name;
+        fn = ctx.handlerByName.get(newName);
+        if (fn === undefined) {
+          throw new UpdateError('ERR_MISSING_HANDLER', 'rewire', `${what(ev)} runs handler '${name}' of ${old.module.version}, and ${module.version} provides no handler '${newName}'`);
+        }
+        resolved.set(cb, fn);
       }
-      plan.set(ev, fn);
+      events.push(ev);
+      fns.push(fn);
     }
-    return plan;
+    return { events, fns };
   }
 
-  #applyRewire(strategy: Strategy, plan: Map<Event, Callback>): void {
+  #applyRewire(strategy: Strategy, plan: RewirePlan): void {
     const base = this.#base;
     if (strategy === 'inplace') {
-      base.rewire((ev) => plan.get(ev));
+      base._rewireEvents(plan.events, plan.fns);
       return;
     }
     // The comparison strategies touch every event, the host's own included.
-    const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, plan.get(ev) ?? ev.callback] as const);
+    const byEvent = new Map<Event, Callback>();
+    plan.events.forEach((ev, k) => byEvent.set(ev, plan.fns[k]!));
+    const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, byEvent.get(ev) ?? ev.callback] as const);
     if (strategy === 'readd') rebindByReadd(pairs);
     else if (strategy === 'reinit') rebindByReinit(base, pairs);
     else {
@@ -549,8 +569,9 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     }
   }
 
-  #freeCreatedSince(before: Set<Event>): void {
-    for (const ev of this.#base._allEvents()) if (!before.has(ev) && !ev.freed) ev.free();
+  #freeCreatedSince(before: readonly Event[]): void {
+    const had = new Set(before);
+    for (const ev of this.#base._allEvents()) if (!had.has(ev) && !ev.freed) ev.free();
   }
 }
 
