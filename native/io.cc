@@ -60,35 +60,26 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
   return Pair(info.Env(), p[0], p[1]);
 }
 
-// read(fd, buf) -> bytes, 0 at EOF, -1 when it would block
-static Napi::Value Read(const Napi::CallbackInfo& info) {
+// One read(2) or write(2) of `buf`: bytes moved (0 at EOF for reads), -1 when it would block.
+template <typename Op>
+static Napi::Value Transfer(const Napi::CallbackInfo& info, Op op, const char* syscall) {
   int fd;
   uint8_t* data;
   size_t len;
   if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &len)) return Napi::Value();
   ssize_t n;
-  do n = read(fd, data, len); while (n < 0 && errno == EINTR);
+  do n = op(fd, data, len); while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
-    ThrowErrno(info.Env(), errno, "read");
+    ThrowErrno(info.Env(), errno, syscall);
     return Napi::Value();
   }
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+static Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, ::read, "read"); }
 static Napi::Value Write(const Napi::CallbackInfo& info) {
-  int fd;
-  uint8_t* data;
-  size_t len;
-  if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &len)) return Napi::Value();
-  ssize_t n;
-  do n = write(fd, data, len); while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(info.Env(), -1);
-    ThrowErrno(info.Env(), errno, "write");
-    return Napi::Value();
-  }
-  return Napi::Number::New(info.Env(), static_cast<double>(n));
+  return Transfer(info, [](int fd, uint8_t* p, size_t n) { return ::write(fd, p, n); }, "write");
 }
 
 // close(fd) -> indexes of the events it deleted. Deleting first keeps libevent's evmap in
