@@ -117,6 +117,7 @@ for (const [name, fn] of Object.entries(cases)) {
     gcDuringRun: { median: quantile(sorted(gcs), 0.5), min: Math.min(...gcs), max: Math.max(...gcs) },
     retainedAfterGcBytes: { median: quantile(sorted(retained), 0.5), min: Math.min(...retained), max: Math.max(...retained) },
     nsPerMessage: { median: round(quantile(sorted(nsPerMsg), 0.5)), min: round(Math.min(...nsPerMsg)), max: round(Math.max(...nsPerMsg)) },
+    perRun: { bytesPerMessage: perMsg, gcDuringRun: gcs, retainedAfterGcBytes: retained, nsPerMessage: nsPerMsg },
   });
 }
 if (disposed === 0) throw new Error('dispose never ran');

@@ -41,23 +41,33 @@ export interface Summary {
   min: number;
   max: number;
   samples: number;
+  /** Calls per sample (mitata's batch), the smallest over all rounds; 1 means unbatched. */
+  callsPerSample: number;
 }
 
 /**
  * Measures every case with mitata, `rounds` times, alternating between cases so that drift of a
  * busy machine hits all of them alike; the samples of all rounds are pooled. mitata warms each
  * function up before sampling, and a sample is a batch of calls, so figures are ns per call.
+ *
+ * mitata only batches when the very first call took under 0.5 ms; a first call slowed by
+ * compilation or by a busy machine made it time single calls instead, clock reads included,
+ * and since those rounds yield thousands of times more samples they dominated the pool. With
+ * `warmup_threshold: Infinity` the batch decision rests on the warm-up calls alone (batched as
+ * soon as one takes under 65 µs), so every round of a case samples the same way.
  */
 export async function measureInterleaved(
   cases: Record<string, () => unknown>,
   rounds = 5,
 ): Promise<Record<string, Summary>> {
   const pooled: Record<string, number[]> = {};
+  const batch: Record<string, number> = {};
   for (let r = 0; r < rounds; r++) {
     for (const [name, fn] of Object.entries(cases)) {
-      const stats = await measure(fn, { min_cpu_time: 300e6 });
+      const stats = await measure(fn, { min_cpu_time: 300e6, warmup_threshold: Infinity, warmup_samples: 50 });
       const into = (pooled[name] ??= []);
       for (const x of stats.samples) into.push(x);
+      batch[name] = Math.min(batch[name] ?? Infinity, Math.round(stats.ticks / stats.samples.length));
     }
   }
   const out: Record<string, Summary> = {};
@@ -70,6 +80,7 @@ export async function measureInterleaved(
       min: round(s[0]!),
       max: round(s[s.length - 1]!),
       samples: s.length,
+      callsPerSample: batch[name]!,
     };
   }
   return out;

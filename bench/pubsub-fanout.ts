@@ -1,4 +1,4 @@
-// Fan-out: one message with 1, 10, 100 and 1,000 subscribers (Tor's many-hooks case). Each
+// Fan-out: one message with 1 to 1,000 subscribers (Tor's many-hooks case), in 1-2-5 steps. Each
 // operation publishes one message and flushes the channel, so it runs every subscriber once.
 // Linear scaling shows as a flat cost per delivery (ns/op ÷ subscribers) and a straight-line fit.
 //
@@ -6,7 +6,7 @@
 import { defineMessage, PubsubBuilder } from '../lib/pubsub/index.js';
 import { emit, measureInterleaved, round } from './pubsub-common.js';
 
-const SIZES = [1, 10, 100, 1000];
+const SIZES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 const payload = { n: 1 };
 
 function system(subscribers: number) {

@@ -12,16 +12,18 @@ import { emit, measureInterleaved, round } from './pubsub-common.js';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 process.env.NODE_LIBEVENT_ADDON ??= path.join(repo, 'build', 'Release', 'node_libevent.node');
 
-const { EventBase, EVLOOP } = await import('../lib/loop/index.js');
+const { EventBase, EVLOOP, libeventVersion } = await import('../lib/loop/index.js');
 const { Mainloop } = await import('../lib/mainloop/index.js');
 const { defineMessage, PubsubBuilder } = await import('../lib/pubsub/index.js');
 
 const BURST = 100;
 const payload = { n: 1 };
 let sink = 0;
+let published = 0;
 
 function system(method: string) {
   const base = new EventBase({ method });
+  if (base.method !== method) throw new Error(`asked for ${method}, libevent chose ${base.method}`);
   const msg = defineMessage<typeof payload>('tick', 'tick');
   const builder = new PubsubBuilder();
   const pub = builder.connector('source').addPub('main', msg);
@@ -32,7 +34,9 @@ function system(method: string) {
   ml.setDeliveryPolicy('main', 'prompt');
   return () => {
     for (let i = 0; i < BURST; i++) pub.publish(payload);
+    published += BURST;
     base.loop(EVLOOP.ONCE);
+    if (sink !== published) throw new Error(`${method}: a loop pass left ${published - sink} messages undelivered`);
   };
 }
 
@@ -49,6 +53,8 @@ for (const [name, s] of Object.entries(results)) {
     min: round(s.min / BURST),
     max: round(s.max / BURST),
     samples: s.samples,
+    callsPerSample: s.callsPerSample,
+    libevent: libeventVersion(),
     target: '<= 50',
   });
 }
