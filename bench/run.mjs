@@ -346,6 +346,13 @@ function renderSection(data) {
     );
   }
   L.push('');
+  if (loop && loop.loadavgMax > 0.5 * machine.cores) {
+    L.push(
+      `Other work shared the machine during this run (1-min load average up to ${loop.loadavgMax.toFixed(2)} on ${machine.cores} cores). ` +
+        'The rotating rounds spread it over C and binding alike and medians damp it, but the quartile bands are wider than on an idle machine.',
+    );
+    L.push('');
+  }
 
   if (loop) {
     const t = loop.cells.find((c) => c.method === TARGET.method && c.n === TARGET.n && c.a === TARGET.a && !c.skip);
