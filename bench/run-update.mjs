@@ -10,7 +10,8 @@
 //   clients   bench/update-pause.mjs --scenario clients: the echo service with 0 and 100
 //             connected clients carrying traffic, every strategy, epoll and poll
 //   overhead  bench/update-overhead.mjs: the echo service under the host vs the same handlers
-//             on a plain base, alternating in one process, --rounds processes per backend
+//             on a plain base, alternating in one process; max(2 × --rounds, 8) processes per
+//             backend (one process's pairs share a bias of a few percent, so many processes)
 //   memory    bench/update-memory.mjs: 30 generations of an 8 MiB module, four techniques,
 //             each in its own process
 //
@@ -99,7 +100,8 @@ async function machineInfo() {
   const { libeventVersion } = await import('../dist/index.js');
   const cpus = os.cpus();
   const commit = shell(`git -C '${root}' rev-parse --short HEAD`);
-  const dirty = shell(`git -C '${root}' status --porcelain -- lib native bench`) !== '';
+  // Only the code measured here: other benchmarks' work in progress does not count.
+  const dirty = shell(`git -C '${root}' status --porcelain -- lib native 'bench/update-*' bench/versions bench/run-update.mjs bench/lib`) !== '';
   return {
     cpu: cpus[0]?.model ?? 'unknown',
     cores: cpus.length,
@@ -192,7 +194,10 @@ function runOverhead(limits, rounds, quick) {
   for (let round = 0; round < rounds; round++) {
     for (const cell of rotate(cells, round)) {
       load.sample();
-      const res = runNode('update-overhead.mjs', ['--method', cell.method, '--clients', 50, ...args], 400, limits);
+      // Which variant is set up first alternates between rounds, so that fd numbers and memory
+      // placement do not always favour the same one.
+      const first = round % 2 === 0 ? 'host' : 'plain';
+      const res = runNode('update-overhead.mjs', ['--method', cell.method, '--clients', 50, '--first', first, ...args], 400, limits);
       cell.runs.push(res);
       log(`overhead round ${round + 1}/${rounds}  ${cell.method.padEnd(5)} host/plain paired median ${summarize(res.pairedRatio).median.toFixed(3)}`);
     }
@@ -262,7 +267,7 @@ function renderPlots(data, plotsDir) {
     'update-rewire-ns.svg',
     barChart({
       title: 'In-place rewire phase: ns per live event (median)',
-      subtitle: 'UpdateReport.phases.rewire / events: planning (handler names) + the in-place rewrite',
+      subtitle: 'phases.rewire / events: handler planning + the in-place rewrite',
       yLabel: 'ns per event',
       groups: SIZES.map((n) => `${n.toLocaleString('en-US')} events`),
       series: METHODS.map((method) => {
@@ -271,13 +276,13 @@ function renderPlots(data, plotsDir) {
       }),
       refLines: [{ value: 50, label: '50 ns' }],
       valueLabels: true,
-      width: 560,
+      width: 600,
     }),
   );
   write(
     'update-memory.svg',
     barChart({
-      title: `Memory after ${data.memory[0].generations} generations of a module holding 8 MiB + 8 MiB`,
+      title: `Memory after ${data.memory[0].generations} generations of an 8 MiB + 8 MiB module`,
       subtitle: 'after forced GC; only the latest generation is referenced; lower is better',
       yLabel: 'MiB',
       groups: data.memory.map((m) => m.technique),
@@ -287,7 +292,7 @@ function renderPlots(data, plotsDir) {
         { name: 'rss', values: data.memory.map((m) => m.after.rss) },
       ],
       valueLabels: true,
-      width: 600,
+      width: 640,
     }),
   );
   return written;
@@ -447,7 +452,7 @@ function renderSection(data) {
   p(
     'The same echo service, 50 loopback TCP clients in closed-loop ping-pong (64 bytes), two ways in one process: **host** = loaded as a version by `UpdateHost` (handlers through `ctx.handlers`, state through `ctx.state`) and served by `host.dispatch()`, which reaches an update point between loop iterations; ' +
       '**plain** = the same module\'s `makeHandlers()`/`listen()` on a plain `EventBase` served by `base.dispatch()`. ' +
-      `A run is ${overhead.cells[0].runs[0].messages.toLocaleString('en-US')} round trips; the two alternate run by run (the order flips every pair) after ${overhead.cells[0].runs[0].warmup} warm-up pairs, ${overhead.cells[0].runs[0].runs} timed pairs per process, ${overhead.rounds} processes per backend, a full GC before each run. ` +
+      `A run is ${overhead.cells[0].runs[0].messages.toLocaleString('en-US')} round trips; the two alternate run by run (the order flips every pair) after ${overhead.cells[0].runs[0].warmup} warm-up pairs, ${overhead.cells[0].runs[0].runs} timed pairs per process, ${overhead.rounds} processes per backend (which of the two is set up first alternates between processes), a full GC before each run. ` +
       'Cells: µs per round trip (wall clock), median (p25–p75). **paired ratio**: host / plain of each adjacent pair, median (p25–p75), on wall-clock time and on the CPU time of the process (user + system; time spent descheduled by other load does not count). ' +
       '**iterations/round trip**: host loop iterations (update points reached) per round trip.',
   );
@@ -557,7 +562,7 @@ async function main() {
     data = { machine, quick: opt.quick, fdLimits: limits, parts: only };
     if (only.includes('pause')) data.pause = runPause(limits, rounds, repeats, warmup);
     if (only.includes('clients')) data.clients = runClients(limits, rounds, repeats, warmup);
-    if (only.includes('overhead')) data.overhead = runOverhead(limits, opt.quick ? 1 : Math.max(rounds, 3), opt.quick);
+    if (only.includes('overhead')) data.overhead = runOverhead(limits, opt.quick ? 1 : Math.max(2 * rounds, 8), opt.quick);
     if (only.includes('memory')) data.memory = runMemory(30);
     const outDir = path.join(root, 'bench/out');
     mkdirSync(outDir, { recursive: true });

@@ -37,6 +37,8 @@ const { values: opt } = parseArgs({
     messages: { type: 'string', default: '20000' },
     runs: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '3' },
+    // Which variant is set up first (fds, memory placement); the runner alternates it.
+    first: { type: 'string', default: 'host' },
   },
 });
 const nClients = Number(opt.clients);
@@ -117,7 +119,15 @@ function setupPlain() {
   return { name: 'plain', base, clients, conns: () => connMap.size, serve: () => base.dispatch(), stats: () => stats };
 }
 
-const variants = { host: await setupHost(), plain: setupPlain() };
+if (opt.first !== 'host' && opt.first !== 'plain') throw new Error('--first is host or plain');
+const variants = {};
+if (opt.first === 'host') {
+  variants.host = await setupHost();
+  variants.plain = setupPlain();
+} else {
+  variants.plain = setupPlain();
+  variants.host = await setupHost();
+}
 for (const v of Object.values(variants)) {
   const t0 = performance.now();
   while (v.conns() < nClients) {
@@ -166,6 +176,7 @@ for (let i = 0; i < warmup + runs; i++) {
 const round = (x) => Math.round(x * 1000) / 1000;
 const out = {
   method: variants.host.base.method,
+  first: opt.first,
   clients: nClients,
   msgBytes: payload.length,
   messages,
