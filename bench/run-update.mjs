@@ -109,7 +109,7 @@ async function machineInfo() {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     libevent: libeventVersion(),
-    commit: commit ? commit + (dirty ? ' (with uncommitted changes in lib/, native/ or bench/)' : '') : 'unknown',
+    commit: commit ? commit + (dirty ? ' (with uncommitted changes in lib/, native/ or the update benchmarks)' : '') : 'unknown',
     date: new Date().toISOString(),
   };
 }
