@@ -341,7 +341,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     let phase: UpdatePhase = 'request';
     let to = '';
     let ctx: UpdateContext | undefined;
+    // The live events before prepare (what to rebind, and what a rollback must leave): part
+    // of the rewire phase's time.
+    let t = performance.now();
     const before = this.#base._allEvents();
+    phases.rewire = performance.now() - t;
     let plan: RewirePlan;
     let module: VersionModule;
     let pubsubPlan: PubsubPlan | undefined;
@@ -349,7 +353,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       // ---- prepare: nothing of the running version changes below ----
       const resolved = this.#resolve(req.file);
       phase = 'load';
-      let t = performance.now();
+      t = performance.now();
       module = this.#validate(loadVersionModule(resolved, this.versionsDir).exports);
       to = module.version;
       phases.load = performance.now() - t;
@@ -371,13 +375,16 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       }
       this.#log(`update ${from} -> ${to}: state ready (${ctx.store.size} items)`);
 
+      // Building the new publish-subscribe counts as init: it is the new version's objects.
       phase = 'pubsub';
+      t = performance.now();
       pubsubPlan = this.#planPubsub(ctx, from);
+      phases.init += performance.now() - t;
 
       phase = 'rewire';
       t = performance.now();
       plan = this.#planRewire(old, ctx, module, before);
-      phases.rewire = performance.now() - t;
+      phases.rewire += performance.now() - t;
     } catch (err) {
       pubsubPlan?.pubsub.close();
       this.#freeCreatedSince(before);
@@ -386,7 +393,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     }
 
     // ---- commit ----
-    let t = performance.now();
+    t = performance.now();
     this.#applyRewire(req.strategy, plan);
     phases.rewire += performance.now() - t;
     t = performance.now();
