@@ -547,7 +547,8 @@ async function main() {
     mkdirSync(outDir, { recursive: true });
     const stamp = machine.date.replace(/[:.]/g, '-');
     writeFileSync(path.join(outDir, `loop-${stamp}.json`), JSON.stringify(data, null, 1));
-    writeFileSync(path.join(outDir, 'loop-latest.json'), JSON.stringify(data, null, 1));
+    // loop-latest.json is what the report points at: only complete, full runs replace it.
+    if (loop && rewrite && !opt.quick) writeFileSync(path.join(outDir, 'loop-latest.json'), JSON.stringify(data, null, 1));
     log(`raw figures: bench/out/loop-${stamp}.json`);
   }
   if (opt['no-docs'] || (opt.quick && !opt.from)) {
