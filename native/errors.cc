@@ -83,18 +83,22 @@ static const char* TypeName(napi_env env, napi_value v) {
   }
 }
 
+// One N-API call on the common path (napi_get_value_double fails for non-numbers); the
+// type is looked up only to word the error.
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out) {
   napi_env env = info.Env();
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) {
-    ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string(name) + " must be a number, got " + TypeName(env, v));
+  napi_value v = info[i];
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (!pending) ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string(name) + " must be a number, got " + TypeName(env, v));
     return false;
   }
-  double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(lo) || d > static_cast<double>(hi)) {
     ThrowRange(env, "ERR_OUT_OF_RANGE",
                std::string(name) + " must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                   "], got " + v.ToString().Utf8Value());
+                   "], got " + Napi::Value(env, v).ToString().Utf8Value());
     return false;
   }
   *out = static_cast<int64_t>(d);

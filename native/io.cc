@@ -24,14 +24,17 @@ static bool ArgFd(const Napi::CallbackInfo& info, size_t i, int* fd) {
   return true;
 }
 
+// A Uint8Array (or Buffer) argument, with one N-API call: this is on every io.read/io.write.
 static bool ArgBytes(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* len) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-    ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array or Buffer");
+  napi_typedarray_type type;
+  void* p;
+  if (napi_get_typedarray_info(info.Env(), info[i], &type, len, &p, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+    bool pending = false;
+    napi_is_exception_pending(info.Env(), &pending);
+    if (!pending) ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "buffer must be a Uint8Array or Buffer");
     return false;
   }
-  Napi::Uint8Array a = info[i].As<Napi::Uint8Array>();
-  *data = a.Data();
-  *len = a.ElementLength();
+  *data = static_cast<uint8_t*>(p);
   return true;
 }
 
