@@ -2,8 +2,9 @@
 // untouched, what prepare created is freed, and a later good update still works.
 import { describe, expect, it } from 'vitest';
 
-import { EV } from '../../lib/index.js';
-import { allOnCurrentVersion, type RanEntry, startHost, stateOf, updateMethods } from './harness.js';
+import { EV, EventBase } from '../../lib/index.js';
+import { UpdateHost } from '../../lib/update/index.js';
+import { allOnCurrentVersion, type RanEntry, startHost, stateOf, updateMethods, versionsDir } from './harness.js';
 
 const cases = [
   ['bad-syntax.cjs', 'load', 'ERR_VERSION_LOAD'],
@@ -62,7 +63,25 @@ describe.each(updateMethods)('failed updates on %s', (method) => {
     host.base.free();
   });
 
+  it('logs each phase with the versions, so a failure says where it happened', async () => {
+    const lines: string[] = [];
+    const base = new EventBase({ method });
+    const host = new UpdateHost({ base, versionsDir, log: (line) => lines.push(line) });
+    await host.start('v0.cjs');
+    await host.requestUpdate('transform-throws.cjs');
+    await host.requestUpdate('v1.cjs');
+    expect(lines[0]).toBe('start v0');
+    expect(lines).toContainEqual(expect.stringMatching(/^update v0 -> transform-throws: loaded transform-throws\.cjs at point 'loop'$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^update v0 -> transform-throws: FAILED in migrate: transform of state 'stats' from v0 threw/));
+    expect(lines).toContainEqual(expect.stringMatching(/^update v0 -> v1: state ready \(\d+ items\)$/));
+    expect(lines.at(-1)).toMatch(/^update v0 -> v1: done in [\d.]+ ms \(\d+ events, inplace\)$/);
+    base.free();
+  });
+
   it('refuses a request before start and an unknown strategy', async () => {
+    const idle = new UpdateHost({ base: new EventBase({ method }), versionsDir });
+    expect(await idle.requestUpdate('v1.cjs')).toMatchObject({ ok: false, error: { phase: 'request', code: 'ERR_NOT_STARTED' } });
+    idle.base.free();
     const { host } = await startHost(method);
     const r = await host.requestUpdate('v1.cjs', { strategy: 'teleport' as never });
     expect(r).toMatchObject({ ok: false, error: { code: 'ERR_UNKNOWN_STRATEGY' } });
