@@ -228,8 +228,7 @@ const mib = (v) => v.toFixed(1);
 const updatesOf = (cell) => cell.runs.flatMap((r) => r.reports);
 const pauseStats = (cell) => summarize(updatesOf(cell).map((u) => u.pauseMs));
 const phaseStats = (cell, p) => summarize(updatesOf(cell).map((u) => u.phases[p]));
-// pauseMs minus the reported phases (quiesce is before the point): the snapshot of the live
-// events taken before prepare, logging and report assembly.
+// pauseMs minus the reported phases (quiesce is before the point): logging and report assembly.
 const otherStats = (cell) => summarize(updatesOf(cell).map((u) => u.pauseMs - PHASES.reduce((a, p) => a + u.phases[p], 0)));
 const nsStats = (cell) => summarize(updatesOf(cell).map((u) => u.rewireNsPerEvent));
 
@@ -335,7 +334,7 @@ function renderSection(data) {
       `min(N/10, ${MAX_PAIRS}) socketpair READ|PERSIST events with 10–20 minute timeouts, one SIGUSR2 signal event, persistent timers (every tenth of the rest, 60–120 s periods) and one-shot timers (10–20 minutes). ` +
       'The host loop runs (`host.dispatch()`); a host-owned timer writes one byte into 10 socketpairs, makes 100 other socket events active with `ev.active(EV.READ)` (90 at 1k events, which have 100 sockets) and requests the next update (a → b → a …), which happens at the loop-top update point. ' +
       `Each configuration runs in ${pause.rounds} fresh processes (${pause.warmup} warm-up updates each, then ${pause.repeats} timed); a full GC runs before each request, outside the pause. ` +
-      'Cells: median over all timed updates, p25–p75 in parentheses, ms. **pause** is `report.pauseMs` (update point reached → loop resumes); the phase columns are `report.phases`; **other** is the pause minus the phases (the snapshot of live events taken before prepare, and the report). ' +
+      'Cells: median over all timed updates, p25–p75 in parentheses, ms. **pause** is `report.pauseMs` (update point reached → loop resumes); the phase columns are `report.phases`; **other** is the pause minus the phases (logging and assembling the report). ' +
       '**queued** is how many of the 100 activations queued just before the update then ran on the new version\'s code.',
   );
   p();
@@ -368,7 +367,7 @@ function renderSection(data) {
     p(
       '**Where the in-place rewire goes**, ns per event. *rewire phase* is `phases.rewire / events` from the runs above; the other columns are timed on their own by `bench/update-rewire-split.mjs` (pending timers and 1% socket events on one base, median of 21 calls after 5 warm-up ones, a GC before each): ' +
         '*commit* = `base._rewireEvents` (what the host commits: new callback slots, the native write, the JS bookkeeping of each event); *native* = the addon\'s `baseRewire` alone (check every record, then write the callback and argument words of every `struct event`); ' +
-        '*plan* ≈ rewire phase − commit (the host mapping each event to the new version\'s handler); *snapshot* = `base._allEvents()`, which the host takes before prepare (counted in **other** above, not in the rewire phase).',
+        '*snapshot* = `base._allEvents()`, the live events the host lists before prepare (counted in the rewire phase); *plan* ≈ rewire phase − snapshot − commit (the host mapping each event to the new version\'s handler).',
     );
     p();
     p('| backend | events | rewire phase | plan ≈ | commit | of which native | snapshot |');
@@ -378,7 +377,7 @@ function renderSection(data) {
       const rw = nsStats(c).median;
       const commit = summarize(sp.commitNsPerEvent).median;
       p(
-        `| ${sp.method} | ${sp.events.toLocaleString('en-US')} | ${fint(rw)} | ${fint(Math.max(0, rw - commit))} | ${fint(commit)} | ${fint(summarize(sp.nativeNsPerEvent).median)} | ${fint(summarize(sp.snapshotNsPerEvent).median)} |`,
+        `| ${sp.method} | ${sp.events.toLocaleString('en-US')} | ${fint(rw)} | ${fint(Math.max(0, rw - commit - summarize(sp.snapshotNsPerEvent).median))} | ${fint(commit)} | ${fint(summarize(sp.nativeNsPerEvent).median)} | ${fint(summarize(sp.snapshotNsPerEvent).median)} |`,
       );
     }
     p();
