@@ -13,16 +13,15 @@
 // `npm run bench:pubsub` runs it. The prompt bench needs the addon (build/Release, or
 // NODE_LIBEVENT_ADDON); it is copied aside for the whole run so a rebuild cannot break it.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { lineChart, barChart } from './lib/svg.mjs';
+import { pinAddon, root, shell, writeSection } from './lib/report.mjs';
 import { quantile } from './lib/stats.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(root, p);
 const log = (msg) => process.stderr.write(msg + '\n');
 
@@ -39,27 +38,10 @@ const BENCHES = ['immediate', 'prompt', 'fanout', 'alloc'];
 // ---------------------------------------------------------------------------------------
 // Running
 
-function shell(cmd) {
-  const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
 function compile() {
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', 'bench/tsconfig.pubsub.json'], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tsc -p bench/tsconfig.pubsub.json failed:\n${r.stdout}${r.stderr}`);
-}
-
-function pinAddon() {
-  const addon = process.env.NODE_LIBEVENT_ADDON
-    ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
-    : path.join(root, 'build/Release/node_libevent.node');
-  if (!existsSync(addon)) throw new Error(`no addon at ${rel(addon)}: run node scripts/build-addon.mjs`);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'node-libevent-pubsub-'));
-  const pinned = path.join(dir, 'node_libevent.node');
-  copyFileSync(addon, pinned);
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  return { path: pinned, built: statSync(addon).mtime.toISOString() };
 }
 
 // Jiffies of the whole machine from /proc/stat: busy (user, nice, system, irq, softirq) and
@@ -134,7 +116,8 @@ function runAll() {
   if (!(rounds >= 1)) throw new Error('--rounds must be at least 1');
   log('compiling the benches (tsc -p bench/tsconfig.pubsub.json)');
   compile();
-  const addon = pinAddon();
+  const addon = pinAddon('node-libevent-pubsub-');
+  process.on('exit', () => rmSync(addon.dir, { recursive: true, force: true }));
   const machine = { ...machineInfo(), addonBuilt: addon.built };
   log(`${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, Node ${machine.node}`);
   const results = Object.fromEntries(BENCHES.map((b) => [b, []]));
@@ -613,33 +596,6 @@ function renderSection(data, a) {
   return L.join('\n') + '\n';
 }
 
-function writeSection(file, section) {
-  const begin = '<!-- pubsub:begin -->';
-  const end = '<!-- pubsub:end -->';
-  let text;
-  if (!existsSync(file)) {
-    text =
-      '# Benchmarks\n\n' +
-      'Each section below is written by its own script between its markers; re-running a script replaces only its section.\n\n' +
-      section;
-  } else {
-    const old = readFileSync(file, 'utf8');
-    const i = old.indexOf(begin);
-    const j = old.indexOf(end);
-    if (i >= 0 && j > i) {
-      let after = old.slice(j + end.length);
-      if (after.startsWith('\n')) after = after.slice(1);
-      text = old.slice(0, i) + section + after;
-    } else {
-      text = old.replace(/\n*$/, '\n\n') + section;
-    }
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-}
-
-// ---------------------------------------------------------------------------------------
-
 function main() {
   let data;
   if (opt.from) {
@@ -663,7 +619,7 @@ function main() {
     return;
   }
   for (const f of renderPlots(a, path.join(root, 'docs/plots'))) log(`wrote ${rel(f)}`);
-  writeSection(path.join(root, 'docs/benchmarks.md'), renderSection(data, a));
+  writeSection(path.join(root, 'docs/benchmarks.md'), 'pubsub', renderSection(data, a));
   log('wrote docs/benchmarks.md (pubsub section)');
 }
 

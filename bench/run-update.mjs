@@ -21,16 +21,15 @@
 // --only: runs some parts; the docs are written only from a complete run (or --from).
 // Needs the compiled package: `npm run bench:update` runs tsc first.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { summarize } from './lib/stats.mjs';
+import { fdLimits, pinAddon, root, shell, writeSection } from './lib/report.mjs';
 import { barChart } from './lib/svg.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(root, p);
 const PARTS = ['pause', 'clients', 'overhead', 'memory'];
 const STRATEGIES = ['inplace', 'readd', 'reinit', 'rebase'];
@@ -57,16 +56,6 @@ const log = (msg) => process.stderr.write(msg + '\n');
 // ---------------------------------------------------------------------------------------
 // Running
 
-function shell(cmd) {
-  const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
-function fdLimits() {
-  const num = (s) => (s === 'unlimited' ? Infinity : Number(s) || 1024);
-  return { soft: num(shell('ulimit -n')), hard: num(shell('ulimit -Hn')) };
-}
-
 /** Runs a bench script in a fresh Node process (with --expose-gc) under a high enough fd limit. */
 function runNode(script, args, fdsNeeded, limits) {
   const want = Math.max(limits.soft, fdsNeeded);
@@ -84,18 +73,6 @@ function runNode(script, args, fdsNeeded, limits) {
 
 // The addon is copied aside for the whole run: a rebuild in the middle (node-gyp empties
 // build/) must neither break the run nor mix two builds in one report.
-function pinAddon() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'node-libevent-bench-update-'));
-  const addon = process.env.NODE_LIBEVENT_ADDON
-    ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
-    : path.join(root, 'build/Release/node_libevent.node');
-  if (!existsSync(addon)) throw new Error(`no addon at ${rel(addon)}: run node scripts/build-addon.mjs`);
-  const pinned = path.join(dir, 'node_libevent.node');
-  copyFileSync(addon, pinned);
-  process.env.NODE_LIBEVENT_ADDON = pinned; // read by dist/loop/native.js, here and in children
-  return { dir, addonBuilt: statSync(addon).mtime.toISOString() };
-}
-
 async function machineInfo() {
   const { libeventVersion } = await import('../dist/index.js');
   const cpus = os.cpus();
@@ -507,39 +484,6 @@ function renderSection(data) {
   return L.join('\n') + '\n';
 }
 
-function writeSection(file, section) {
-  const begin = '<!-- update:begin -->';
-  const end = '<!-- update:end -->';
-  let text;
-  if (!existsSync(file)) {
-    text = '# Benchmarks\n\nEach section below is written by its own script between its markers; re-running a script replaces only its section.\n\n' + section;
-  } else {
-    const old = readFileSync(file, 'utf8');
-    const i = old.indexOf(begin);
-    const j = old.indexOf(end);
-    if (i >= 0 && j > i) {
-      let after = old.slice(j + end.length);
-      if (after.startsWith('\n')) after = after.slice(1);
-      text = old.slice(0, i) + section + after;
-    } else {
-      // New: right after the loop section if there is one, else at the end.
-      const loopEnd = '<!-- loop:end -->';
-      const k = old.indexOf(loopEnd);
-      if (k >= 0) {
-        let rest = old.slice(k + loopEnd.length);
-        if (rest.startsWith('\n')) rest = rest.slice(1);
-        text = old.slice(0, k + loopEnd.length) + '\n\n' + section + (rest.trim() ? '\n' + rest.replace(/^\n+/, '') : '');
-      } else {
-        text = old.replace(/\n*$/, '\n\n') + section;
-      }
-    }
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-}
-
-// ---------------------------------------------------------------------------------------
-
 async function main() {
   let data;
   if (opt.from) {
@@ -554,9 +498,9 @@ async function main() {
     const only = opt.only ? opt.only.split(',') : PARTS;
     for (const part of only) if (!PARTS.includes(part)) throw new Error(`--only: unknown part '${part}' (${PARTS.join(', ')})`);
     const limits = fdLimits();
-    const pinned = pinAddon();
+    const pinned = pinAddon('node-libevent-bench-update-');
     process.on('exit', () => rmSync(pinned.dir, { recursive: true, force: true }));
-    const machine = { ...(await machineInfo()), addonBuilt: pinned.addonBuilt };
+    const machine = { ...(await machineInfo()), addonBuilt: pinned.built };
     log(`${machine.cpu}, ${machine.cores} cores, ${machine.kernel}, Node ${machine.node}, libevent ${machine.libevent}; fd limits ${limits.soft}/${limits.hard}`);
     data = { machine, quick: opt.quick, fdLimits: limits, parts: only };
     if (only.includes('pause')) data.pause = runPause(limits, rounds, repeats, warmup);
@@ -579,7 +523,7 @@ async function main() {
     return;
   }
   for (const f of renderPlots(data, path.join(root, 'docs/plots'))) log(`wrote ${rel(f)}`);
-  writeSection(path.join(root, 'docs/benchmarks.md'), renderSection(data));
+  writeSection(path.join(root, 'docs/benchmarks.md'), 'update', renderSection(data));
   log('wrote docs/benchmarks.md (live update section)');
 }
 

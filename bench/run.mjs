@@ -17,16 +17,15 @@
 // Needs the compiled package (npx tsc -p tsconfig.build.json) and a C compiler; `npm run
 // bench:loop` does both.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { barChart } from './lib/svg.mjs';
+import { fdLimits, pinAddon, root, shell, writeSection } from './lib/report.mjs';
 import { summarize } from './lib/stats.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(root, p);
 
 const { values: opt } = parseArgs({
@@ -46,18 +45,6 @@ const log = (msg) => process.stderr.write(msg + '\n');
 
 // ---------------------------------------------------------------------------------------
 // Running
-
-function shell(cmd) {
-  const r = spawnSync('/bin/sh', ['-c', cmd], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
-function fdLimits() {
-  const soft = shell('ulimit -n');
-  const hard = shell('ulimit -Hn');
-  const num = (s) => (s === 'unlimited' ? Infinity : Number(s) || 1024);
-  return { soft: num(soft), hard: num(hard) };
-}
 
 // Runs argv[0] with argv[1..] under `ulimit -n` high enough for `fdsNeeded`; returns the
 // JSON object printed on the last line of its stdout.
@@ -84,19 +71,13 @@ function buildC() {
 
 // The binaries are copied aside for the whole run: a rebuild of the addon (node-gyp empties
 // build/) in the middle of a run must neither break it nor mix two builds in one report.
+/** The addon (see pinAddon) and the C program, copied aside for the whole run. */
 function pinBinaries(cBin) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'node-libevent-bench-'));
-  const addon = process.env.NODE_LIBEVENT_ADDON
-    ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
-    : path.join(root, 'build/Release/node_libevent.node');
-  if (!existsSync(addon)) throw new Error(`no addon at ${rel(addon)}: run node scripts/build-addon.mjs`);
-  const pinnedAddon = path.join(dir, 'node_libevent.node');
-  const pinnedC = path.join(dir, 'callbacks');
-  copyFileSync(addon, pinnedAddon);
+  const pinned = pinAddon('node-libevent-bench-');
+  const pinnedC = path.join(pinned.dir, 'callbacks');
   copyFileSync(cBin, pinnedC);
   spawnSync('chmod', ['+x', pinnedC]);
-  process.env.NODE_LIBEVENT_ADDON = pinnedAddon; // read by dist/loop/native.js, here and in children
-  return { dir, addon: pinnedAddon, cBin: pinnedC, addonBuilt: statSync(addon).mtime.toISOString() };
+  return { dir: pinned.dir, addon: pinned.path, cBin: pinnedC, addonBuilt: pinned.built };
 }
 
 const IMPLS = ['c', 'exclusive', 'cooperative'];
@@ -493,33 +474,6 @@ function renderSection(data) {
   return L.join('\n') + '\n';
 }
 
-function writeSection(file, section) {
-  const begin = '<!-- loop:begin -->';
-  const end = '<!-- loop:end -->';
-  let text;
-  if (!existsSync(file)) {
-    text =
-      '# Benchmarks\n\n' +
-      'Each section below is written by its own script between its markers; re-running a script replaces only its section.\n\n' +
-      section;
-  } else {
-    const old = readFileSync(file, 'utf8');
-    const i = old.indexOf(begin);
-    const j = old.indexOf(end);
-    if (i >= 0 && j > i) {
-      let after = old.slice(j + end.length);
-      if (after.startsWith('\n')) after = after.slice(1);
-      text = old.slice(0, i) + section + after;
-    } else {
-      text = old.replace(/\n*$/, '\n\n') + section;
-    }
-  }
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, text);
-}
-
-// ---------------------------------------------------------------------------------------
-
 async function main() {
   if (opt.quick) {
     opt.rounds = '1';
@@ -560,7 +514,7 @@ async function main() {
     return;
   }
   for (const f of renderPlots(data.loop, data.rewrite, path.join(root, 'docs/plots'))) log(`wrote ${rel(f)}`);
-  writeSection(path.join(root, 'docs/benchmarks.md'), renderSection(data));
+  writeSection(path.join(root, 'docs/benchmarks.md'), 'loop', renderSection(data));
   log('wrote docs/benchmarks.md (loop section)');
 }
 
