@@ -234,17 +234,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       try {
         r = await this.#base.run();
       } catch (err) {
-        if (err instanceof UpdateUnwind) {
-          this.#performPending(err.point);
-          continue;
-        }
-        throw err;
+        this.#resumeAfter(err);
+        continue;
       }
-      const woke = this.#woke;
-      this.#woke = false;
-      if (this.#pending.length > 0) continue;
-      if (r === 1) return 1;
-      if (this.#base.gotExit || !woke) return 0;
+      const end = this.#outcome(r, true); // run() only returns 0 on a break or an exit
+      if (end !== undefined) return end;
     }
   }
 
@@ -256,17 +250,27 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       try {
         r = this.#base.loop(EVLOOP.ONCE);
       } catch (err) {
-        if (err instanceof UpdateUnwind) {
-          this.#performPending(err.point);
-          continue;
-        }
-        throw err;
+        this.#resumeAfter(err);
+        continue;
       }
-      const woke = this.#woke;
-      this.#woke = false;
-      if (r === 1) return 1;
-      if (this.#base.gotExit || (this.#base.gotBreak && !woke)) return 0;
+      const end = this.#outcome(r, this.#base.gotBreak);
+      if (end !== undefined) return end;
     }
+  }
+
+  /** A loop call threw: an UpdateUnwind means "update now, then go on"; anything else ends the loop. */
+  #resumeAfter(err: unknown): void {
+    if (!(err instanceof UpdateUnwind)) throw err;
+    this.#performPending(err.point);
+  }
+
+  /** A loop call returned: what the host loop returns, or undefined to go on. */
+  #outcome(r: 0 | 1, brokeOff: boolean): 0 | 1 | undefined {
+    const woke = this.#woke; // our own loopbreak (an update request) is not the user's
+    this.#woke = false;
+    if (this.#pending.length > 0) return undefined;
+    if (r === 1) return 1;
+    return this.#base.gotExit || (brokeOff && !woke) ? 0 : undefined;
   }
 
   #newContext(version: string, carried?: Carried): UpdateContext {
