@@ -110,6 +110,13 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
   return deleted;
 }
 
+// A non-blocking, close-on-exec stream socket, or -1 after throwing.
+static int StreamSocket(napi_env env, int family) {
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+  return fd;
+}
+
 static bool ResolveHost(napi_env env, const Napi::Value& hostV, int port, struct sockaddr_storage* ss, socklen_t* len) {
   if (!hostV.IsString()) {
     ThrowType(env, "ERR_INVALID_ARG_TYPE", "host must be a string");
@@ -145,11 +152,8 @@ static Napi::Value Listen(const Napi::CallbackInfo& info) {
   struct sockaddr_storage ss;
   socklen_t len;
   if (!ResolveHost(env, info[0], static_cast<int>(port), &ss, &len)) return Napi::Value();
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ThrowErrno(env, errno, "socket");
-    return Napi::Value();
-  }
+  int fd = StreamSocket(env, ss.ss_family);
+  if (fd < 0) return Napi::Value();
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0 || listen(fd, static_cast<int>(backlog)) != 0) {
@@ -200,11 +204,8 @@ static Napi::Value Connect(const Napi::CallbackInfo& info) {
   struct sockaddr_storage ss;
   socklen_t len;
   if (!ResolveHost(env, info[0], static_cast<int>(port), &ss, &len)) return Napi::Value();
-  int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ThrowErrno(env, errno, "socket");
-    return Napi::Value();
-  }
+  int fd = StreamSocket(env, ss.ss_family);
+  if (fd < 0) return Napi::Value();
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (connect(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
@@ -240,11 +241,8 @@ static Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   int64_t mode = 0600;
   if (!UnixAddress(env, info[0], &sa)) return Napi::Value();
   if (info.Length() > 1 && !info[1].IsUndefined() && !ArgInt(info, 1, "mode", 0, 0777, &mode)) return Napi::Value();
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ThrowErrno(env, errno, "socket");
-    return Napi::Value();
-  }
+  int fd = StreamSocket(env, AF_UNIX);
+  if (fd < 0) return Napi::Value();
   mode_t old = umask(0777 & ~static_cast<mode_t>(mode));
   int rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
   int e = errno;
@@ -262,11 +260,8 @@ static Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   struct sockaddr_un sa;
   if (!UnixAddress(env, info[0], &sa)) return Napi::Value();
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    ThrowErrno(env, errno, "socket");
-    return Napi::Value();
-  }
+  int fd = StreamSocket(env, AF_UNIX);
+  if (fd < 0) return Napi::Value();
   if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0 && errno != EINPROGRESS && errno != EAGAIN) {
     int e = errno;
     close(fd);
