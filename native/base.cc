@@ -295,34 +295,26 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), event_base_get_num_events(b->eb, static_cast<unsigned>(flags)));
 }
 
-// Indexes of this base's API events that are pending or active (each once).
-static Napi::Value BasePendingEvents(const Napi::CallbackInfo& info) {
+// Indexes of this base's live (not freed) API events as a Uint32Array, all of them or only
+// the pending or active ones (each once). The update host reads every event at each update:
+// one typed array costs a fraction of a JS array filled element by element through N-API.
+static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
-  std::vector<uint32_t> out;
+  auto wanted = [pendingOnly](const EventRec* r) {
+    return r->ev && !r->freeDeferred && (!pendingOnly || (r->ev->ev_evcallback.evcb_flags & kPendingFlags));
+  };
+  size_t n = 0;
+  for (EventRec* r : b->events) n += wanted(r);
+  Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
+  uint32_t* out = arr.Data();
   for (EventRec* r : b->events)
-    if (r->ev && !r->freeDeferred && (r->ev->ev_evcallback.evcb_flags & kPendingFlags)) out.push_back(r->index);
-  Napi::Array arr = Napi::Array::New(info.Env(), out.size());
-  for (uint32_t i = 0; i < out.size(); i++) arr.Set(i, out[i]);
+    if (wanted(r)) *out++ = r->index;
   return arr;
 }
 
-// Indexes of every live (not freed) API event of this base, pending or not, as a
-// Uint32Array: the update host reads it for every event at each update, and one typed array
-// costs a fraction of a JS array filled element by element through N-API.
-static Napi::Value BaseAllEvents(const Napi::CallbackInfo& info) {
-  BaseRec* b = ArgBase(info, 0);
-  if (!b) return Napi::Value();
-  size_t n = 0;
-  for (EventRec* r : b->events)
-    if (r->ev && !r->freeDeferred) n++;
-  Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
-  uint32_t* out = arr.Data();
-  size_t k = 0;
-  for (EventRec* r : b->events)
-    if (r->ev && !r->freeDeferred) out[k++] = r->index;
-  return arr;
-}
+static Napi::Value BasePendingEvents(const Napi::CallbackInfo& info) { return EventIndexes(info, true); }
+static Napi::Value BaseAllEvents(const Napi::CallbackInfo& info) { return EventIndexes(info, false); }
 
 static Napi::Value BaseDump(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);

@@ -34,7 +34,7 @@ export interface NativeBinding {
   baseFree(base: number): void;
   baseRelease(base: number): void;
   baseNumEvents(base: number, flags: number): number;
-  basePendingEvents(base: number): number[];
+  basePendingEvents(base: number): Uint32Array;
   baseAllEvents(base: number): Uint32Array;
   baseDump(base: number): string;
   baseNow(base: number): number;
