@@ -11,6 +11,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -123,5 +125,11 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
+
+// iobuf.cc (socket-aware transfers, registered buffers)
+ssize_t FdRead(int fd, uint8_t* p, size_t n);
+ssize_t FdWrite(int fd, const uint8_t* p, size_t n);
+void ForgetFdKind(int fd);
+void InitIoBuffers(Napi::Env env, Napi::Object io);
 
 }  // namespace nle

@@ -23,6 +23,10 @@ export interface NativeIo {
   connect(host: string, port: number): number;
   listenUnix(path: string, mode?: number): number;
   connectUnix(path: string): number;
+  bufferNew(size: number): [number, Uint8Array];
+  bufferFree(id: number): void;
+  bufferRead(fd: number, id: number, length: number, offset: number): number;
+  bufferWrite(fd: number, id: number, length: number, offset: number): number;
 }
 
 export interface NativeBinding {
