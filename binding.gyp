@@ -11,6 +11,7 @@
         "native/errors.cc",
         "native/base.cc",
         "native/event.cc",
+        "native/batch.cc",
         "native/loop.cc",
         "native/rewrite.cc",
         "native/strategies.cc",

@@ -19,6 +19,8 @@ static void Cleanup(void* arg) {
   d->bases.clear();
   if (d->dispatcher) napi_delete_reference(d->env, d->dispatcher);
   d->dispatcher = nullptr;
+  if (d->batchDispatcher) napi_delete_reference(d->env, d->batchDispatcher);
+  d->batchDispatcher = nullptr;
   if (currentData == d) currentData = nullptr;
   delete d;
 }
@@ -54,6 +56,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBase(env, exports);
   InitEvent(env, exports);
   InitLoop(env, exports);
+  InitBatch(env, exports);
   InitRewrite(env, exports);
   InitStrategies(env, exports);
   InitIo(env, exports);

@@ -32,6 +32,7 @@ constexpr short kPendingFlags = EVLIST_INSERTED | EVLIST_TIMEOUT | EVLIST_ACTIVE
 struct AddonData;
 struct BaseRec;
 struct Coop;
+struct Batch;
 
 struct EventRec {
   struct event* ev = nullptr;  // nullptr once freed (by ev.free() or with its base)
@@ -45,6 +46,13 @@ struct EventRec {
   int running = 0;           // trampoline frames of this event on the stack
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
+  int32_t batchPos = -1;     // position of its last record in the base's waiting batch (batch.cc)
+  short spillWhat = 0;       // result bits a spill could not re-queue (batch.cc), for its next call
+  bool spilled = false;      // re-queued by a spill since its last call
+  // Our own view of its queues, kept by add/del/removeTimer and by its calls (batch.cc needs
+  // the state a non-persistent event had before libevent deleted it for its call).
+  bool inserted = false, timed = false;
+  int64_t deadlineNs = 0;    // CLOCK_MONOTONIC expiry of its timeout while `timed`
 };
 
 struct BaseRec {
@@ -65,11 +73,13 @@ struct BaseRec {
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
+  Batch* batch = nullptr;           // batched dispatch state (batch.cc)
 };
 
 struct AddonData {
   napi_env env = nullptr;
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  napi_ref batchDispatcher = nullptr;  // JS function(ring) running a batch of records (batch.cc)
   std::vector<BaseRec*> bases;
   std::vector<uint32_t> freeBaseSlots;
   std::vector<EventRec*> events;
@@ -116,6 +126,18 @@ void InitEvent(Napi::Env env, Napi::Object exports);
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
+
+// batch.cc (batched dispatch)
+bool BatchRecordEvent(BaseRec* b, EventRec* r, uint32_t slot, int fd, int what);
+void BatchSpill(BaseRec* b);     // before anything that would see the waiting events' state
+void BatchTouch(EventRec* r);    // before any call on r: spills if r is still waiting
+bool BatchWaiting(BaseRec* b);   // records made, not yet handed to JS
+void BatchBreakAfterFlush(BaseRec* b);
+void BatchAfterLoop(BaseRec* b);
+void CloseBatch(BaseRec* b);
+void NoteAdded(EventRec* r, const struct timeval* tv);
+void NoteDeleted(EventRec* r);
+void InitBatch(Napi::Env env, Napi::Object exports);
 
 // rewrite.cc
 void InitRewrite(Napi::Env env, Napi::Object exports);

@@ -2,6 +2,7 @@
 // libevent calls. Every API event's struct event holds EventTrampoline as its callback and
 // PackArg(eventIndex, fnIndex) as its argument: the argument names the JS callback slot,
 // so the callback really lives in the heap struct (see rewrite.cc).
+#include <climits>
 #include <csignal>
 
 #include "common.h"
@@ -45,13 +46,22 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   uint32_t index = ArgIndex(arg);
   EventRec* r = d->events[index];
   struct event* ev = r->ev;
+  if (r->spillWhat) {
+    what |= r->spillWhat;
+    r->spillWhat = 0;
+  }
+  r->spilled = false;
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
                  ((r->events & EV_SIGNAL) && ev->ev_.ev_signal.ev_ncalls > 0);
+  int full = what | (pending ? 0 : kWhatNoLongerPending);
+  bool recorded = BatchRecordEvent(r->base, r, ArgFn(arg), fd, full);  // reads the state before this call
+  if (!(r->events & EV_PERSIST)) r->inserted = r->timed = false;      // libevent deleted it for the call
+  if (recorded) return;  // JS runs it with the rest of the pass (batch.cc)
   r->running++;
-  CallDispatcher(d, r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  CallDispatcher(d, r->base, ArgFn(arg), index, fd, full);
   if (--r->running == 0) {
     if (r->releaseDeferred) {
       DisposeEventRec(r);
@@ -232,6 +242,7 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_LIBEVENT", "event_add failed: " + LastLibeventMessage());
     return Napi::Value();
   }
+  NoteAdded(r, hasTimeout ? &tv : nullptr);
   return Napi::Boolean::New(env, IsPending(r));
 }
 
@@ -242,6 +253,7 @@ static Napi::Value EventDel(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_del failed: " + LastLibeventMessage());
     return Napi::Value();
   }
+  NoteDeleted(r);
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -249,6 +261,7 @@ static Napi::Value EventRemoveTimer(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   if (!r) return Napi::Value();
   event_remove_timer(r->ev);
+  r->timed = false;
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -262,7 +275,15 @@ static Napi::Value EventActive(const Napi::CallbackInfo& info) {
     ThrowRange(info.Env(), "ERR_INVALID_EVENTS", "active() takes a non-empty mix of TIMEOUT, READ, WRITE, SIGNAL, CLOSED");
     return Napi::Value();
   }
+  // Queues behind the events a running batch still holds (batch.cc), as libevent would.
+  BatchSpill(r->base);
+  bool foldSignal = (r->events & EV_SIGNAL) && r->spilled && (r->ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE);
   event_active(r->ev, static_cast<int>(what), 1);
+  if (foldSignal) {
+    // The spill re-queued this signal's remaining deliveries; the new activation adds one.
+    short& calls = r->ev->ev_.ev_signal.ev_ncalls;
+    if (calls < SHRT_MAX) calls++;
+  }
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -270,6 +291,7 @@ static Napi::Value EventPending(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   int64_t what = kResultBits;
   if (!r) return Napi::Value();
+  int requeued = (r->ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE) ? r->spillWhat : 0;  // see batch.cc
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!ArgInt(info, 1, "what", 0, 0xffff, &what)) return Napi::Value();
     if (what & ~kResultBits) {
@@ -277,7 +299,7 @@ static Napi::Value EventPending(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
-  return Napi::Number::New(info.Env(), event_pending(r->ev, static_cast<short>(what), nullptr));
+  return Napi::Number::New(info.Env(), event_pending(r->ev, static_cast<short>(what), nullptr) | (requeued & what));
 }
 
 static Napi::Value EventGetPriority(const Napi::CallbackInfo& info) {

@@ -102,9 +102,11 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
   uint32_t n = 0;
   for (BaseRec* b : d->bases) {
     if (!b || !b->eb) continue;
+    BatchSpill(b);  // deleting a waiting event takes it off libevent's queue, as it would
     for (EventRec* r : b->events) {
       if (!r->ev || r->fd != fd || (r->events & EV_SIGNAL) || !(r->events & (EV_READ | EV_WRITE | EV_CLOSED))) continue;
       event_del(r->ev);
+      NoteDeleted(r);
       deleted.Set(n++, r->index);
     }
   }

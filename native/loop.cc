@@ -34,7 +34,9 @@ struct Coop {
 
 static void WakeForNode(evutil_socket_t, short, void* arg) {
   BaseRec* b = static_cast<BaseRec*>(arg);
-  event_base_loopbreak(b->eb);
+  // Events recorded earlier in this queue run first (their flush event is behind us).
+  if (BatchWaiting(b)) BatchBreakAfterFlush(b);
+  else event_base_loopbreak(b->eb);
 }
 
 static struct event* NewInternalEvent(BaseRec* b, int fd, short events) {
@@ -136,6 +138,7 @@ static void OnCheck(uv_check_t* h) {
   b->loopDepth++;
   c->inPass = true;
   int r = event_base_loop(b->eb, flags);
+  BatchAfterLoop(b);
   c->inPass = false;
   b->loopDepth--;
 
@@ -246,6 +249,7 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   b->userBreak = false;
   b->loopDepth++;
   int r = event_base_loop(b->eb, static_cast<int>(flags));
+  BatchAfterLoop(b);
   b->loopDepth--;
   b->gotExit = event_base_got_exit(b->eb);
   b->gotBreak = event_base_got_break(b->eb);
@@ -280,6 +284,7 @@ static Napi::Value BaseLoopbreak(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
   b->userBreak = true;
+  BatchSpill(b);  // the events a running batch still holds stay queued for the next call
   if (b->coop && b->coop->active && !b->coop->inPass) b->coop->stopRequested = true;
   else event_base_loopbreak(b->eb);
   return info.Env().Undefined();
@@ -288,6 +293,7 @@ static Napi::Value BaseLoopbreak(const Napi::CallbackInfo& info) {
 static Napi::Value BaseLoopcontinue(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
+  BatchSpill(b);
   event_base_loopcontinue(b->eb);
   return info.Env().Undefined();
 }

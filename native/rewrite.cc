@@ -62,6 +62,7 @@ static Napi::Value BaseRewire(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   AddonData* d = b->data;
+  BatchSpill(b);  // waiting events must run the callbacks written here
   std::vector<EventRec*> recs(n);
   for (size_t i = 0; i < n; i++) {
     double h = handles[i];

@@ -31,6 +31,7 @@ export interface NativeIo {
 
 export interface NativeBinding {
   setDispatcher(fn: (slot: number, index: number, fd: number, what: number) => void): void;
+  setBatchDispatcher(fn: ((ring: Int32Array) => void) | null): void;
   libeventVersion(): string;
   supportedMethods(): string[];
   stats(): { liveEvents: number; liveBases: number };

@@ -58,7 +58,29 @@ function dispatch(slot: number, index: number, fd: number, what: number): void {
   fn(fd, what, ev);
 }
 
+/**
+ * Runs a batch of records (native/batch.cc): ring[0] is how many may run (the addon lowers it
+ * when it puts the rest back into libevent's queue), ring[1] the next one, written before
+ * each callback so the addon knows which are still waiting; then slot, index, fd, what.
+ */
+function dispatchBatch(ring: Int32Array): void {
+  for (let k = ring[1]!; k < ring[0]!; k = ring[1]!) {
+    const o = 4 + 4 * k;
+    ring[1] = k + 1;
+    dispatch(ring[o]! >>> 0, ring[o + 1]!, ring[o + 2]!, ring[o + 3]!);
+  }
+}
+
 binding.setDispatcher(dispatch);
+binding.setBatchDispatcher(dispatchBatch);
+
+/**
+ * @internal Batched dispatch (the default) or one call into JS per event: the tests run the
+ * same cases both ways. Refused while a batch is waiting or running.
+ */
+export function setBatching(on: boolean): void {
+  binding.setBatchDispatcher(on ? dispatchBatch : null);
+}
 
 /** What an event's finalizer needs: its handle and its current callback slot (rewrites move it). */
 export interface EventTicket {
