@@ -63,7 +63,8 @@ function dispatch(slot: number, index: number, fd: number, what: number): void {
  * when it puts the rest back into libevent's queue), ring[1] the next one, written before
  * each callback so the addon knows which are still waiting; then slot, index, fd, what.
  */
-function dispatchBatch(ring: Int32Array): void {
+/** @internal exported for the tests (they count its calls). */
+export function dispatchBatch(ring: Int32Array): void {
   for (let k = ring[1]!; k < ring[0]!; k = ring[1]!) {
     const o = 4 + 4 * k;
     ring[1] = k + 1;
