@@ -74,6 +74,7 @@ struct BaseRec {
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
   Batch* batch = nullptr;           // batched dispatch state (batch.cc)
+  uint32_t callbacks = 0;           // trampoline calls so far (wraps; only compared)
 };
 
 struct AddonData {

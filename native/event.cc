@@ -51,6 +51,7 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
     r->spillWhat = 0;
   }
   r->spilled = false;
+  r->base->callbacks++;
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.

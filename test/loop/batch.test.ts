@@ -317,3 +317,78 @@ describe('the batch dispatcher through the raw binding', () => {
     base.free();
   });
 });
+
+describe.each(methods)('cooperative passes on %s', (method) => {
+  /** A ring of `n` pairs: each callback drains its byte and writes one to the next pair. */
+  function chain(base: EventBase, n: number, onRun: (k: number) => boolean) {
+    const ps = pairs(n);
+    let k = 0;
+    ps.forEach(([r], i) =>
+      base.event(r, EV.READ | EV.PERSIST, (fd) => {
+        drain(fd);
+        if (onRun(k++)) io.write(ps[(i + 1) % n]![1], bytes(1));
+      }).add(),
+    );
+    io.write(ps[0]![1], bytes(1));
+  }
+
+  it('runs the promise jobs and nextTicks of each callback before the next pass', async () => {
+    const base = new EventBase({ method });
+    const order: string[] = [];
+    chain(base, 3, (k) => {
+      order.push(`cb ${k}`);
+      void Promise.resolve().then(() => order.push(`job ${k}`));
+      process.nextTick(() => order.push(`tick ${k}`));
+      if (k === 5) base.loopbreak();
+      return k < 5;
+    });
+    expect(await base.run()).toBe(0);
+    const expected: string[] = [];
+    for (let k = 0; k <= 5; k++) expected.push(`cb ${k}`, `tick ${k}`, `job ${k}`);
+    expect(order).toEqual(expected);
+    base.free();
+  });
+
+  it('lets Node timers and immediates run during a long chain of passes', async () => {
+    const base = new EventBase({ method });
+    let seenAt = -1;
+    let immediateAt = -1;
+    let runs = 0;
+    setTimeout(() => (seenAt = runs), 2);
+    setImmediate(() => (immediateAt = runs));
+    const started = performance.now();
+    chain(base, 4, () => {
+      runs++;
+      // Long enough for the 2 ms timer, bounded so a starved Node cannot hang the test.
+      if (performance.now() - started > 50 && seenAt >= 0) {
+        base.loopbreak();
+        return false;
+      }
+      if (performance.now() - started > 2000) {
+        base.loopbreak();
+        return false;
+      }
+      return true;
+    });
+    expect(await base.run()).toBe(0);
+    expect(immediateAt).toBeGreaterThanOrEqual(0);
+    expect(seenAt).toBeGreaterThan(0);
+    expect(seenAt).toBeLessThan(runs);
+    base.free();
+  });
+
+  it('ends the run when a promise job between passes calls loopbreak() or free()', async () => {
+    for (const stop of ['loopbreak', 'free'] as const) {
+      const base = new EventBase({ method });
+      let runs = 0;
+      chain(base, 2, (k) => {
+        runs++;
+        if (k === 3) void Promise.resolve().then(() => (stop === 'free' ? base.free() : base.loopbreak()));
+        return k < 1000;
+      });
+      expect(await base.run()).toBe(0);
+      expect(runs).toBe(4);
+      if (!base.freed) base.free();
+    }
+  });
+});
