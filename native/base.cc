@@ -251,8 +251,11 @@ void FreeBaseNow(BaseRec* b) {
   }
 }
 
+// Drops a released base once no event record refers to it. Never while its loop is on the
+// stack: BaseLoop and OnCheck still use the record when event_base_loop returns, and call
+// this again then.
 void ReleaseBaseIfUnused(BaseRec* b) {
-  if (!b->released || !b->events.empty()) return;
+  if (!b->released || !b->events.empty() || b->loopDepth > 0) return;
   AddonData* d = b->data;
   FreeBaseNow(b);
   d->bases[b->index] = nullptr;
@@ -282,7 +285,13 @@ static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
 static Napi::Value BaseRelease(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0, false);
   if (!b) return Napi::Value();
-  if (b->loopDepth == 0) FreeBaseNow(b);
+  if (b->loopDepth == 0) {
+    FreeBaseNow(b);
+  } else if (b->eb) {
+    // Released from inside its own loop (raw binding): stop it and free when it returns.
+    b->freeDeferred = true;
+    event_base_loopbreak(b->eb);
+  }
   b->released = true;
   ReleaseBaseIfUnused(b);
   return info.Env().Undefined();

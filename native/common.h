@@ -43,6 +43,8 @@ struct EventRec {
   int running = 0;           // trampoline frames of this event on the stack
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
+  bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
+  short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
 };
 
 struct BaseRec {
