@@ -31,6 +31,14 @@ struct AddonData;
 struct BaseRec;
 struct Coop;
 
+// One loaded copy of the addon in this thread. Loading it again (process.dlopen, or require
+// after a require.cache reset) makes another napi_env with its own JS layer and dispatcher;
+// every copy in a thread shares that thread's tables, so no handle of another copy goes stale.
+struct Instance {
+  napi_env env = nullptr;
+  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+};
+
 struct EventRec {
   struct event* ev = nullptr;  // nullptr once freed (by ev.free() or with its base)
   BaseRec* base = nullptr;
@@ -49,6 +57,7 @@ struct EventRec {
 
 struct BaseRec {
   AddonData* data = nullptr;
+  Instance* inst = nullptr;         // the copy of the addon that made it: its dispatcher and env
   struct event_base* eb = nullptr;  // nullptr once freed
   uint32_t index = 0;
   uint32_t generation = 0;
@@ -68,8 +77,7 @@ struct BaseRec {
 };
 
 struct AddonData {
-  napi_env env = nullptr;
-  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  std::vector<Instance*> instances;  // the loaded copies of the addon in this thread
   std::vector<BaseRec*> bases;
   std::vector<uint32_t> freeBaseSlots;
   std::vector<EventRec*> events;
@@ -81,6 +89,8 @@ struct AddonData {
 
 // The addon data of the JS thread currently running (the trampoline has only the void* arg).
 AddonData* CurrentData();
+// The copy of the addon a call came through (by its napi_env).
+Instance* InstanceOf(napi_env env);
 
 // errors.cc
 void ThrowType(napi_env env, const char* code, const std::string& msg);

@@ -18,9 +18,9 @@ static inline uint32_t ArgFn(void* arg) { return static_cast<uint32_t>(reinterpr
 
 // Calls the JS dispatcher(fnIndex, eventIndex, fd, what). An exception is kept on the base
 // and the loop is broken after this callback, so that loop()/run() can rethrow it.
-static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
-  napi_env env = d->env;
-  if (!d->dispatcher) {
+static void CallDispatcher(BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
+  napi_env env = b->inst->env;
+  if (!b->inst->dispatcher) {
     // Only reachable through the raw binding (the TS layer sets it at load): refuse to run
     // the callback rather than call through a null reference.
     napi_value code, msg, err;
@@ -34,7 +34,7 @@ static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t 
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[4], result;
-  napi_get_reference_value(env, d->dispatcher, &fn);
+  napi_get_reference_value(env, b->inst->dispatcher, &fn);
   napi_get_undefined(env, &recv);
   napi_create_uint32(env, fnIndex, &argv[0]);
   napi_create_uint32(env, index, &argv[1]);
@@ -102,7 +102,7 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
                  (isSignal && ev->ev_.ev_signal.ev_ncalls > 0);
   r->running++;
-  CallDispatcher(d, r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  CallDispatcher(r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
   if (isSignal) SettleSignalDeliveries(r, deliveriesLeft);
   if (--r->running == 0) {
     if (r->releaseDeferred) {

@@ -169,8 +169,8 @@ static void OnCheck(uv_check_t* h) {
   ReleaseBaseIfUnused(b);  // released from inside this pass: its record can go now
 }
 
-static bool CheckDispatcher(napi_env env) {
-  if (CurrentData()->dispatcher) return true;
+static bool CheckDispatcher(napi_env env, BaseRec* b) {
+  if (b->inst->dispatcher) return true;
   ThrowError(env, "ERR_NO_DISPATCHER", "setDispatcher() must be called before a loop runs events");
   return false;
 }
@@ -178,7 +178,7 @@ static bool CheckDispatcher(napi_env env) {
 static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
-  if (!b || !CheckDispatcher(env)) return Napi::Value();
+  if (!b || !CheckDispatcher(env, b)) return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "run() called from inside a callback of the same base");
     return Napi::Value();
@@ -241,7 +241,7 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
   if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags) ||
-      !CheckDispatcher(env))
+      !CheckDispatcher(env, b))
     return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "the loop of this base is already running (called from one of its callbacks)");

@@ -63,4 +63,45 @@ describe.each(methods)('raw binding on %s', (method) => {
     ]);
     expect(r.status).toBe(0);
   });
+
+  it('keeps every base and event of a first copy working when the addon is loaded again in the same thread', () => {
+    const r = runChild(`
+      const load1 = require(ADDON);
+      const seen = [];
+      load1.setDispatcher((slot) => seen.push('A' + slot));
+      const baseA = load1.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      const evA = load1.eventNew(baseA, -1, 0, 7);
+      // a second copy: through require after a cache reset, and through process.dlopen
+      delete require.cache[ADDON];
+      const load2 = require(ADDON);
+      const m = { exports: {} };
+      process.dlopen(m, ADDON);
+      const load3 = m.exports;
+      console.log('distinct', load1 !== load2 && load2 !== load3);
+      load2.setDispatcher((slot) => seen.push('B' + slot));
+      const baseB = load2.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      const evB = load2.eventNew(baseB, -1, 0, 8);
+      load1.eventAdd(evA, 1);
+      load2.eventAdd(evB, 1);
+      console.log(load1.baseLoop(baseA, 0), load2.baseLoop(baseB, 0));
+      // the third copy has no dispatcher: its own bases refuse to loop, the others still run
+      const baseC = load3.baseNew({}).handle;
+      load3.eventActive(load3.eventNew(baseC, -1, 0, 9), 1);
+      try { load3.baseLoop(baseC, 0); } catch (e) { console.log(e.code); }
+      load1.eventActive(evA, 1);
+      console.log(load1.baseLoop(baseA, 0));
+      console.log(seen.join(' '));
+      console.log(JSON.stringify(load1.stats()));
+    `);
+    expect(r.signal).toBe(null);
+    expect(r.out.trim().split('\n')).toEqual([
+      'distinct true',
+      '1 1',
+      'ERR_NO_DISPATCHER',
+      '1',
+      'A7 B8 A7',
+      '{"liveEvents":3,"liveBases":3}',
+    ]);
+    expect(r.status).toBe(0);
+  });
 });
