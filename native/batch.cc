@@ -149,9 +149,8 @@ static Batch* EnsureBatch(BaseRec* b, napi_env env) {
 }
 
 bool BatchRecordEvent(BaseRec* b, EventRec* r, uint32_t slot, int fd, int what) {
-  AddonData* d = b->data;
-  if (!d->batchDispatcher || d->tearingDown) return false;
-  Batch* bt = EnsureBatch(b, d->env);
+  if (!b->inst->batchDispatcher || b->data->tearingDown) return false;
+  Batch* bt = EnsureBatch(b, b->inst->env);
   if (!bt || bt->flushing) return false;  // never while its own records run (the loop is not re-entrant)
   size_t n = bt->records.size();
   if (n == bt->ring->records && !NewRing(bt, n * 2, n)) return false;  // out of memory
@@ -263,7 +262,6 @@ static void ClearRecords(BaseRec* b) {
 // Runs the waiting records in JS (one call), settles an exception, and resets the batch.
 static void RunRecords(BaseRec* b) {
   Batch* bt = b->batch;
-  AddonData* d = b->data;
   napi_env env = bt->env;
   bt->ring->data[0] = static_cast<int32_t>(bt->limit);
   bt->ring->data[1] = 0;
@@ -271,7 +269,7 @@ static void RunRecords(BaseRec* b) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, ring, result;
-  bool called = d->batchDispatcher && napi_get_reference_value(env, d->batchDispatcher, &fn) == napi_ok &&
+  bool called = b->inst->batchDispatcher && napi_get_reference_value(env, b->inst->batchDispatcher, &fn) == napi_ok &&
                 napi_get_reference_value(env, bt->ringRef, &ring) == napi_ok;
   napi_get_undefined(env, &recv);
   if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
@@ -320,23 +318,25 @@ void CloseBatch(BaseRec* b) {
   b->batch = nullptr;
 }
 
-// setBatchDispatcher(fn | null): the JS function that runs a batch of records; null turns
-// batching off (every event then calls the per-event dispatcher, as before).
+// setBatchDispatcher(fn | null): the JS function that runs a batch of records for the bases
+// of this copy of the addon; null turns batching off (every event then calls the per-event
+// dispatcher, as before).
 static Napi::Value SetBatchDispatcher(const Napi::CallbackInfo& info) {
   AddonData* d = CurrentData();
+  Instance* inst = InstanceOf(info.Env());
   if (!info[0].IsFunction() && !info[0].IsNull()) {
     ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "batch dispatcher must be a function or null");
     return Napi::Value();
   }
   for (BaseRec* b : d->bases) {
-    if (b && b->batch && (b->batch->flushing || !b->batch->records.empty())) {
+    if (b && b->inst == inst && b->batch && (b->batch->flushing || !b->batch->records.empty())) {
       ThrowError(info.Env(), "ERR_LOOP_RUNNING", "cannot change the batch dispatcher while a batch is waiting or running");
       return Napi::Value();
     }
   }
-  if (d->batchDispatcher) napi_delete_reference(d->env, d->batchDispatcher);
-  d->batchDispatcher = nullptr;
-  if (info[0].IsFunction()) napi_create_reference(d->env, info[0], 1, &d->batchDispatcher);
+  if (inst->batchDispatcher) napi_delete_reference(inst->env, inst->batchDispatcher);
+  inst->batchDispatcher = nullptr;
+  if (info[0].IsFunction()) napi_create_reference(inst->env, info[0], 1, &inst->batchDispatcher);
   return info.Env().Undefined();
 }
 

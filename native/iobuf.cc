@@ -263,8 +263,12 @@ static void SetFn(napi_env env, napi_value obj, const char* name, napi_callback 
 }
 
 void InitIoBuffers(Napi::Env env, Napi::Object io) {
-  buffers = new BufferTable();
-  napi_add_env_cleanup_hook(env, CleanupBuffers, buffers);
+  // Every copy of the addon loaded in this thread shares the table (they share a Node
+  // environment, so they end together).
+  if (!buffers) {
+    buffers = new BufferTable();
+    napi_add_env_cleanup_hook(env, CleanupBuffers, buffers);
+  }
   SetFn(env, io, "bufferNew", BufferNew);
   SetFn(env, io, "bufferFree", BufferFree);
   SetFn(env, io, "bufferRead", BufferTransfer<false>);

@@ -308,7 +308,7 @@ describe('the batch dispatcher through the raw binding', () => {
       base.loopbreak(); // spills everything from the clamped cursor
       ring[0] = 1e9;
       ring[1] = 1e9;
-      structuredClone(ring, { transfer: [ring.buffer] });
+      structuredClone(ring, { transfer: [ring.buffer as ArrayBuffer] });
     });
     expect(base.loop(ONCE)).toBe(0);
     setBatching(true);
