@@ -382,11 +382,13 @@ static Napi::Value EventFree(const Napi::CallbackInfo& info) {
 
 // The JS object was collected (or its base went away): drop whatever is left, never throw
 // about freed state.
+// Returns the callback slot its struct named (the JS side counts the events per slot).
 static Napi::Value EventRelease(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0, false);
   if (!r) return Napi::Value();
+  uint32_t slot = r->fnIndex;
   DisposeEventRec(r);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), slot);
 }
 
 void InitEvent(Napi::Env env, Napi::Object exports) {

@@ -53,6 +53,8 @@ export interface NativeBinding {
   baseRunning(base: number): boolean;
   baseInPass(base: number): boolean;
   baseRewire(base: number, handles: Float64Array, slots: Uint32Array): number;
+  baseRewireSlots(base: number, from: Uint32Array, to: Uint32Array): Uint32Array;
+  baseSlots(base: number): Uint32Array;
   eventNew(base: number, fd: number, events: number, slot: number): number;
   eventAdd(ev: number, ms?: number): boolean;
   eventDel(ev: number): boolean;
@@ -62,7 +64,7 @@ export interface NativeBinding {
   eventGetPriority(ev: number): number;
   eventSetPriority(ev: number, priority: number): void;
   eventFree(ev: number): void;
-  eventRelease(ev: number): void;
+  eventRelease(ev: number): number;
   eventRewrite(ev: number, slot: number): number;
   eventStoredCallback(ev: number): [boolean, number];
   eventRemainingMs(ev: number): number;

@@ -2,46 +2,111 @@
 //
 // The addon calls one dispatcher for every event: dispatcher(slot, index, fd, what). `slot`
 // comes from the argument word stored in the event's heap struct, `index` names the event.
+// A slot names one callback function of one base: the events of a base that run the same
+// function share it, so the update host can move them all to a new function with one native
+// call (base._rewireCallbacks) and no JS per event. Each event holds its SlotEntry; an entry
+// is relabelled in place when its events move.
+//
 // Only pending or active events can fire, so only they are held here ("pinned"): a pending
 // event stays alive without user references, like a Node timer, and a non-pending one is
-// collectable (a FinalizationRegistry then frees its native side).
+// collectable (a FinalizationRegistry then frees its native side). A slot's function is in
+// `callbacks` only while a pinned event uses it.
 import { WHAT_NO_LONGER_PENDING } from './constants.js';
 import type { Callback, Event } from './event.js';
 import { binding } from './native.js';
 
 /** Pinned events by native index. */
 export const live: (Event | undefined)[] = [];
-/** Callback slot of each pinned event, by native index. */
-export const liveSlot: number[] = [];
-/** Callbacks of pinned events, by slot (the value in the struct's argument word). */
+/** Callbacks by slot (the value in the struct's argument word), while a pinned event uses it. */
 export const callbacks: (Callback | undefined)[] = [];
 /** Every event not yet freed, by native index, held weakly (for rewire of non-pending ones). */
 export const weakEvents: (WeakRef<Event> | undefined)[] = [];
 
+/** One callback function of one base, and the slot its events' structs name. */
+export interface SlotEntry {
+  /** -1 once no event uses it any more. */
+  slot: number;
+  fn: Callback;
+}
+
+const slotRefs: number[] = []; // events (not freed) whose struct names the slot
+const slotPins: number[] = []; // pinned events among them
+const slotEntries: (WeakRef<SlotEntry> | undefined)[] = []; // the entry a base interned for it
 const freeSlots: number[] = [];
 let nextSlot = 0;
 
-export function allocSlot(): number {
-  return freeSlots.length > 0 ? freeSlots.pop()! : nextSlot++;
+/** A new entry for `fn` with a slot of its own, not yet used by any event. */
+export function newEntry(fn: Callback): SlotEntry {
+  const slot = freeSlots.length > 0 ? freeSlots.pop()! : nextSlot++;
+  const entry = { slot, fn };
+  slotRefs[slot] = 0;
+  slotPins[slot] = 0;
+  slotEntries[slot] = new WeakRef(entry);
+  return entry;
 }
 
-export function freeSlot(slot: number): void {
+/** One more event's struct names `slot`. */
+export function addRef(slot: number): void {
+  slotRefs[slot]!++;
+}
+
+/** One event fewer names `slot` (freed, collected, or moved): the slot goes with the last. */
+export function dropRef(slot: number): void {
+  if (--slotRefs[slot]! > 0) return;
+  freeSlotNow(slot);
+}
+
+/** An entry made for a native call that failed: gives its slot back if nothing uses it. */
+export function releaseIfUnused(entry: SlotEntry): void {
+  if (entry.slot >= 0 && slotRefs[entry.slot] === 0) freeSlotNow(entry.slot);
+}
+
+function freeSlotNow(slot: number): void {
+  const entry = slotEntries[slot]?.deref();
+  if (entry !== undefined && entry.slot === slot) entry.slot = -1;
+  slotEntries[slot] = undefined;
   callbacks[slot] = undefined;
+  slotRefs[slot] = 0;
+  slotPins[slot] = 0;
   freeSlots.push(slot);
+}
+
+/**
+ * Every event of one base on slot `from` now names slot `to` (the addon moved `moved` of
+ * them): the counts follow, `from` is freed, and its entry is relabelled so that the events
+ * holding it see the new slot and function without being visited.
+ */
+export function moveSlot(fromEntry: SlotEntry, toEntry: SlotEntry, moved: number): void {
+  const from = fromEntry.slot;
+  const to = toEntry.slot;
+  slotRefs[to]! += moved;
+  slotPins[to]! += slotPins[from]!;
+  if (slotPins[to]! > 0) callbacks[to] = toEntry.fn;
+  slotRefs[from] = 0;
+  freeSlotNow(from);
+  fromEntry.slot = to;
+  fromEntry.fn = toEntry.fn;
+}
+
+/** The function a slot names, while some event uses it. */
+export function slotFunction(slot: number): Callback | undefined {
+  const entry = slotEntries[slot]?.deref();
+  return entry !== undefined && entry.slot === slot ? entry.fn : undefined;
 }
 
 export const INDEX_MODULUS = 2 ** 26;
 
-export function pin(index: number, ev: Event, slot: number, fn: Callback): void {
+export function pin(index: number, ev: Event, entry: SlotEntry): void {
   live[index] = ev;
-  liveSlot[index] = slot;
-  callbacks[slot] = fn;
+  if (slotPins[entry.slot]!++ === 0) callbacks[entry.slot] = entry.fn;
 }
 
 export function unpin(index: number): void {
-  if (live[index] === undefined) return;
-  callbacks[liveSlot[index]!] = undefined;
+  const ev = live[index];
+  if (ev === undefined) return;
   live[index] = undefined;
+  const slot = ev._entry.slot;
+  if (slot >= 0 && --slotPins[slot]! === 0) callbacks[slot] = undefined;
 }
 
 function dispatch(slot: number, index: number, fd: number, what: number): void {
@@ -52,8 +117,7 @@ function dispatch(slot: number, index: number, fd: number, what: number): void {
   }
   if (what & WHAT_NO_LONGER_PENDING) {
     what &= 0xff;
-    live[index] = undefined;
-    callbacks[slot] = undefined;
+    unpin(index);
   }
   fn(fd, what, ev);
 }
@@ -83,16 +147,11 @@ export function setBatching(on: boolean): void {
   binding.setBatchDispatcher(on ? dispatchBatch : null);
 }
 
-/** What an event's finalizer needs: its handle and its current callback slot (rewrites move it). */
-export interface EventTicket {
-  handle: number;
-  slot: number;
-}
-
-export const eventRegistry = new FinalizationRegistry<EventTicket>((ticket) => {
-  freeSlot(ticket.slot);
+/** An event was collected: the addon frees it and says which slot its struct named last. */
+export const eventRegistry = new FinalizationRegistry<number>((handle) => {
   try {
-    binding.eventRelease(ticket.handle);
+    const slot = binding.eventRelease(handle);
+    if (slot >= 0) dropRef(slot);
   } catch {
     // already released with its environment
   }
