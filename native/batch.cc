@@ -30,6 +30,8 @@
 #include <cstdlib>
 #include <ctime>
 
+#include <event2/util.h>
+
 #include "common.h"
 
 namespace nle {
@@ -49,7 +51,19 @@ static int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// Called first thing by the trampoline: a spilled persistent timeout gets back the deadline
+// libevent armed before the spill (the re-run re-armed it from its own time) and its period.
+void FixSpilledDeadline(EventRec* r) {
+  r->fixDeadline = false;
+  struct timeval now, left = {0, 0};
+  if (event_base_gettimeofday_cached(r->base->eb, &now) != 0) return;
+  if (evutil_timercmp(&r->fixExpiry, &now, >)) evutil_timersub(&r->fixExpiry, &now, &left);
+  event_add(r->ev, &left);
+  r->ev->ev_.ev_io.ev_timeout = r->fixPeriod;  // event_add made `left` the period; the real one is this
+}
+
 void NoteAdded(EventRec* r, const struct timeval* tv) {
+  r->fixDeadline = false;  // the caller's timeout wins
   if (r->events & (EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL)) r->inserted = true;
   if (tv) {
     r->timed = true;
@@ -59,6 +73,7 @@ void NoteAdded(EventRec* r, const struct timeval* tv) {
 
 void NoteDeleted(EventRec* r) {
   r->inserted = r->timed = false;
+  r->fixDeadline = false;
   r->spillWhat = 0;  // a re-queued activation goes with it
 }
 
@@ -212,9 +227,15 @@ void BatchSpill(BaseRec* b) {
       }
       r->spilled = true;
     } else if ((r->events & EV_PERSIST) && (what & EV_TIMEOUT)) {
-      // libevent re-armed its period before the record was made; re-activating it with
-      // TIMEOUT would arm it from that new deadline again (one period skipped). Without it
-      // the next period starts from the pass's time; the callback still sees TIMEOUT.
+      // libevent re-armed its period before the record was made, and will re-arm it again
+      // when it runs the re-queued activation (from the wrong base time). The trampoline puts
+      // back the deadline armed the first time, and the period (EventTrampoline); the
+      // callback still sees TIMEOUT.
+      struct timeval now;
+      if (event_pending(ev, EV_TIMEOUT, &r->fixExpiry) && event_base_gettimeofday_cached(b->eb, &now) == 0) {
+        r->fixDeadline = true;
+        r->fixPeriod = ev->ev_.ev_io.ev_timeout;
+      }
       r->spillWhat |= EV_TIMEOUT;
       event_active(ev, what & ~EV_TIMEOUT, 1);
       r->spilled = true;

@@ -64,6 +64,9 @@ struct EventRec {
   // the state a non-persistent event had before libevent deleted it for its call).
   bool inserted = false, timed = false;
   int64_t deadlineNs = 0;    // CLOCK_MONOTONIC expiry of its timeout while `timed`
+  // A spilled persistent timeout (batch.cc): the deadline and period to put back at its call.
+  bool fixDeadline = false;
+  struct timeval fixExpiry = {0, 0}, fixPeriod = {0, 0};
 };
 
 struct BaseRec {
@@ -150,6 +153,7 @@ void BatchAfterLoop(BaseRec* b);
 void CloseBatch(BaseRec* b);
 void NoteAdded(EventRec* r, const struct timeval* tv);
 void NoteDeleted(EventRec* r);
+void FixSpilledDeadline(EventRec* r);
 void InitBatch(Napi::Env env, Napi::Object exports);
 
 // rewrite.cc

@@ -95,6 +95,7 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
     r->spillWhat = 0;
   }
   r->spilled = false;
+  if (r->fixDeadline) FixSpilledDeadline(r);
   r->base->callbacks++;
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
@@ -316,6 +317,7 @@ static Napi::Value EventRemoveTimer(const Napi::CallbackInfo& info) {
   if (!r) return Napi::Value();
   event_remove_timer(r->ev);
   r->timed = false;
+  r->fixDeadline = false;
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 

@@ -3,7 +3,7 @@
 import type { EventBase } from './base.js';
 import { checkFunction, stateError, typeError } from './errors.js';
 import { binding } from './native.js';
-import { addRef, dropRef, eventRegistry, INDEX_MODULUS, live, pin, releaseIfUnused, type SlotEntry, unpin, weakEvents } from './registry.js';
+import { addRef, dropRef, eventRegistry, INDEX_MODULUS, live, pin, releaseIfUnused, resolve, type SlotEntry, unpin, weakEvents } from './registry.js';
 
 /** An event callback: `fd` (the signal number for signals), the bits that fired, the event. */
 export type Callback = (fd: number, what: number, ev: Event) => void;
@@ -47,7 +47,7 @@ export class Event implements Disposable {
 
   /** The callback. Setting it rewrites the callback in the live struct event, in place. */
   get callback(): Callback {
-    return this.#entry.fn;
+    return this._entry.fn;
   }
 
   set callback(fn: Callback) {
@@ -65,14 +65,15 @@ export class Event implements Disposable {
 
   /** @internal the slot entry its struct names (shared with the base's other events running the same function). */
   get _entry(): SlotEntry {
-    return this.#entry;
+    const e = this.#entry;
+    return e.next === undefined ? e : (this.#entry = resolve(e));
   }
 
   /** @internal after the addon wrote `entry.slot` into the struct: move the JS side along. */
   _retarget(entry: SlotEntry): void {
     const pinned = live[this.#index] === this;
     if (pinned) unpin(this.#index);
-    const old = this.#entry;
+    const old = this._entry;
     addRef(entry.slot);
     this.#entry = entry;
     dropRef(old.slot);
@@ -151,7 +152,7 @@ export class Event implements Disposable {
 
   #release(): void {
     unpin(this.#index);
-    dropRef(this.#entry.slot);
+    dropRef(this._entry.slot);
     if (weakEvents[this.#index]?.deref() === this) weakEvents[this.#index] = undefined;
     eventRegistry.unregister(this);
     this.#freed = true;

@@ -4,8 +4,8 @@
 // comes from the argument word stored in the event's heap struct, `index` names the event.
 // A slot names one callback function of one base: the events of a base that run the same
 // function share it, so the update host can move them all to a new function with one native
-// call (base._rewireCallbacks) and no JS per event. Each event holds its SlotEntry; an entry
-// is relabelled in place when its events move.
+// call (base._rewireCallbacks) and no JS per event. Each event holds its SlotEntry; when its
+// events move, the entry forwards to the new one (followed, and shortened, on next use).
 //
 // Only pending or active events can fire, so only they are held here ("pinned"): a pending
 // event stays alive without user references, like a Node timer, and a non-pending one is
@@ -27,6 +27,16 @@ export interface SlotEntry {
   /** -1 once no event uses it any more. */
   slot: number;
   fn: Callback;
+  /** Its events moved to this entry (base._rewireCallbacks). */
+  next: SlotEntry | undefined;
+}
+
+const forwarded: Callback = () => undefined; // the fn of a forwarding entry (keeps no old code alive)
+
+/** The entry an event's struct really names now (follows forwards). */
+export function resolve(entry: SlotEntry): SlotEntry {
+  while (entry.next !== undefined) entry = entry.next;
+  return entry;
 }
 
 const slotRefs: number[] = []; // events (not freed) whose struct names the slot
@@ -38,7 +48,7 @@ let nextSlot = 0;
 /** A new entry for `fn` with a slot of its own, not yet used by any event. */
 export function newEntry(fn: Callback): SlotEntry {
   const slot = freeSlots.length > 0 ? freeSlots.pop()! : nextSlot++;
-  const entry = { slot, fn };
+  const entry: SlotEntry = { slot, fn, next: undefined };
   slotRefs[slot] = 0;
   slotPins[slot] = 0;
   slotEntries[slot] = new WeakRef(entry);
@@ -73,8 +83,8 @@ function freeSlotNow(slot: number): void {
 
 /**
  * Every event of one base on slot `from` now names slot `to` (the addon moved `moved` of
- * them): the counts follow, `from` is freed, and its entry is relabelled so that the events
- * holding it see the new slot and function without being visited.
+ * them): the counts follow, `from` is freed, and its entry forwards to `toEntry`, so that the
+ * events holding it see the new slot and function without being visited.
  */
 export function moveSlot(fromEntry: SlotEntry, toEntry: SlotEntry, moved: number): void {
   const from = fromEntry.slot;
@@ -84,8 +94,8 @@ export function moveSlot(fromEntry: SlotEntry, toEntry: SlotEntry, moved: number
   if (slotPins[to]! > 0) callbacks[to] = toEntry.fn;
   slotRefs[from] = 0;
   freeSlotNow(from);
-  fromEntry.slot = to;
-  fromEntry.fn = toEntry.fn;
+  fromEntry.next = toEntry;
+  fromEntry.fn = forwarded;
 }
 
 /** The function a slot names, while some event uses it. */
@@ -98,6 +108,7 @@ export const INDEX_MODULUS = 2 ** 26;
 
 export function pin(index: number, ev: Event, entry: SlotEntry): void {
   live[index] = ev;
+  entry = resolve(entry);
   if (slotPins[entry.slot]!++ === 0) callbacks[entry.slot] = entry.fn;
 }
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { COUNT, EV, EVLOOP, type Event, EventBase, io } from '../../lib/index.js';
 import { binding } from '../../lib/loop/native.js';
 import { dispatchBatch, setBatching } from '../../lib/loop/registry.js';
-import { bytes, drain, expectCode, methods } from './helpers.js';
+import { busyWait, bytes, drain, expectCode, methods } from './helpers.js';
 
 const opened: number[] = [];
 function pairs(n: number): [number, number][] {
@@ -220,6 +220,34 @@ describe.each(methods)('batched dispatch on %s', (method) => {
       return log;
     });
     expect(trace).toEqual([`del ${EV.SIGNAL}`, `break ${EV.SIGNAL}`, 'next', `break ${EV.SIGNAL}`, `break ${EV.SIGNAL}`]);
+  });
+
+  it("keeps a persistent timer's phase when an earlier callback of its pass touches it", () => {
+    for (const on of [false, true]) {
+      setBatching(on);
+      const base = new EventBase({ method });
+      const at: number[] = [];
+      const t0 = performance.now();
+      const periodic = base.timer(() => at.push(performance.now() - t0), { persist: true }).add(50);
+      base
+        .timer(() => {
+          // Runs first in the same pass (its deadline is earlier): rewrites the waiting one.
+          periodic.callback = (_fd, what, self) => {
+            at.push(performance.now() - t0, what);
+            if (at.length === 4) self.del();
+          };
+        })
+        .add(40);
+      busyWait(70); // both expire before the loop looks
+      base.dispatch();
+      // Called late (~70, with TIMEOUT), then at 100: still on the 50 ms grid (libevent
+      // restarts the grid from now only when a whole period was missed).
+      expect(at[1]).toBe(EV.TIMEOUT);
+      const next = at[0]! < 100 ? 100 : at[0]! + 50;
+      expect(Math.abs(at[2]! - next)).toBeLessThan(15);
+      base.free();
+    }
+    setBatching(true);
   });
 
   it('runs once() callbacks and EV_CLOSED results through the batch', () => {

@@ -63,6 +63,24 @@ describe.each(methods)('rewire by slot on %s', (method) => {
     other.free();
   });
 
+  it('follows chains of updates, also when a function's events join one that already had events', () => {
+    const base = new EventBase({ method });
+    const log: string[] = [];
+    const fn = (name: string): Callback => () => log.push(name);
+    const [a, b, c, d] = [fn('a'), fn('b'), fn('c'), fn('d')];
+    const evs = [a, a, b, b].map((f) => base.timer(f, { persist: true }).add(60_000));
+    expect(base._rewireCallbacks(new Map([[a, b]]))).toBe(2); // a's events join b's
+    expect(evs.map(stored).every((s) => s === stored(evs[2]!))).toBe(true);
+    expect(base._rewireCallbacks(new Map([[b, c]]))).toBe(4);
+    expect(base._rewireCallbacks(new Map([[c, d]]))).toBe(4);
+    expect(evs.map((e) => e.callback)).toEqual([d, d, d, d]);
+    expect(base._callbacks()).toEqual([d]);
+    for (const ev of evs) ev.active(EV.TIMEOUT);
+    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK);
+    expect(log).toEqual(['d', 'd', 'd', 'd']);
+    base.free();
+  });
+
   it('refuses a swap and bad arguments, changing nothing', () => {
     const base = new EventBase({ method });
     const a: Callback = () => undefined;
