@@ -78,6 +78,15 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
   }
 }
 
+/* CPU time (user + system) of the process so far, in µs: steadier than the wall clock on a
+ * machine shared with other work. */
+static double cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+static double last_cpu_us; /* CPU µs per callback of the last run */
+
 static double now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -94,6 +103,7 @@ static double run_once(struct event_base *base, int active, long writes) {
     if (put_byte(pairs[i * spacing].wfd) == 1) bytes_sent++;
     else errors++;
   }
+  double c0 = cpu_us();
   double t0 = now_us();
   do {
     if (event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK) < 0) {
@@ -102,6 +112,7 @@ static double run_once(struct event_base *base, int active, long writes) {
     }
   } while (bytes_read != bytes_sent || writes_left > 0);
   double t1 = now_us();
+  last_cpu_us = (cpu_us() - c0) / (double)bytes_read;
   return (t1 - t0) / (double)bytes_read;
 }
 
@@ -204,13 +215,19 @@ int main(int argc, char **argv) {
 
   for (int i = 0; i < warmup; i++) run_once(base, active, writes);
   double *us = malloc(sizeof(double) * (size_t)runs);
-  for (int i = 0; i < runs; i++) us[i] = run_once(base, active, writes);
+  double *cpu = malloc(sizeof(double) * (size_t)runs);
+  for (int i = 0; i < runs; i++) {
+    us[i] = run_once(base, active, writes);
+    cpu[i] = last_cpu_us;
+  }
 
   printf("{\"impl\":\"c\",\"method\":\"%s\",\"n\":%d,\"a\":%d,\"w\":%ld,\"callbacksPerRun\":%ld,"
          "\"io\":\"%s\",\"idleThreads\":%d,\"libevent\":\"%s\",\"errors\":%ld,\"usPerCallback\":[",
          event_base_get_method(base), npairs, active, writes, (long)active + writes, use_rw ? "read/write" : "recv/send",
          threads, event_get_version(), errors);
   for (int i = 0; i < runs; i++) printf("%s%.4f", i ? "," : "", us[i]);
+  printf("],\"cpuUsPerCallback\":[");
+  for (int i = 0; i < runs; i++) printf("%s%.4f", i ? "," : "", cpu[i]);
   printf("]}\n");
 
   for (int i = 0; i < npairs; i++) {
