@@ -124,4 +124,7 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
+
 }  // namespace nle

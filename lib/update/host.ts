@@ -18,7 +18,7 @@ import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
 import { UpdateError, type UpdatePhase } from './errors.js';
 import { freeCreatedSince, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
-import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest } from './types.js';
+import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
 
@@ -131,18 +131,29 @@ export class UpdateHost extends EventEmitter implements ContextHost {
    * loop running it happens at once. Resolves with the report, ok or not.
    */
   requestUpdate(file: string, options: { strategy?: Strategy } = {}): Promise<UpdateReport> {
-    const strategy = options.strategy ?? this.strategy;
-    return new Promise((resolve) => {
-      const req: UpdateRequest = { file, strategy, requestedAt: performance.now(), resolve };
-      let problem: UpdateError | undefined;
-      if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
-      else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${String(strategy)}'`);
-      if (problem) {
-        this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
-        return;
-      }
-      this.#driver.enqueue(req);
+    return new Promise((resolve, reject) => {
+      this[kRequestUpdate](file, options, (report, error) => (report ? resolve(report) : reject(error)));
     });
+  }
+
+  /** @internal requestUpdate with a callback: `done(report)`, or `done(undefined, error)` if never taken. */
+  [kRequestUpdate](file: string, options: { strategy?: Strategy }, done: (report: UpdateReport | undefined, error?: UpdateError) => void): void {
+    const strategy = options?.strategy ?? this.strategy;
+    const req: UpdateRequest = {
+      file,
+      strategy,
+      requestedAt: performance.now(),
+      resolve: (report) => done(report),
+      reject: (error) => done(undefined, error as UpdateError),
+    };
+    let problem: UpdateError | undefined;
+    if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
+    else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${String(strategy)}'`);
+    if (problem) {
+      this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
+      return;
+    }
+    this.#driver.enqueue(req);
   }
 
   /** An update point: counted, announced ('point' event), and where a pending update happens. */
