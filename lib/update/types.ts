@@ -53,6 +53,8 @@ export interface UpdateRequest {
   file: string;
   strategy: Strategy;
   requestedAt: number;
+  /** The version, loaded when the update was asked for (outside the pause). */
+  loaded?: import('./prepare.js').Loaded;
   resolve: (r: UpdateReport) => void;
   /** The request could not be taken at all (the host closed while it waited). */
   reject: (err: Error & { code: string }) => void;
