@@ -57,8 +57,8 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     await sleep(5);
     const waiting = host.requestUpdate('v1.cjs'); // taken at the next point, which close() beats
     host.close();
+    host.base.loopexit(); // at once: the closed version's own timers would fail loudly (ERR_VERSION_RETIRED)
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_HOST_CLOSED' });
-    host.base.loopexit();
     expect(await running).toBe(0);
     expect(await host.requestUpdate('v1.cjs')).toMatchObject({ ok: false, error: { code: 'ERR_NOT_STARTED' } });
     host.base.free();
