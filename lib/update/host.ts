@@ -22,7 +22,17 @@ import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
 
-export class UpdateHost extends EventEmitter implements ContextHost {
+/** The events of an UpdateHost and their arguments. */
+export interface UpdateHostEvents {
+  /** Every update, done or refused (the report requestUpdate resolves with). */
+  update: [report: UpdateReport];
+  /** An update point was reached: its name, and how many points were reached so far. */
+  point: [name: string, count: number];
+  /** One line per phase, as the `log` option gets it. */
+  log: [line: string];
+}
+
+export class UpdateHost extends EventEmitter<UpdateHostEvents> implements ContextHost, Disposable, AsyncDisposable {
   #base: EventBase;
   readonly versionsDir: string;
   readonly strategy: Strategy;
@@ -30,6 +40,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   #current: Running | undefined;
   /** A start() is under way (an async main may take a while): a second one is refused. */
   #starting = false;
+  #closed = false;
   readonly #hostEvents = new WeakSet<Event>();
   readonly #carrier: PubsubCarrier;
   readonly #driver: PointDriver;
@@ -42,7 +53,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
     if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    this.#log = (line) => {
+      log(line);
+      this.emit('log', line);
+    };
     const host = this; // the getters below read the current base, which 'rebase' replaces
     this.#carrier = new PubsubCarrier(
       (ev) => this.own(ev),
@@ -126,6 +141,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       }
       ctx.dropCarried();
       this.#current = { module, ctx };
+      this.#closed = false;
       this.#log(`start ${module.version}`);
     } finally {
       this.#starting = false;
@@ -187,10 +203,22 @@ export class UpdateHost extends EventEmitter implements ContextHost {
 
   /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#driver.rejectAll(new UpdateError('ERR_HOST_CLOSED', 'request', 'the update host was closed before this update could happen'));
     this.#carrier.close();
     this.#current?.ctx.retireContext();
     this.#current = undefined;
+  }
+
+  /** `using host = new UpdateHost(…)`: close() at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using host = new UpdateHost(…)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   #finish(req: UpdateRequest, report: UpdateReport): void {
