@@ -346,6 +346,9 @@ describe('item 15: io.listenUnix leaves the process umask alone', () => {
     io.close(fd);
     writeFileSync(path.join(dir, 'plain'), '');
     expect(() => io.listenUnix(path.join(dir, 'no-such-dir', 's'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    // the private bind directory needs 14 bytes of sun_path next to the directory part
+    const deep = path.join(dir, 'd'.repeat(100 - dir.length));
+    expect(() => io.listenUnix(path.join(deep, 's'))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     rmSync(dir, { recursive: true, force: true });
   });
 });

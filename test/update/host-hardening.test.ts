@@ -129,6 +129,7 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     expect(g.nodeLibeventOutsideRan).toBeUndefined(); // refused before it ran
     expect(host.version).toBe('v0');
     expect(await host.requestUpdate('pkg-inside')).toMatchObject({ ok: true, to: 'v1' });
+    expect(await host.requestUpdate('uses-builtin.cjs')).toMatchObject({ ok: true, to: 'v1' }); // node:path, events
     host.base.free();
   });
 });
