@@ -16,7 +16,7 @@ import { PubsubCarrier } from './carry.js';
 import { commitUpdate } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { codeOf, describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
@@ -229,7 +229,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
     const e = isUpdateError(err)
       ? err
-      : new UpdateError(codeOf(err) === 'ERR_OUTSIDE_VERSIONS_DIR' ? 'ERR_OUTSIDE_VERSIONS_DIR' : phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
+      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
     this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
     return {
       ok: false,
