@@ -33,6 +33,7 @@ static void Cleanup(void* arg) {
     d->liveBases--;
   }
   if (inst->dispatcher) napi_delete_reference(inst->env, inst->dispatcher);
+  if (inst->probe) napi_delete_reference(inst->env, inst->probe);
   auto& all = d->instances;
   for (size_t k = 0; k < all.size(); k++)
     if (all[k] == inst) all.erase(all.begin() + static_cast<ptrdiff_t>(k));

@@ -253,6 +253,7 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
   b->eb = nullptr;
@@ -313,7 +314,9 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
   if (!b || !ArgInt(info, 1, "count flags", 1, 7, &flags)) return Napi::Value();
-  return Napi::Number::New(info.Env(), event_base_get_num_events(b->eb, static_cast<unsigned>(flags)));
+  int n = event_base_get_num_events(b->eb, static_cast<unsigned>(flags));
+  if (flags & EVENT_BASE_COUNT_ACTIVE) n -= ActiveInternalEvents(b);
+  return Napi::Number::New(info.Env(), n);
 }
 
 // Indexes of this base's live (not freed) API events as a Uint32Array, all of them or only

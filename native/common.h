@@ -37,6 +37,7 @@ struct Coop;
 struct Instance {
   napi_env env = nullptr;
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
 };
 
 struct EventRec {
@@ -70,10 +71,15 @@ struct BaseRec {
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
   bool released = false;      // JS object gone; record kept only while events refer to it
   bool gotExit = false, gotBreak = false;
-  bool userBreak = false;     // loopbreak() asked by the user (run mode tells it from our own breaks)
+  bool userBreak = false;
+  bool terminating = false;   // the env began terminating while its exclusive loop ran     // loopbreak() asked by the user (run mode tells it from our own breaks)
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
+  // Exclusive mode's wake-up for environment teardown (see loop.cc: WatchForTeardown).
+  struct event* nodeWatch = nullptr;
+  struct event* nodeRetry = nullptr;
+  Instance* loopInst = nullptr;  // the copy whose env runs the exclusive loop now
 };
 
 struct AddonData {
@@ -125,6 +131,10 @@ void InitEvent(Napi::Env env, Napi::Object exports);
 
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);
+void CloseTeardownWatch(BaseRec* b);
+// How many of the addon's own internal events are in the active queue (libevent counts them
+// in COUNT.ACTIVE, unlike in ADDED).
+int ActiveInternalEvents(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // rewrite.cc
