@@ -257,6 +257,7 @@ void FreeBaseNow(BaseRec* b) {
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
   b->eb = nullptr;
+  UpdateSignalOwner(b);  // gives up signal delivery
   b->freeDeferred = false;
   if (b->pendingError) {
     napi_delete_reference(b->inst->env, b->pendingError);

@@ -126,6 +126,7 @@ void InitBase(Napi::Env env, Napi::Object exports);
 void EventTrampoline(evutil_socket_t fd, short what, void* arg);
 void* PackArg(uint32_t eventIndex, uint32_t fnIndex);
 void FreeEventStruct(EventRec* r);
+void UpdateSignalOwner(BaseRec* b);
 void DisposeEventRec(EventRec* r);
 void InitEvent(Napi::Env env, Napi::Object exports);
 
