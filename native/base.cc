@@ -191,14 +191,9 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   // once a signal event is added. So check that 4 fds are free, and note the lowest one.
   if (ThrewInJs(env)) return Napi::Value();  // e.g. a Proxy's trap in IsArray or Length
   int probe[4];
-  int probed = 0;
-  for (; probed < 4; probed++) {
-    probe[probed] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (probe[probed] < 0) break;
-  }
+  int probed = ProbeLowestFree(probe, 4);
   int probeErrno = errno;
   int lowestFree = probed > 0 ? probe[0] : -1;
-  for (int i = 0; i < probed; i++) close(probe[i]);
   if (probed < 4) {
     ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
     return Napi::Value();
@@ -224,6 +219,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   size_t sp = b->method.find(' ');
   if (sp != std::string::npos) b->method.resize(sp);
   b->features = event_base_get_features(eb);
+  RecordOwnedFds(b, probe, 4);  // libevent's fds took (some of) the lowest free ones
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
   if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
@@ -273,6 +269,7 @@ void FreeBaseNow(BaseRec* b) {
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
   b->eb = nullptr;
+  ForgetOwnedFds(b);
   UpdateSignalOwner(b);  // gives up signal delivery
   b->freeDeferred = false;
   if (b->pendingError) {

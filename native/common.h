@@ -147,4 +147,14 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
+std::string FdKind(int fd);
+int ProbeLowestFree(int* out, int n);
+void RecordOwnedFds(const BaseRec* b, const int* candidates, int n);
+void ForgetOwnedFds(const BaseRec* b);
+std::vector<int> OwnedFdsOf(const BaseRec* b);
+bool FdOwnedByABase(int fd);
+int ForeignEpollFds();
+extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
+
 }  // namespace nle
