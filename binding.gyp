@@ -15,7 +15,8 @@
         "native/rewrite.cc",
         "native/strategies.cc",
         "native/io.cc",
-        "native/ownfds.cc"
+        "native/ownfds.cc",
+        "native/peercred.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -157,4 +157,7 @@ bool FdOwnedByABase(int fd);
 int ForeignEpollFds();
 extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
 
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
+
 }  // namespace nle
