@@ -59,7 +59,7 @@ function run(cmd, args, options = {}) {
   return spawnSync(cmd, args, { encoding: 'utf8', ...options });
 }
 
-/** The first word of $CXX (or the default) if it can be started, else undefined. */
+/** The first candidate that starts and answers --version (a command line, e.g. "ccache g++"). */
 function findProgram(candidates) {
   for (const c of candidates) {
     if (!c) continue;
@@ -119,7 +119,8 @@ function checkPlatform() {
 function checkToolchain() {
   const missing = [];
   const notes = [];
-  const cxx = findProgram([process.env.CXX, 'g++', 'c++']);
+  // node-gyp's Makefile compiles with $CXX when it is set, so then only that one counts.
+  const cxx = findProgram(process.env.CXX ? [process.env.CXX] : ['g++', 'c++']);
   if (!cxx) {
     missing.push('compiler');
     notes.push(`no C++ compiler (${process.env.CXX ? `CXX=${process.env.CXX}, ` : ''}g++, c++)`);
