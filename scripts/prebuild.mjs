@@ -139,5 +139,5 @@ cpSync(path.join(prefix, 'LICENSE'), path.join(outDir, 'LICENSE.libevent'));
 
 // The whole point: the binary must not need a libevent shared library at run time.
 const needed = sh('readelf', ['-d', out]).stdout ?? '';
-if (/libevent/.test(needed)) fail(`${out} still depends on a shared libevent:\n${needed}`);
+if (/NEEDED.*libevent/.test(needed)) fail(`${out} still depends on a shared libevent:\n${needed}`);
 log(`${path.relative(root, out)} (libevent ${version} linked in)`);
