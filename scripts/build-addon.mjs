@@ -3,7 +3,8 @@
 //
 //   node scripts/build-addon.mjs              source build against the system libevent 2.1 → build/Release
 //   node scripts/build-addon.mjs --install    npm's install hook: keep a prebuilt binary that loads here,
-//                                             otherwise build from source (--build-from-source forces it)
+//                                             otherwise build from source (--build-from-source, or a
+//                                             git checkout, always builds)
 //   node scripts/build-addon.mjs --sanitize   AddressSanitizer/UBSan copy → build-asan/node_libevent.node
 //   node scripts/build-addon.mjs --libevent-static=<prefix> --out=<file>
 //                                             libevent linked in from <prefix>/lib/libevent_core.a
@@ -249,7 +250,12 @@ if (sanitize && !out) out = path.join(root, 'build-asan', 'node_libevent.node');
 if (out) out = path.resolve(out);
 
 if (flag('install')) {
-  const fromSource = /^(true|1|)$/i.test(process.env.npm_config_build_from_source ?? 'no') || flag('build-from-source');
+  const asked = /^(true|1|)$/i.test(process.env.npm_config_build_from_source ?? 'no') || flag('build-from-source');
+  // A git checkout is where native/ gets edited: a prebuilt binary left by `npm pack` would
+  // hide the changes, so there the addon is always built.
+  const checkout = existsSync(path.join(root, '.git'));
+  if (checkout && !asked) log('a git checkout builds the addon from source');
+  const fromSource = asked || checkout;
   const prebuild = fromSource ? undefined : usablePrebuild();
   if (prebuild) {
     log(`using the prebuilt binary ${path.relative(root, prebuild)} (npm install --build-from-source builds it instead)`);
