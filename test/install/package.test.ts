@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildEnv, cleanupScratch, COMPILERS, MAKE, PKG_CONFIG, pathWithout, repo, scratch } from './helpers.js';
+import { buildEnv, cleanupScratch, COMPILERS, MAKE, PKG_CONFIG, pathWithout, PYTHON, repo, scratch } from './helpers.js';
 
 interface PackResult {
   filename: string;
@@ -99,7 +99,7 @@ describe('installed into a consumer with no compiler and no libevent-dev', () =>
     consumer = scratch('consumer');
     writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
     const env = buildEnv({
-      PATH: pathWithout(new RegExp([COMPILERS, MAKE, PKG_CONFIG].map((r) => r.source).join('|'))),
+      PATH: pathWithout(new RegExp([COMPILERS, MAKE, PYTHON, PKG_CONFIG].map((r) => r.source).join('|'))),
       PKG_CONFIG_LIBDIR: scratch('no-pc'),
     });
     const r = sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], consumer, env);
@@ -198,5 +198,28 @@ new Event();
       const r = sh(process.execPath, [tsc, '-p', `tsconfig.${name}.json`], consumer);
       expect(r.status, `${name}:\n${r.out}`).toBe(0);
     }
+  });
+});
+
+describe('installed with --build-from-source', () => {
+  it('builds the addon inside the installed package with the system libevent, and loads that build', () => {
+    const dir = scratch('from-source');
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer-src', version: '1.0.0', private: true }));
+    const r = sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', '--build-from-source', tarball], dir);
+    expect(r.status, r.out).toBe(0);
+    expect(r.out).toContain(`node-libevent: building against the headers of Node ${process.version}`);
+    expect(r.out).toContain('node-libevent: built build/Release/node_libevent.node');
+    const installed = path.join(dir, 'node_modules', 'node-libevent');
+    const run = sh(
+      process.execPath,
+      ['--input-type=module', '-e', "import { EventBase } from 'node-libevent'; const b = new EventBase(); console.log(b.method); b.free();"],
+      dir,
+    );
+    expect(run.status, run.out).toBe(0);
+    expect(run.stdout.trim()).toBe('epoll');
+    const which = sh(process.execPath, ['-e', `console.log(require('node-gyp-build').path(${JSON.stringify(installed)}))`], dir);
+    expect(which.stdout.trim()).toBe(path.join(installed, 'build', 'Release', 'node_libevent.node'));
+    const needed = sh('readelf', ['-d', which.stdout.trim()], dir);
+    expect(needed.stdout).toMatch(/NEEDED.*libevent_core/);
   });
 });
