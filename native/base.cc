@@ -346,6 +346,7 @@ static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly
   for (EventRec* r : b->events) n += wanted(r);
   Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
   uint32_t* out = arr.Data();
+  if (!out) return arr;  // empty (no buffer), or N-API failed with an exception pending
   for (EventRec* r : b->events)
     if (wanted(r)) *out++ = r->index;
   return arr;
