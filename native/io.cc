@@ -93,6 +93,12 @@ static Napi::Value Write(const Napi::CallbackInfo& info) {
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  if (FdOwnedByABase(fd)) {
+    // libevent exits the process when its signal pipe is closed under it, and spins when the
+    // write end goes: an event base's own fds go with base.free().
+    ThrowError(info.Env(), "ERR_FD_OWNED_BY_BASE", "fd " + std::to_string(fd) + " belongs to an event base (its backend or signal pipe)");
+    return Napi::Value();
+  }
   AddonData* d = CurrentData();
   Napi::Array deleted = Napi::Array::New(info.Env());
   uint32_t n = 0;
