@@ -68,9 +68,9 @@ export interface FlowWindow {
   packageWindow: number;
   deliverWindow: number;
   /** v1, packager side: digests of sent cells a SENDME must echo, oldest first. */
-  expectedDigests: Buffer[];
+  expectedDigests: Uint8Array[];
   /** v1, receiver side: the digest of the last cell that reached a SENDME threshold. */
-  deliverDigest: Buffer | null;
+  deliverDigest: Uint8Array | null;
 }
 
 export function createWindow(params: WindowParams, packageStart = params.start): FlowWindow {
@@ -159,7 +159,7 @@ export function collectSendmes(w: FlowWindow, params: WindowParams, options: Col
   return out;
 }
 
-export function encodeSendme(version: number, digest?: Buffer): Buffer {
+export function encodeSendme(version: number, digest?: Uint8Array): Buffer {
   if (version === 0) return Buffer.alloc(0);
   if (version !== 1 || digest === undefined || digest.length !== 20) {
     throw new ProtocolError('ERR_SENDME_VERSION', `cannot encode SENDME v${version}`);
@@ -167,7 +167,7 @@ export function encodeSendme(version: number, digest?: Buffer): Buffer {
   const out = Buffer.alloc(3 + 20);
   out[0] = 1;
   out.writeUInt16BE(20, 1);
-  digest.copy(out, 3);
+  out.set(digest, 3);
   return out;
 }
 

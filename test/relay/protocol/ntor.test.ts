@@ -90,6 +90,14 @@ describe('ntor', () => {
     }
   });
 
+  it('a pending handshake is plain data: it finishes after a structuredClone (an update mid-extend)', () => {
+    const r = relayIdentity();
+    const { onionskin, state } = ntorClientStart(r.nodeId, r.onion.publicKey);
+    const carried = structuredClone(state);
+    const server = ntorServerHandshake(onionskin, structuredClone({ nodeId: r.nodeId, onionKeys: [r.onion] }));
+    expect(ntorClientFinish(carried, server.reply)).toEqual(server.keys);
+  });
+
   it('accepts the previous onion key after a rotation', () => {
     const r = relayIdentity();
     const fresh = generateX25519KeyPair();
