@@ -93,7 +93,7 @@ export interface HopCryptoState {
 
 export type Direction = 'forward' | 'backward';
 
-const checkpointScratch: Sha1Checkpoint = { h0: 0, h1: 0, h2: 0, h3: 0, h4: 0, length: 0, pending: Buffer.allocUnsafe(64) };
+const checkpointScratch: Sha1Checkpoint = { words: new Int32Array(5), pending: new Uint8Array(64), length: 0 };
 
 function checkBody(body: Buffer): void {
   if (body.length !== CELL_BODY_LEN) throw new ProtocolError('ERR_CELL_TRUNCATED', `relay body of ${body.length} bytes`);
