@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "common.h"
 
@@ -21,10 +22,21 @@ static bool IsKnownMethod(const std::string& m) {
   return false;
 }
 
+// event_get_supported_methods() rebuilds a static array on every call, without a lock: two
+// threads calling it at once corrupt the heap. It is called once, here, and copied.
+static const std::vector<std::string>& SupportedMethodList() {
+  static std::once_flag once;
+  static std::vector<std::string> list;
+  std::call_once(once, [] {
+    const char** all = event_get_supported_methods();
+    for (int i = 0; all && all[i]; i++) list.emplace_back(all[i]);
+  });
+  return list;
+}
+
 static bool IsSupportedMethod(const std::string& m) {
-  const char** all = event_get_supported_methods();
-  for (int i = 0; all && all[i]; i++)
-    if (m == all[i]) return true;
+  for (const std::string& s : SupportedMethodList())
+    if (m == s) return true;
   return false;
 }
 
@@ -44,9 +56,9 @@ static bool CheckMethodName(napi_env env, const Napi::Value& v, const char* what
 }
 
 static Napi::Value SupportedMethods(const Napi::CallbackInfo& info) {
-  Napi::Array arr = Napi::Array::New(info.Env());
-  const char** all = event_get_supported_methods();
-  for (uint32_t i = 0; all && all[i]; i++) arr.Set(i, Napi::String::New(info.Env(), all[i]));
+  const std::vector<std::string>& all = SupportedMethodList();
+  Napi::Array arr = Napi::Array::New(info.Env(), all.size());
+  for (uint32_t i = 0; i < all.size(); i++) arr.Set(i, Napi::String::New(info.Env(), all[i]));
   return arr;
 }
 
@@ -92,9 +104,8 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       ThrowError(env, "ERR_METHOD_UNAVAILABLE", "event method '" + m + "' is not available in this libevent build");
       return Napi::Value();
     }
-    const char** all = event_get_supported_methods();
-    for (int i = 0; all && all[i]; i++)
-      if (m != all[i]) event_config_avoid_method(cfg, all[i]);
+    for (const std::string& other : SupportedMethodList())
+      if (m != other) event_config_avoid_method(cfg, other.c_str());
   }
   Napi::Value avoid = opts.Get("avoid");
   if (!avoid.IsUndefined()) {
@@ -190,6 +201,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   }
   BaseRec* b = new BaseRec();
   b->data = d;
+  b->inst = InstanceOf(env);
   b->eb = eb;
   b->method = event_base_get_method(eb);
   // "epoll (with changelist)" is still the epoll backend; report the family name.
@@ -218,7 +230,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
 // functions and symbols, and a callback may throw anything (a string, a number, undefined).
 bool TakePendingError(BaseRec* b, napi_value* err) {
   if (!b->pendingError) return false;
-  napi_env env = b->data->env;
+  napi_env env = b->inst->env;
   napi_value holder;
   napi_get_reference_value(env, b->pendingError, &holder);
   napi_get_element(env, holder, 0, err);
@@ -229,7 +241,7 @@ bool TakePendingError(BaseRec* b, napi_value* err) {
 
 void StorePendingError(BaseRec* b, napi_value err) {
   if (b->pendingError) return;  // the loop breaks after the first error; later ones would be masked anyway
-  napi_env env = b->data->env;
+  napi_env env = b->inst->env;
   napi_value holder;
   napi_create_array_with_length(env, 1, &holder);
   napi_set_element(env, holder, 0, err);
@@ -246,13 +258,16 @@ void FreeBaseNow(BaseRec* b) {
   b->eb = nullptr;
   b->freeDeferred = false;
   if (b->pendingError) {
-    napi_delete_reference(b->data->env, b->pendingError);
+    napi_delete_reference(b->inst->env, b->pendingError);
     b->pendingError = nullptr;
   }
 }
 
+// Drops a released base once no event record refers to it. Never while its loop is on the
+// stack: BaseLoop and OnCheck still use the record when event_base_loop returns, and call
+// this again then.
 void ReleaseBaseIfUnused(BaseRec* b) {
-  if (!b->released || !b->events.empty()) return;
+  if (!b->released || !b->events.empty() || b->loopDepth > 0) return;
   AddonData* d = b->data;
   FreeBaseNow(b);
   d->bases[b->index] = nullptr;
@@ -282,7 +297,13 @@ static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
 static Napi::Value BaseRelease(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0, false);
   if (!b) return Napi::Value();
-  if (b->loopDepth == 0) FreeBaseNow(b);
+  if (b->loopDepth == 0) {
+    FreeBaseNow(b);
+  } else if (b->eb) {
+    // Released from inside its own loop (raw binding): stop it and free when it returns.
+    b->freeDeferred = true;
+    event_base_loopbreak(b->eb);
+  }
   b->released = true;
   ReleaseBaseIfUnused(b);
   return info.Env().Undefined();

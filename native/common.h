@@ -31,6 +31,14 @@ struct AddonData;
 struct BaseRec;
 struct Coop;
 
+// One loaded copy of the addon in this thread. Loading it again (process.dlopen, or require
+// after a require.cache reset) makes another napi_env with its own JS layer and dispatcher;
+// every copy in a thread shares that thread's tables, so no handle of another copy goes stale.
+struct Instance {
+  napi_env env = nullptr;
+  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+};
+
 struct EventRec {
   struct event* ev = nullptr;  // nullptr once freed (by ev.free() or with its base)
   BaseRec* base = nullptr;
@@ -43,10 +51,13 @@ struct EventRec {
   int running = 0;           // trampoline frames of this event on the stack
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
+  bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
+  short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
 };
 
 struct BaseRec {
   AddonData* data = nullptr;
+  Instance* inst = nullptr;         // the copy of the addon that made it: its dispatcher and env
   struct event_base* eb = nullptr;  // nullptr once freed
   uint32_t index = 0;
   uint32_t generation = 0;
@@ -66,8 +77,7 @@ struct BaseRec {
 };
 
 struct AddonData {
-  napi_env env = nullptr;
-  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  std::vector<Instance*> instances;  // the loaded copies of the addon in this thread
   std::vector<BaseRec*> bases;
   std::vector<uint32_t> freeBaseSlots;
   std::vector<EventRec*> events;
@@ -79,6 +89,8 @@ struct AddonData {
 
 // The addon data of the JS thread currently running (the trampoline has only the void* arg).
 AddonData* CurrentData();
+// The copy of the addon a call came through (by its napi_env).
+Instance* InstanceOf(napi_env env);
 
 // errors.cc
 void ThrowType(napi_env env, const char* code, const std::string& msg);

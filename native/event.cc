@@ -2,6 +2,8 @@
 // libevent calls. Every API event's struct event holds EventTrampoline as its callback and
 // PackArg(eventIndex, fnIndex) as its argument: the argument names the JS callback slot,
 // so the callback really lives in the heap struct (see rewrite.cc).
+#include <algorithm>
+#include <climits>
 #include <csignal>
 
 #include "common.h"
@@ -16,12 +18,23 @@ static inline uint32_t ArgFn(void* arg) { return static_cast<uint32_t>(reinterpr
 
 // Calls the JS dispatcher(fnIndex, eventIndex, fd, what). An exception is kept on the base
 // and the loop is broken after this callback, so that loop()/run() can rethrow it.
-static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
-  napi_env env = d->env;
+static void CallDispatcher(BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
+  napi_env env = b->inst->env;
+  if (!b->inst->dispatcher) {
+    // Only reachable through the raw binding (the TS layer sets it at load): refuse to run
+    // the callback rather than call through a null reference.
+    napi_value code, msg, err;
+    napi_create_string_utf8(env, "ERR_NO_DISPATCHER", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, "an event fired before setDispatcher() was called", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &err);
+    StorePendingError(b, err);
+    if (b->eb) event_base_loopbreak(b->eb);
+    return;
+  }
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[4], result;
-  napi_get_reference_value(env, d->dispatcher, &fn);
+  napi_get_reference_value(env, b->inst->dispatcher, &fn);
   napi_get_undefined(env, &recv);
   napi_create_uint32(env, fnIndex, &argv[0]);
   napi_create_uint32(env, index, &argv[1]);
@@ -40,6 +53,38 @@ static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t 
   napi_close_handle_scope(env, scope);
 }
 
+// libevent's signal closure calls the callback once per caught signal from a loop over a
+// local counter (ev_pncalls points at it, but event_active() clears that pointer). After each
+// call it decides, from that counter and the break flag alone, whether to call again. So the
+// remaining deliveries are settled here, after the JS callback returned:
+//  - the event was deleted or freed in the callback: zero the counter (no call on a freed or
+//    deleted event);
+//  - the callback queued a new activation of the event (ev.active): fold the remaining
+//    deliveries into it, so the closure's next rounds cannot overwrite its count;
+//  - the loop is breaking (a throw, loopbreak, base.free): queue the remaining deliveries as
+//    an activation, so the next loop call makes them (nothing is lost);
+//  - otherwise the closure goes on, and the counter is remembered for its next call.
+static void SettleSignalDeliveries(EventRec* r, short* left) {
+  struct event* ev = r->ev;
+  BaseRec* b = r->base;
+  r->closureCalls = nullptr;
+  if (!left || *left <= 0) return;
+  if (r->stopDeliveries || r->freeDeferred || r->releaseDeferred || !b->eb || b->freeDeferred) {
+    *left = 0;
+    return;
+  }
+  short& queued = ev->ev_.ev_signal.ev_ncalls;
+  if (ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE) {
+    queued = static_cast<short>(std::min<int>(SHRT_MAX, queued + *left));
+    *left = 0;
+  } else if (event_base_got_break(b->eb)) {
+    event_active(ev, EV_SIGNAL, *left);
+    *left = 0;
+  } else {
+    r->closureCalls = left;
+  }
+}
+
 void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   AddonData* d = CurrentData();
   uint32_t index = ArgIndex(arg);
@@ -48,10 +93,17 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.
+  bool isSignal = (r->events & EV_SIGNAL) != 0;
+  short* deliveriesLeft = nullptr;
+  if (isSignal) {
+    deliveriesLeft = ev->ev_.ev_signal.ev_pncalls ? ev->ev_.ev_signal.ev_pncalls : r->closureCalls;
+    if (r->running == 0) r->stopDeliveries = false;
+  }
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
-                 ((r->events & EV_SIGNAL) && ev->ev_.ev_signal.ev_ncalls > 0);
+                 (isSignal && ev->ev_.ev_signal.ev_ncalls > 0);
   r->running++;
-  CallDispatcher(d, r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  CallDispatcher(r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  if (isSignal) SettleSignalDeliveries(r, deliveriesLeft);
   if (--r->running == 0) {
     if (r->releaseDeferred) {
       DisposeEventRec(r);
@@ -66,8 +118,9 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
 void FreeEventStruct(EventRec* r) {
   if (!r->ev) return;
   if (r->running > 0) {
-    event_del(r->ev);  // also stops a signal closure's remaining deliveries
+    event_del(r->ev);  // the trampoline also stops a signal closure's remaining deliveries
     r->freeDeferred = true;
+    r->stopDeliveries = true;
     return;
   }
   event_free(r->ev);
@@ -238,6 +291,7 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
 static Napi::Value EventDel(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   if (!r) return Napi::Value();
+  if (r->running > 0) r->stopDeliveries = true;  // no further call of a running signal closure
   if (event_del(r->ev) != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_del failed: " + LastLibeventMessage());
     return Napi::Value();

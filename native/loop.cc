@@ -166,12 +166,19 @@ static void OnCheck(uv_check_t* h) {
   }
   napi_close_callback_scope(env, cs);  // runs nextTicks and microtasks queued by callbacks
   napi_close_handle_scope(env, hs);
+  ReleaseBaseIfUnused(b);  // released from inside this pass: its record can go now
+}
+
+static bool CheckDispatcher(napi_env env, BaseRec* b) {
+  if (b->inst->dispatcher) return true;
+  ThrowError(env, "ERR_NO_DISPATCHER", "setDispatcher() must be called before a loop runs events");
+  return false;
 }
 
 static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
-  if (!b) return Napi::Value();
+  if (!b || !CheckDispatcher(env, b)) return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "run() called from inside a callback of the same base");
     return Napi::Value();
@@ -233,7 +240,8 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
-  if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags))
+  if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags) ||
+      !CheckDispatcher(env, b))
     return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "the loop of this base is already running (called from one of its callbacks)");
@@ -252,6 +260,7 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   napi_value err;
   bool failed = TakePendingError(b, &err);
   if (b->freeDeferred) FreeBaseNow(b);
+  ReleaseBaseIfUnused(b);  // released from inside the loop (raw binding): b may be gone now
   if (failed) {
     napi_throw(env, err);
     return Napi::Value();

@@ -3,8 +3,8 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
-import { EV, EventBase } from '../../lib/index.js';
-import { methods } from './helpers.js';
+import { EV, EventBase, EVLOOP } from '../../lib/index.js';
+import { expectUsable, methods } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -71,5 +71,142 @@ describe.each(methods)('signals on %s', (method) => {
     base.dispatch();
     expect(fired).toBe(true);
     base.free();
+  });
+});
+
+/** Sends `sig` to this process `n` times, pausing so the kernel cannot merge them. */
+function raise(sig: NodeJS.Signals, n: number): void {
+  for (let i = 0; i < n; i++) {
+    process.kill(process.pid, sig);
+    const end = performance.now() + 3;
+    while (performance.now() < end) {
+      // let the handler run before the next one
+    }
+  }
+}
+
+// libevent's signal closure makes one call per caught signal from a loop of its own; these
+// cases end, change or interrupt that loop from inside the callback (issue 7, items 1 and 7).
+describe.each(methods)('signals with several deliveries pending on %s', (method) => {
+  it('makes every delivery when nothing interferes (the baseline the next cases rely on)', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => calls++).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call after ev.active(SIGNAL) then ev.free() in the callback', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      calls++;
+      ev.active(EV.SIGNAL);
+      ev.free();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(s.freed).toBe(true);
+    expectUsable(base);
+    base.free();
+  });
+
+  it('makes no further call after ev.active(SIGNAL) then ev.del() in the callback (no internal error)', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      calls++;
+      ev.active(EV.SIGNAL);
+      ev.del();
+    }).add();
+    raise('SIGUSR2', 3);
+    expect(() => base.loop(EVLOOP.NONBLOCK)).not.toThrow();
+    expect(calls).toBe(1);
+    expect(s.pending()).toBe(0);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call after ev.free() or ev.del() alone in the callback', () => {
+    for (const op of ['free', 'del'] as const) {
+      const base = new EventBase({ method });
+      let calls = 0;
+      const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+        calls++;
+        ev[op]();
+      }).add();
+      raise('SIGUSR2', 3);
+      base.loop(EVLOOP.NONBLOCK);
+      expect(calls).toBe(1);
+      if (op === 'del') s.free();
+      base.free();
+    }
+  });
+
+  it('keeps the remaining deliveries when the callback re-activates the event', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      if (calls++ === 0) ev.active(EV.SIGNAL);
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(4); // three signals and one activation
+    s.free();
+    base.free();
+  });
+
+  it('loses no delivery when the callback throws: the rest come on the next loop call', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    }).add();
+    raise('SIGUSR2', 3);
+    for (let i = 1; i <= 3; i++) {
+      expect(() => base.loop(EVLOOP.NONBLOCK)).toThrow(`boom ${i}`);
+      expect(calls).toBe(i);
+    }
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('loses no delivery when the callback calls loopbreak()', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => {
+      calls++;
+      base.loopbreak();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(s.pending(EV.SIGNAL)).toBe(EV.SIGNAL);
+    base.loop(EVLOOP.NONBLOCK);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call once the base is freed from the callback', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    base.signal('SIGUSR2', () => {
+      calls++;
+      base.free();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(base.freed).toBe(true);
   });
 });
