@@ -8,8 +8,8 @@
  * which is why the first VERSIONS cell always carries a 2-byte CircID; after negotiation every
  * cell, variable-length ones included, uses the link's width (as Tor's fetch_var_cell_from_buf).
  *
- * Commands kept: PADDING 0, RELAY 3, DESTROY 4, VERSIONS 7, NETINFO 8, RELAY_EARLY 9, CREATE2 10,
- * CREATED2 11. The others of Tor's table have names here (for logs) but `isKnownCellCommand` is
+ * Commands kept: PADDING 0, RELAY 3, DESTROY 4, CREATE_FAST 5, CREATED_FAST 6 (create-fast.ts),
+ * VERSIONS 7, NETINFO 8, RELAY_EARLY 9, CREATE2 10, CREATED2 11. The others of Tor's table have names here (for logs) but `isKnownCellCommand` is
  * false for them: a relay drops such cells without a warning, as tor-spec §3 asks.
  *
  * Also here: VERSIONS/NETINFO bodies and version negotiation, CREATE2/CREATED2 bodies, the
@@ -81,6 +81,8 @@ const KNOWN_COMMANDS = new Set<number>([
   CellCommand.RELAY_EARLY,
   CellCommand.CREATE2,
   CellCommand.CREATED2,
+  CellCommand.CREATE_FAST,
+  CellCommand.CREATED_FAST,
 ]);
 
 /** VERSIONS and every command >= 128 are variable-length (tor-spec §3, link v3+). */
@@ -641,6 +643,10 @@ export type ParsedCell =
   | { command: 'NETINFO'; circId: number; netinfo: Netinfo }
   | { command: 'CREATE2'; circId: number; create: Create2 }
   | { command: 'CREATED2'; circId: number; hdata: Buffer }
+  /** X (20 bytes): hand it to createFastServer. */
+  | { command: 'CREATE_FAST'; circId: number; x: Buffer }
+  /** Y | KH (40 bytes): hand it to createFastClientFinish. */
+  | { command: 'CREATED_FAST'; circId: number; reply: Buffer }
   | { command: 'DESTROY'; circId: number; reason: number }
   /** The 509-byte relay body, still encrypted (relay-crypto.ts takes it from here). */
   | { command: 'RELAY' | 'RELAY_EARLY'; circId: number; body: Buffer };
@@ -674,6 +680,12 @@ export function parseCell(cell: Cell): ParsedCell {
       return { command: 'CREATED2', circId, hdata: decodeCreated2Payload(payload) };
     case CellCommand.DESTROY:
       return { command: 'DESTROY', circId, reason: decodeDestroyPayload(payload) };
+    case CellCommand.CREATE_FAST:
+      if (payload.length < 20) throw malformed('CREATE_FAST body truncated');
+      return { command: 'CREATE_FAST', circId, x: Buffer.from(payload.subarray(0, 20)) };
+    case CellCommand.CREATED_FAST:
+      if (payload.length < 40) throw malformed('CREATED_FAST body truncated');
+      return { command: 'CREATED_FAST', circId, reply: Buffer.from(payload.subarray(0, 40)) };
     case CellCommand.RELAY:
     case CellCommand.RELAY_EARLY:
       if (payload.length !== CELL_BODY_LEN) throw new ProtocolError('ERR_CELL_TRUNCATED', 'relay cell body is not 509 bytes');

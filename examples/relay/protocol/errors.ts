@@ -29,6 +29,7 @@ export type ProtocolErrorCode =
   | 'ERR_NTOR_NODEID' // the onionskin names another relay
   | 'ERR_NTOR_DH' // a Diffie-Hellman result at the point at infinity (all-zero)
   | 'ERR_NTOR_AUTH' // the relay's AUTH does not verify
+  | 'ERR_FAST_AUTH' // CREATED_FAST's key hash does not match (create-fast.ts)
   // flow control (sendme.ts)
   | 'ERR_WINDOW_OVERRUN' // the peer sent more DATA than the window allows
   | 'ERR_SENDME_UNEXPECTED' // a SENDME that would push a package window past its maximum

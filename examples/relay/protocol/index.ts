@@ -8,6 +8,7 @@ export * from './address.js';
 export * from './cell.js';
 export * from './circid.js';
 export * from './consensus.js';
+export * from './create-fast.js';
 export * from './errors.js';
 export * from './ntor.js';
 export * from './relay-cell.js';
