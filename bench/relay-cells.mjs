@@ -14,6 +14,8 @@
 //   sha1-node        the same with node:crypto Hash (copy + digest to read it), not exportable
 //   middle-forward   frame a v4 cell (CellReader), parseCell, remove a layer, recognized check
 //                    (not for us), re-encode for the next link: Tor's middle-relay hot path
+//   middle-forward-packed  the same on packed cells (CellReader.nextPacked): layer removed in
+//                    place, CircID rewritten, no re-encoding
 //   middle-backward  frame, parseCell, add a layer, re-encode
 //   exit-forward     frame, remove the last layer, recognized + digest match, decodeRelayCell
 //   exit-backward    encodeRelayCell (random padding), set digest, add the layer, encodeCell
@@ -104,6 +106,30 @@ const cases = {
       const parsed = p.parseCell(cell);
       if (p.relayReceiveForward(middle, parsed.body, true)) throw new Error('middle recognized a cell for the exit');
       p.encodeCell(4, { circId: 0x80000002, command: p.CellCommand.RELAY, payload: parsed.body });
+    });
+  },
+  'middle-forward-packed'() {
+    // The same work on packed cells: the layer comes off in place and the CircID is rewritten,
+    // so the cell is queued on the next link without a copy or re-encoding.
+    const k = [keys(), keys(), keys()];
+    const origin = new p.OriginCrypto();
+    k.forEach((x) => origin.addHop(x));
+    const guard = p.HopCrypto.fromKeys(k[0]);
+    const middle = p.HopCrypto.fromKeys(k[1]);
+    const makeWire = (count) => {
+      const parts = [];
+      for (let i = 0; i < count; i++) {
+        const b = body();
+        origin.encryptForward(b, 2);
+        p.relayReceiveForward(guard, b, true);
+        parts.push(p.encodeCell(4, { circId: 0x80000001, command: p.CellCommand.RELAY, payload: b }));
+      }
+      return Buffer.concat(parts);
+    };
+    return prebuiltPacked(makeWire, (packed) => {
+      if (p.packedCommand(4, packed) !== p.CellCommand.RELAY) throw new Error('not a relay cell');
+      if (p.relayReceiveForward(middle, p.packedPayload(4, packed), true)) throw new Error('middle recognized a cell for the exit');
+      p.setPackedCircId(4, packed, 0x80000002);
     });
   },
   'middle-backward'() {
@@ -201,6 +227,23 @@ function prebuilt(makeWire, onCell) {
       for (const chunk of wire) {
         reader.feed(chunk);
         for (let cell = reader.next(); cell; cell = reader.next()) onCell(cell);
+      }
+    },
+  };
+}
+
+function prebuiltPacked(makeWire, onPacked) {
+  let wire = [];
+  return {
+    prepare(n) {
+      wire = [];
+      for (let done = 0; done < n; done += BATCH) wire.push(makeWire(Math.min(BATCH, n - done)));
+    },
+    run() {
+      const reader = new p.CellReader({ linkVersion: 4 });
+      for (const chunk of wire) {
+        reader.feed(chunk);
+        for (let packed = reader.nextPacked(); packed; packed = reader.nextPacked()) onPacked(packed);
       }
     },
   };

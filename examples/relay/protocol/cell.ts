@@ -236,8 +236,8 @@ export class CellReader {
     this.#pos = 0;
   }
 
-  /** The next complete cell, or null when more bytes are needed. */
-  next(): Cell | null {
+  /** Where the next complete cell lies in the buffer, or null when more bytes are needed. */
+  #frame(): { start: number; bodyStart: number; end: number; width: 2 | 4 } | null {
     if (this.#failed) throw this.#failed;
     const buf = this.#buf;
     const start = this.#pos;
@@ -263,16 +263,44 @@ export class CellReader {
       bodyLength = CELL_BODY_LEN;
       bodyStart = start + width + 1;
     }
-    if (buf.length < bodyStart + bodyLength) return null;
-    const circId = width === 4 ? buf.readUInt32BE(start) : buf.readUInt16BE(start);
-    const payload = Buffer.allocUnsafe(bodyLength);
-    buf.copy(payload, 0, bodyStart, bodyStart + bodyLength);
-    this.#pos = bodyStart + bodyLength;
-    if (this.#pos === buf.length) {
+    const end = bodyStart + bodyLength;
+    return buf.length < end ? null : { start, bodyStart, end, width };
+  }
+
+  #consume(end: number): void {
+    this.#pos = end;
+    if (this.#pos === this.#buf.length) {
       this.#buf = Buffer.alloc(0);
       this.#pos = 0;
     }
+  }
+
+  /** The next complete cell, or null when more bytes are needed. */
+  next(): Cell | null {
+    const f = this.#frame();
+    if (f === null) return null;
+    const buf = this.#buf;
+    const circId = f.width === 4 ? buf.readUInt32BE(f.start) : buf.readUInt16BE(f.start);
+    const command = buf[f.start + f.width]!;
+    const payload = Buffer.allocUnsafe(f.end - f.bodyStart);
+    buf.copy(payload, 0, f.bodyStart, f.end);
+    this.#consume(f.end);
     return { circId, command, payload };
+  }
+
+  /**
+   * The next complete cell as one Buffer of its wire bytes (a copy), or null. A relay can keep
+   * cells in this packed form (Tor's packed_cell_t): remove a layer in place through
+   * `packedPayload`, rewrite the CircID with `setPackedCircId`, and queue the same Buffer on the
+   * next link, with no re-encoding, when both links use the same link version.
+   */
+  nextPacked(): Buffer | null {
+    const f = this.#frame();
+    if (f === null) return null;
+    const packed = Buffer.allocUnsafe(f.end - f.start);
+    this.#buf.copy(packed, 0, f.start, f.end);
+    this.#consume(f.end);
+    return packed;
   }
 
   /** Every complete cell buffered now. */
@@ -291,6 +319,50 @@ export class CellReader {
       });
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed cells: a cell kept as its wire bytes
+
+function packedWidth(linkVersion: number, packed: Buffer): 2 | 4 {
+  const width = circIdLength(linkVersion);
+  if (packed.length < width + 1) throw new ProtocolError('ERR_CELL_TRUNCATED', `packed cell of ${packed.length} bytes`);
+  return width;
+}
+
+export function packedCircId(linkVersion: number, packed: Buffer): number {
+  return packedWidth(linkVersion, packed) === 4 ? packed.readUInt32BE(0) : packed.readUInt16BE(0);
+}
+
+export function setPackedCircId(linkVersion: number, packed: Buffer, circId: number): void {
+  checkCircId(linkVersion, circId);
+  if (packedWidth(linkVersion, packed) === 4) packed.writeUInt32BE(circId, 0);
+  else packed.writeUInt16BE(circId, 0);
+}
+
+export function packedCommand(linkVersion: number, packed: Buffer): number {
+  return packed[packedWidth(linkVersion, packed)]!;
+}
+
+/** The body of a packed cell as a view into it: changes to it change the packed cell. */
+export function packedPayload(linkVersion: number, packed: Buffer): Buffer {
+  const width = packedWidth(linkVersion, packed);
+  const start = width + (isVariableLengthCommand(packed[width]!) ? 3 : 1);
+  if (packed.length < start) throw new ProtocolError('ERR_CELL_TRUNCATED', 'packed cell header truncated');
+  return packed.subarray(start);
+}
+
+/**
+ * Re-encodes a packed cell for another link: new CircID, and the other link's CircID width
+ * when the link versions differ (a v3 link and a v4 link). Same version: rewritten in place.
+ */
+export function repackCell(fromVersion: number, toVersion: number, packed: Buffer, circId: number): Buffer {
+  if (circIdLength(fromVersion) === circIdLength(toVersion)) {
+    setPackedCircId(toVersion, packed, circId);
+    return packed;
+  }
+  const cell = decodeCell(fromVersion, packed);
+  return encodeCell(toVersion, { ...cell, circId });
 }
 
 /** Decodes exactly one cell from `bytes` (throws ERR_CELL_TRUNCATED if incomplete, ERR_CELL_TOO_LONG if longer). */

@@ -28,7 +28,12 @@ import {
   extendTargetOf,
   isKnownCellCommand,
   negotiateLinkVersion,
+  packedCircId,
+  packedCommand,
+  packedPayload,
   parseCell,
+  repackCell,
+  setPackedCircId,
 } from '../../../examples/relay/protocol/cell.js';
 import { isProtocolError } from '../../../examples/relay/protocol/errors.js';
 import { expectCode } from './helpers.js';
@@ -146,6 +151,49 @@ describe('cell framing', () => {
         expect(isProtocolError(e)).toBe(true);
       }
     }
+  });
+});
+
+describe('packed cells (a cell kept as its wire bytes)', () => {
+  it('nextPacked returns the wire bytes, interleaving with next()', () => {
+    const a = encodeCell(4, { circId: 0x80000009, command: CellCommand.RELAY, payload: Buffer.alloc(509, 1) });
+    const b = encodeCell(4, { circId: 0, command: 129, payload: Buffer.from('certs') });
+    const c = encodeCell(4, { circId: 3, command: CellCommand.DESTROY, payload: Buffer.from([2]) });
+    const reader = new CellReader({ linkVersion: 4 });
+    reader.feed(Buffer.concat([a, b, c]).subarray(0, 520));
+    expect(reader.nextPacked()).toEqual(a);
+    expect(reader.nextPacked()).toBeNull(); // b is not complete yet
+    reader.feed(Buffer.concat([a, b, c]).subarray(520));
+    expect(reader.nextPacked()).toEqual(b);
+    expect(reader.next()).toEqual({ circId: 3, command: 4, payload: c.subarray(5) });
+    expect(reader.bufferedBytes).toBe(0);
+  });
+
+  it('reads and rewrites fields in place; the payload is a view', () => {
+    const packed = encodeCell(4, { circId: 0x80000009, command: CellCommand.RELAY, payload: Buffer.alloc(509, 1) });
+    expect(packedCircId(4, packed)).toBe(0x80000009);
+    expect(packedCommand(4, packed)).toBe(CellCommand.RELAY);
+    const body = packedPayload(4, packed);
+    expect(body.length).toBe(509);
+    body[0] = 0xee;
+    expect(packed[5]).toBe(0xee);
+    setPackedCircId(4, packed, 0x1234);
+    expect(decodeCell(4, packed).circId).toBe(0x1234);
+    expectCode(() => setPackedCircId(3, encodeCell(3, { circId: 1, command: 3, payload: Buffer.alloc(0) }), 0x10000), 'ERR_CIRCID');
+    expectCode(() => packedCircId(4, Buffer.alloc(3)), 'ERR_CELL_TRUNCATED');
+    const versions = encodeVersionsCell([3, 4]);
+    expect([...packedPayload(0, versions)]).toEqual([0, 3, 0, 4]);
+  });
+
+  it('repacks across link versions (v3 link to v4 link) and in place for the same version', () => {
+    const v3 = encodeCell(3, { circId: 7, command: CellCommand.RELAY, payload: Buffer.alloc(509, 3) });
+    const v4 = repackCell(3, 4, v3, 0x80000007);
+    expect(v4.length).toBe(514);
+    expect(decodeCell(4, v4)).toEqual({ circId: 0x80000007, command: 3, payload: Buffer.alloc(509, 3) });
+    const same = repackCell(4, 4, v4, 0x80000008);
+    expect(same).toBe(v4);
+    expect(packedCircId(4, v4)).toBe(0x80000008);
+    expect(repackCell(4, 3, v4, 9).length).toBe(512);
   });
 });
 
