@@ -28,6 +28,8 @@ export const CELL_BODY_LEN = 509;
 export const SUPPORTED_LINK_VERSIONS: readonly number[] = Object.freeze([3, 4]);
 /** First link version with 4-byte CircIDs (Tor: MIN_LINK_PROTO_FOR_WIDE_CIRC_IDS). */
 export const MIN_LINK_VERSION_WIDE_CIRC_IDS = 4;
+/** A relay closes a circuit that sends it more RELAY_EARLY cells than this (Tor: MAX_RELAY_EARLY_CELLS_PER_CIRCUIT). */
+export const MAX_RELAY_EARLY_CELLS_PER_CIRCUIT = 8;
 /** Largest variable-length body CellReader accepts by default; VERSIONS needs a few bytes. */
 export const DEFAULT_MAX_VAR_CELL_BODY = 4096;
 

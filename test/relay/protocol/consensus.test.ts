@@ -53,6 +53,15 @@ describe('relay descriptors', () => {
     expectCode(() => parseDescriptor(text.split('\n').slice(1).join('\n')), 'ERR_DIR_MALFORMED');
     expectCode(() => parseDescriptor(text.replace(/ntor-onion-key \S+/, 'ntor-onion-key AAAA')), 'ERR_DIR_MALFORMED');
     expectCode(() => parseDescriptor(''), 'ERR_DIR_MALFORMED');
+    for (let cut = 0; cut < text.length; cut += 11) {
+      for (const junk of ['\u0000', ' ', '\n', '=', 'x']) {
+        try {
+          parseDescriptor(text.slice(0, cut) + junk + text.slice(cut + 1));
+        } catch (e) {
+          expect(isProtocolError(e), String(e)).toBe(true);
+        }
+      }
+    }
   });
 });
 
