@@ -32,7 +32,7 @@ import { Sha1, type Sha1Checkpoint, type Sha1State } from './sha1.js';
 // One AES-128-CTR keystream with a known position
 
 export interface KeystreamState {
-  key: Buffer;
+  key: Uint8Array;
   /** Bytes of keystream used so far. */
   offset: number;
 }
@@ -44,20 +44,23 @@ function counterBlock(blockNumber: number): Buffer {
   return iv;
 }
 
-/** AES-128-CTR with a zero IV that knows how many keystream bytes it has used. */
+/**
+ * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
+ * cipher is made on first use, at the current offset: creating one costs several microseconds,
+ * so a live update that rebuilds every circuit's keystreams from exported state does not pay
+ * that inside its pause, only when each circuit next carries a cell.
+ */
 export class Keystream {
   readonly #key: Buffer;
-  readonly #cipher: Cipher;
+  #cipher: Cipher | null = null;
   #offset: number;
 
-  constructor(key: Buffer, offset = 0) {
+  constructor(key: Uint8Array, offset = 0) {
     if (!(key instanceof Uint8Array) || key.length !== 16) {
       throw new ProtocolError('ERR_CRYPTO_STATE', 'AES-128 keys are 16 bytes');
     }
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', `keystream offset ${offset}`);
     this.#key = Buffer.from(key);
-    this.#cipher = createCipheriv('aes-128-ctr', this.#key, counterBlock(Math.floor(offset / 16)));
-    if (offset % 16 !== 0) this.#cipher.update(Buffer.alloc(offset % 16));
     this.#offset = offset;
   }
 
@@ -73,9 +76,16 @@ export class Keystream {
     return this.#offset;
   }
 
+  #start(): Cipher {
+    const cipher = createCipheriv('aes-128-ctr', this.#key, counterBlock(Math.floor(this.#offset / 16)));
+    if (this.#offset % 16 !== 0) cipher.update(Buffer.alloc(this.#offset % 16));
+    this.#cipher = cipher;
+    return cipher;
+  }
+
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
   apply(data: Buffer): void {
-    const out = this.#cipher.update(data);
+    const out = (this.#cipher ?? this.#start()).update(data);
     out.copy(data);
     this.#offset += data.length;
   }
