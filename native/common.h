@@ -37,6 +37,7 @@ struct Coop;
 struct Instance {
   napi_env env = nullptr;
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
 };
 
 struct EventRec {
@@ -70,10 +71,15 @@ struct BaseRec {
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
   bool released = false;      // JS object gone; record kept only while events refer to it
   bool gotExit = false, gotBreak = false;
-  bool userBreak = false;     // loopbreak() asked by the user (run mode tells it from our own breaks)
+  bool userBreak = false;
+  bool terminating = false;   // the env began terminating while its exclusive loop ran     // loopbreak() asked by the user (run mode tells it from our own breaks)
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
+  // Exclusive mode's wake-up for environment teardown (see loop.cc: WatchForTeardown).
+  struct event* nodeWatch = nullptr;
+  struct event* nodeRetry = nullptr;
+  Instance* loopInst = nullptr;  // the copy whose env runs the exclusive loop now
 };
 
 struct AddonData {
@@ -120,11 +126,16 @@ void InitBase(Napi::Env env, Napi::Object exports);
 void EventTrampoline(evutil_socket_t fd, short what, void* arg);
 void* PackArg(uint32_t eventIndex, uint32_t fnIndex);
 void FreeEventStruct(EventRec* r);
+void UpdateSignalOwner(BaseRec* b);
 void DisposeEventRec(EventRec* r);
 void InitEvent(Napi::Env env, Napi::Object exports);
 
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);
+void CloseTeardownWatch(BaseRec* b);
+// How many of the addon's own internal events are in the active queue (libevent counts them
+// in COUNT.ACTIVE, unlike in ADDED).
+int ActiveInternalEvents(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // rewrite.cc
@@ -135,5 +146,18 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
+
+// ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
+std::string FdKind(int fd);
+int ProbeLowestFree(int* out, int n);
+void RecordOwnedFds(const BaseRec* b, const int* candidates, int n);
+void ForgetOwnedFds(const BaseRec* b);
+std::vector<int> OwnedFdsOf(const BaseRec* b);
+bool FdOwnedByABase(int fd);
+int ForeignEpollFds();
+extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
+
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
 
 }  // namespace nle
