@@ -69,6 +69,7 @@ export class Keystream {
   }
 
   exportState(): KeystreamState {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream exported after wipe()');
     return { key: Buffer.from(this.#key), offset: this.#offset };
   }
 
@@ -83,8 +84,16 @@ export class Keystream {
     return cipher;
   }
 
+  /** Zeroes the key and drops the cipher (Tor 0.2.1.25 wiped whole session keys on free). */
+  wipe(): void {
+    this.#key.fill(0);
+    this.#cipher = null;
+    this.#offset = -1;
+  }
+
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
   apply(data: Buffer): void {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
     const out = (this.#cipher ?? this.#start()).update(data);
     out.copy(data);
     this.#offset += data.length;
@@ -192,6 +201,14 @@ export class HopCrypto {
     digest.restore(saved);
     body.writeUInt32BE(received, RelayHeaderOffset.DIGEST);
     return false;
+  }
+
+  /** Zeroes keys and digest state when the circuit is freed; any later use is ERR_CRYPTO_STATE. */
+  wipe(): void {
+    this.forwardCipher.wipe();
+    this.backwardCipher.wipe();
+    this.forwardDigest.wipe();
+    this.backwardDigest.wipe();
   }
 
   /** The full 20-byte running digest of one direction (what an authenticated SENDME carries). */

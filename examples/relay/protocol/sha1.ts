@@ -115,6 +115,7 @@ export class Sha1 {
   }
 
   exportState(): Sha1State {
+    this.#check();
     const h = this.#h;
     return {
       words: [h[0]! >>> 0, h[1]! >>> 0, h[2]! >>> 0, h[3]! >>> 0, h[4]! >>> 0],
@@ -130,6 +131,7 @@ export class Sha1 {
   }
 
   checkpoint(into?: Sha1Checkpoint): Sha1Checkpoint {
+    this.#check();
     const cp = into ?? { words: new Int32Array(5), pending: new Uint8Array(64), length: 0 };
     cp.words.set(this.#h);
     const used = this.#length % 64;
@@ -153,7 +155,19 @@ export class Sha1 {
     return this.#length;
   }
 
+  /** Zeroes the state (a freed circuit's digest); later use throws ERR_CRYPTO_STATE. */
+  wipe(): void {
+    this.#h.fill(0);
+    this.#block.fill(0);
+    this.#length = -1;
+  }
+
+  #check(): void {
+    if (this.#length < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'SHA-1 used after wipe()');
+  }
+
   update(data: Uint8Array): this {
+    this.#check();
     const n = data.length;
     const block = this.#block;
     let used = this.#length % 64;
@@ -170,6 +184,7 @@ export class Sha1 {
   }
 
   #peekInto(): Int32Array {
+    this.#check();
     const h = PEEK_H;
     h.set(this.#h);
     const block = PEEK_BLOCK;

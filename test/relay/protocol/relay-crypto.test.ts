@@ -204,6 +204,20 @@ describe('relay crypto on a 3-hop circuit', () => {
     expect(c.origin.hops.map((h) => h.runningDigest('backward'))).toEqual(digests);
   });
 
+  it('wipe() zeroes a freed circuit\'s keys; any later use is a coded error', () => {
+    const keys = randomKeys();
+    const hop = HopCrypto.fromKeys(keys);
+    const body = dataCell('x');
+    hop.crypt('forward', body);
+    expect(hop.forwardCipher.exportState().key).toEqual(keys.Kf);
+    hop.wipe();
+    expectCode(() => hop.crypt('forward', dataCell('y')), 'ERR_CRYPTO_STATE');
+    expectCode(() => hop.crypt('backward', dataCell('y')), 'ERR_CRYPTO_STATE');
+    expectCode(() => hop.setDigest('forward', dataCell('y')), 'ERR_CRYPTO_STATE');
+    expectCode(() => hop.runningDigest('backward'), 'ERR_CRYPTO_STATE');
+    expectCode(() => hop.exportState(), 'ERR_CRYPTO_STATE');
+  });
+
   it('refuses bodies that are not 509 bytes and an unknown hop', () => {
     const c = circuit();
     expectCode(() => c.origin.encryptForward(Buffer.alloc(508)), 'ERR_CELL_TRUNCATED');
