@@ -124,4 +124,8 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
+void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
+void InitBuffered(Napi::Env env, Napi::Object exports);
+
 }  // namespace nle
