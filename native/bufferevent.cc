@@ -10,6 +10,7 @@
 // - libevent#93: freeing one half of a pair tells the other nothing: a FINISHED flush first.
 // - bufferevent_free finishes on the next loop pass; the record is forgotten at once and no
 //   callback can reach it (libevent clears them first).
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -401,17 +402,24 @@ bool ParseAddress(napi_env env, const Napi::Value& hostV, const Napi::Value& por
     return false;
   }
   if (host == "localhost") host = "127.0.0.1";
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   memset(ss, 0, sizeof *ss);
-  int l = sizeof *ss;
-  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]:" + std::to_string(static_cast<int>(p));
-  else host += ":" + std::to_string(static_cast<int>(p));
-  if (evutil_parse_sockaddr_port(host.c_str(), reinterpret_cast<struct sockaddr*>(ss), &l) != 0) {
+  auto* v4 = reinterpret_cast<struct sockaddr_in*>(ss);
+  auto* v6 = reinterpret_cast<struct sockaddr_in6*>(ss);
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(p));
+    *len = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(p));
+    *len = sizeof *v6;
+  } else {
     ThrowError(env, "ERR_INVALID_ADDRESS",
                std::string(what) + " takes a numeric IPv4 or IPv6 address or 'localhost' (no DNS lookups), got '" +
                    hostV.As<Napi::String>().Utf8Value() + "'");
     return false;
   }
-  *len = static_cast<socklen_t>(l);
   return true;
 }
 
