@@ -671,6 +671,8 @@ static Napi::Value BevFlush(const Napi::CallbackInfo& info) {
   int bits;
   int64_t mode;
   if (!r || !ArgIoBits(info, 1, &bits) || !ArgInt(info, 2, "flush mode", BEV_NORMAL, BEV_FINISHED, &mode)) return Napi::Value();
+  // A pair whose other half was freed has nowhere to flush to (that half saw EOF already).
+  if (r->isPair && !bufferevent_pair_get_partner(r->bev)) return Napi::Number::New(info.Env(), 0);
   int rc = bufferevent_flush(r->bev, static_cast<short>(bits), static_cast<enum bufferevent_flush_mode>(mode));
   if (rc < 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "bufferevent_flush failed");
