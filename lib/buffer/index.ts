@@ -14,11 +14,12 @@ import {
   type ConnectOptions,
   MAKE_BEV,
   bufferEventOf,
+  liveBufferEvents,
   type RateLimit,
   rateArgs,
   type SocketOptions,
 } from './bufferevent.js';
-import { type AcceptCallback, type ListenOptions, Listener, listenerOf, MAKE_LISTENER, type RawAcceptCallback } from './listener.js';
+import { type AcceptCallback, type ListenOptions, Listener, listenerOf, liveListeners, MAKE_LISTENER, type RawAcceptCallback } from './listener.js';
 import { native } from './native.js';
 import { MAKE_GROUP, RateLimitGroup } from './ratelimit.js';
 
@@ -150,3 +151,11 @@ native.setDispatcher((kind, handle, a, b) => {
     l?._failed(a);
   }
 });
+
+/**
+ * Every bufferevent and listener of `base` not yet freed (what the update host rebinds). They
+ * stay reachable while not freed, like Node's sockets and servers.
+ */
+export function liveBuffered(base: EventBase): { bufferevents: BufferEvent[]; listeners: Listener[] } {
+  return { bufferevents: liveBufferEvents(base), listeners: liveListeners(base) };
+}

@@ -18,6 +18,7 @@ import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
 import { UpdateError, type UpdatePhase } from './errors.js';
 import { freeCreatedSince, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
@@ -111,12 +112,14 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
     const ctx = new UpdateContext(this, module.version);
     const before = this.#base._allEvents();
+    const bufferedBefore = snapshotBuffered(this.#base);
     try {
       await module.main(ctx);
       this.#carrier.startFrom(ctx, this.#base);
     } catch (err) {
       this.#carrier.disconnect();
       freeCreatedSince(this.#base, before);
+      freeBufferedCreatedSince(this.#base, bufferedBefore);
       ctx.retireContext();
       throw err;
     }
@@ -207,7 +210,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     phases.rewire = performance.now() - t;
     let prepared;
     try {
-      prepared = prepareUpdate(this.#prepareHost, old, req.file, point, before, phases);
+      prepared = prepareUpdate(this.#prepareHost, old, req.file, point, before, phases, req.strategy);
     } catch (failure) {
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
