@@ -12,6 +12,8 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
+#include <unordered_set>
+
 #include "common.h"
 
 namespace nle {
@@ -121,6 +123,7 @@ struct BufferedData {
   Table<BevRec> bevs;
   Table<LisRec> listeners;
   Table<GroupRec> groups;
+  std::unordered_set<int> ownedFds;  // sockets a live closeOnFree bufferevent owns
   bool tearingDown = false;
 };
 

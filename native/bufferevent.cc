@@ -174,9 +174,13 @@ static void InputChanged(struct evbuffer* buf, const struct evbuffer_cb_info* in
   if (!r->paused) bufferevent_enable(r->bev, EV_READ);
 }
 
+// Nothing runs for a freed bufferevent, or once base.free() was asked from a callback (the
+// deferred runner would otherwise go on to this bufferevent's next callback in the same batch).
+static inline bool Silent(const BevRec* r) { return r->dead || r->base->freeDeferred || Buffered()->tearingDown; }
+
 static void ReadCb(struct bufferevent* bev, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
-  if (r->dead) return;
+  if (Silent(r)) return;
   if (r->relayTo) {
     RelayMove(r);
     return;
@@ -189,7 +193,7 @@ static void ReadCb(struct bufferevent* bev, void* arg) {
 
 static void WriteCb(struct bufferevent* bev, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
-  if (r->dead) return;
+  if (Silent(r)) return;
   Frame f(r);
   size_t left = evbuffer_get_length(bufferevent_get_output(bev));
   BevRec* src = r->relayFrom;
@@ -201,7 +205,7 @@ static void WriteCb(struct bufferevent* bev, void* arg) {
 static void EventCb(struct bufferevent* bev, short what, void* arg) {
   int err = EVUTIL_SOCKET_ERROR();  // the deferred runner restored the errno of this event
   BevRec* r = static_cast<BevRec*>(arg);
-  if (r->dead) return;
+  if (Silent(r)) return;
   Frame f(r);
   if (what & BEV_EVENT_CONNECTED) r->fd = bufferevent_getfd(bev);
   if (r->relayTo && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
@@ -218,6 +222,7 @@ static BevRec* Register(BaseRec* b, struct bufferevent* bev, int fd, bool ownsFd
   r->fd = fd;
   r->ownsFd = ownsFd;
   Buffered()->bevs.Add(r);
+  if (ownsFd && fd >= 0) Buffered()->ownedFds.insert(fd);
   r->input = NewBufRec(bufferevent_get_input(bev), r);
   r->output = NewBufRec(bufferevent_get_output(bev), r);
   r->inputCb = evbuffer_add_cb(bufferevent_get_input(bev), InputChanged, r);
@@ -237,6 +242,7 @@ BevRec* WrapSocket(BaseRec* b, int fd, bool closeOnFree, int enable) {
 void FreeBev(BevRec* r) {
   if (r->dead) return;
   r->dead = true;
+  if (r->ownsFd && r->fd >= 0) Buffered()->ownedFds.erase(r->fd);  // libevent closes it on the next pass
   if (r->relayTo && r->relayTo->relayFrom == r) r->relayTo->relayFrom = nullptr;
   if (r->relayFrom) {
     BevRec* src = r->relayFrom;
@@ -351,11 +357,10 @@ static bool CheckSocketFd(napi_env env, BaseRec* b, int fd) {
     ThrowRange(env, "ERR_FD_SETSIZE", "the select backend cannot watch fd " + std::to_string(fd) + " (limit 1023)");
     return false;
   }
-  for (BevRec* r : Buffered()->bevs.items)
-    if (r && !r->dead && r->fd == fd && r->ownsFd) {
-      ThrowError(env, "ERR_FD_IN_USE", "fd " + std::to_string(fd) + " already belongs to a bufferevent that closes it");
-      return false;
-    }
+  if (Buffered()->ownedFds.count(fd)) {
+    ThrowError(env, "ERR_FD_IN_USE", "fd " + std::to_string(fd) + " already belongs to a bufferevent that closes it");
+    return false;
+  }
   return true;
 }
 

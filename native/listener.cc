@@ -30,7 +30,7 @@ struct LisFrame {
 
 static void AcceptCb(struct evconnlistener* lev, evutil_socket_t fd, struct sockaddr* sa, int socklen, void* arg) {
   LisRec* l = static_cast<LisRec*>(arg);
-  if (l->dead) {
+  if (l->dead || l->base->freeDeferred || Buffered()->tearingDown) {
     close(fd);
     return;
   }
@@ -66,7 +66,7 @@ static void RetryCb(evutil_socket_t, short, void* arg) {
 static void ErrorCb(struct evconnlistener* lev, void* arg) {
   int err = EVUTIL_SOCKET_ERROR();
   LisRec* l = static_cast<LisRec*>(arg);
-  if (l->dead) return;
+  if (l->dead || l->base->freeDeferred) return;
   LisFrame f(l);
   l->acceptErrors++;
   evconnlistener_disable(lev);

@@ -387,6 +387,53 @@ describe.each(methods)('BufferEvent (%s)', (method) => {
     base.free();
   });
 
+  it('base.free() from inside a read callback: the rest of that batch does not run, everything is freed', () => {
+    const base = newBase();
+    const [a, b] = base.bufferevent.pair();
+    const log: string[] = [];
+    b.setCallbacks({
+      read: () => {
+        log.push('read');
+        base.free();
+      },
+      event: () => log.push('event'),
+    });
+    a.write('x');
+    a.flush(EV.WRITE, FLUSH.FINISHED); // read and EOF queued for one deferred run
+    base.dispatch();
+    expect(log).toEqual(['read']);
+    expect(base.freed).toBe(true);
+    expect(b.freed).toBe(true);
+    expect(bufferedStats().bufferevents).toBe(0);
+  });
+
+  it("works inside Node's loop with run(): a Node net client talks to a listener of the binding", async () => {
+    const net = await import('node:net');
+    const base = newBase();
+    const l = base.listen({ host: '127.0.0.1' }, (bev) =>
+      bev.setCallbacks({
+        read: (c) => c.write(c.input.remove(1e6).toString().toUpperCase()),
+        event: (c, what) => {
+          if (what & (BEV.EOF | BEV.ERROR)) {
+            c.free();
+            l.free(); // nothing left: run() resolves
+          }
+        },
+      }),
+    );
+    const reply = new Promise<string>((resolve) => {
+      const s = net.connect(l.port, '127.0.0.1', () => s.write('shout'));
+      s.on('data', (d) => {
+        s.end();
+        resolve(d.toString());
+      });
+    });
+    const ran = base.run();
+    expect(await reply).toBe('SHOUT');
+    expect(await ran).toBe(1);
+    base.free();
+  });
+
   it('a callback that throws ends loop() with that error, and the bufferevent goes on', () => {
     const base = newBase();
     const [a, b] = base.bufferevent.pair();
