@@ -357,6 +357,11 @@ static bool CheckSocketFd(napi_env env, BaseRec* b, int fd) {
     ThrowRange(env, "ERR_FD_SETSIZE", "the select backend cannot watch fd " + std::to_string(fd) + " (limit 1023)");
     return false;
   }
+  if (FdOwnedByABase(fd)) {
+    // A bufferevent would read libevent's signal pipe and close it when freed.
+    ThrowError(env, "ERR_FD_OWNED_BY_BASE", "fd " + std::to_string(fd) + " belongs to an event base (its backend or signal pipe)");
+    return false;
+  }
   if (Buffered()->ownedFds.count(fd)) {
     ThrowError(env, "ERR_FD_IN_USE", "fd " + std::to_string(fd) + " already belongs to a bufferevent that closes it");
     return false;
