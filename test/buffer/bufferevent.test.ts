@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BEV, type BufferEvent, EV, EventBase, EVLOOP, FLUSH, io } from '../../lib/index.js';
 import { native } from '../../lib/buffer/native.js';
 import { bufferedStats, expectCode, loopFor, loopUntil, methods, pattern } from './helpers.js';
+import { expectUsable as expectUsableBase } from '../loop/helpers.js';
 
 const fdsToClose: number[] = [];
 afterEach(() => {
@@ -492,6 +493,27 @@ describe.each(methods)('BufferEvent (%s)', (method) => {
     expectCode(() => a.setRateLimit({ readRate: 1, writeRate: 1 }), Error, 'ERR_INVALID_ARG_VALUE'); // pairs: sockets only
     a.free();
     b.free();
+    base.free();
+  });
+
+  it("refuses a base's own fds (its backend and signal pipe): a bufferevent would close them", async () => {
+    const fs = await import('node:fs');
+    const links = () => new Map(fs.readdirSync('/proc/self/fd').map((fd) => [Number(fd), (() => { try { return fs.readlinkSync(`/proc/self/fd/${fd}`); } catch { return ''; } })()]));
+    const before = links();
+    const base = newBase();
+    const own = [...links()].filter(([fd, link]) => before.get(fd) !== link && link !== '').map(([fd]) => fd);
+    expect(own.length).toBeGreaterThan(0);
+    for (const fd of own) {
+      const err = (() => {
+        try {
+          base.bufferevent(fd);
+        } catch (e) {
+          return (e as { code?: string }).code;
+        }
+      })();
+      expect(['ERR_FD_OWNED_BY_BASE', 'ERR_INVALID_FD']).toContain(err);
+    }
+    expectUsableBase(base);
     base.free();
   });
 
