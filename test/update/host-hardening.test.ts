@@ -63,6 +63,14 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     host.base.free();
   });
 
+  it('item 20: close() from a callback ends host.dispatch() too, with the version\'s timers still armed', async () => {
+    const { host } = await startHost(method);
+    host.own(host.base.timer(() => host.close())).add(30);
+    expect(host.dispatch()).toBe(0);
+    expect(host.base._allEvents().some((ev) => !host.isOwn(ev) && ev.pending() !== 0)).toBe(true);
+    host.base.free();
+  });
+
   it('item 21: a second start() while an async main runs is refused; later updates work', async () => {
     const base = new EventBase({ method });
     const host = new UpdateHost({ base, versionsDir });
