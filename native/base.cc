@@ -265,6 +265,7 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  FreeBufferedOfBase(b);
   CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);

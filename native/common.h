@@ -147,6 +147,10 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
+void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
+void InitBuffered(Napi::Env env, Napi::Object exports);
+
 // ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
 std::string FdKind(int fd);
 int ProbeLowestFree(int* out, int n);

@@ -202,6 +202,17 @@ describe('item 13: the server refuses socket directories it does not own', () =>
     host.base.free();
   });
 
+  it('refuses bad options before creating anything', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nle-opts-'));
+    const host = newHost();
+    for (const options of [{ idleMs: 0 }, { maxClients: 1.5 }, { maxRequestBytes: -1 }, { idleMs: Number.NaN }]) {
+      expect(() => new ControlServer(host, path.join(dir, 'update.sock'), options)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    expect(host.base._allEvents()).toEqual([]);
+    host.base.free();
+  });
+
   it('prefers $XDG_RUNTIME_DIR and creates its node-libevent directory 0700', () => {
     const runtime = mkdtempSync(path.join(os.tmpdir(), 'nle-xdg-'));
     process.env.XDG_RUNTIME_DIR = runtime;
@@ -346,6 +357,9 @@ describe('item 15: io.listenUnix leaves the process umask alone', () => {
     io.close(fd);
     writeFileSync(path.join(dir, 'plain'), '');
     expect(() => io.listenUnix(path.join(dir, 'no-such-dir', 's'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    // the private bind directory needs 14 bytes of sun_path next to the directory part
+    const deep = path.join(dir, 'd'.repeat(100 - dir.length));
+    expect(() => io.listenUnix(path.join(deep, 's'))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     rmSync(dir, { recursive: true, force: true });
   });
 });
