@@ -266,6 +266,7 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  FreeBufferedOfBase(b);
   CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
@@ -347,6 +348,7 @@ static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly
   for (EventRec* r : b->events) n += wanted(r);
   Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
   uint32_t* out = arr.Data();
+  if (!out) return arr;  // empty (no buffer), or N-API failed with an exception pending
   for (EventRec* r : b->events)
     if (wanted(r)) *out++ = r->index;
   return arr;

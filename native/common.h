@@ -154,6 +154,10 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
+void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
+void InitBuffered(Napi::Env env, Napi::Object exports);
+
 // ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
 std::string FdKind(int fd);
 int ProbeLowestFree(int* out, int n);
@@ -163,5 +167,8 @@ std::vector<int> OwnedFdsOf(const BaseRec* b);
 bool FdOwnedByABase(int fd);
 int ForeignEpollFds();
 extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
+
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
 
 }  // namespace nle
