@@ -18,6 +18,7 @@ import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
 import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
@@ -130,12 +131,14 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
       const ctx = new UpdateContext(this, module.version);
       const before = this.#base._allEvents();
+      const bufferedBefore = snapshotBuffered(this.#base);
       try {
         await module.main(ctx);
         this.#carrier.startFrom(ctx, this.#base);
       } catch (err) {
         this.#carrier.disconnect();
         freeCreatedSince(this.#base, before);
+        freeBufferedCreatedSince(this.#base, bufferedBefore);
         ctx.retireContext();
         throw err;
       }
@@ -271,7 +274,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     let prepared;
     try {
       phases.load = loaded.loadMs; // before the point: not part of pauseMs
-      prepared = prepareUpdate(this.#prepareHost, old, loaded.module, loaded.file, point, before, phases);
+      prepared = prepareUpdate(this.#prepareHost, old, loaded.module, loaded.file, point, before, phases, req.strategy);
     } catch (failure) {
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
