@@ -4,6 +4,7 @@
 // stack (UpdateUnwind) to the host loop, which takes it there.
 import { type EventBase, EVLOOP } from '../loop/index.js';
 import { UpdateUnwind } from './errors.js';
+import { suspendExitSignals } from './signals.js';
 import type { UpdateReport, UpdateRequest } from './types.js';
 
 export interface DriverHost {
@@ -78,6 +79,15 @@ export class PointDriver {
 
   /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */
   dispatch(): 0 | 1 {
+    const resumeSignals = suspendExitSignals(); // Node could not run its signal listeners meanwhile
+    try {
+      return this.#dispatchLoop();
+    } finally {
+      resumeSignals();
+    }
+  }
+
+  #dispatchLoop(): 0 | 1 {
     for (;;) {
       if (this.#stopped) return 0;
       this.reach('loop');
