@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { EV, type Event, io } from '../loop/index.js';
-import type { Strategy, UpdateHost } from './host.js';
+import type { UpdateHost } from './host.js';
+import type { Strategy } from './types.js';
 
 /** Where the control socket of process `pid` lives (a per-user directory, mode 0700). */
 export function controlSocketPath(pid: number = process.pid): string {
