@@ -33,6 +33,7 @@ async function run(opt) {
     for (const b of BENCHES) {
       load.sample();
       const { lines: out, env } = runChild(nodeArgv(`out/bench/pubsub-${b}.js`, [], ['--expose-gc']), { all: true });
+      load.note(env);
       results[b].push(out);
       contention[b].push(env);
       log(`round ${round + 1}/${rounds}  pubsub-${b.padEnd(9)} ${env.wallS.toFixed(1)} s; other work ${env.otherCores?.toFixed(2)} cores, steal ${env.stealCores?.toFixed(2)}`);
@@ -138,10 +139,8 @@ function render(data) {
       'The pure-TypeScript layers (dispatch, pubsub) are measured directly; prompt delivery goes through the mainloop and the libevent binding.',
   );
   p();
-  const sm = (xs) => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
-  p(machineTable(m, data.load, "system library, through this project's addon").replace(/\n$/, ''));
-  if (cont.other.length) p(`| other work while a bench ran | ${sm(cont.other)} cores busy with other processes, ${sm(cont.steal)} cores stolen by the hypervisor: median (min–max) over the bench processes |`);
-  p();
+  const other = data.load.other ?? Object.values(data.contention).flat().map((e) => e.otherCores + e.stealCores).filter(Number.isFinite);
+  p(machineTable(m, { ...data.load, other }, "system library, through this project's addon"));
   const batches = [...new Set([im.emit, im.publish, im.queue, ...a.prompt, ...a.fanout.rows].map((c) => c.callsPerSample))];
   p(
     '**How the figures are made.** Timing uses mitata 1.x (`measure`). Within a process every case runs in several interleaved rounds (5 for immediate, 3 for fan-out and prompt) and the samples are pooled, so slow phases of a busy machine hit all cases alike; ' +

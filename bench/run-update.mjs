@@ -40,6 +40,7 @@ function rounds(cells, n, shift, once, label) {
     for (const cell of rotate(cells, (round * shift) % cells.length)) {
       load.sample();
       const res = once(cell, round);
+      load.note(res.env);
       cell.runs.push(res);
       log(`${label(cell)}  round ${round + 1}/${n}: ${res.summary}`);
     }

@@ -73,6 +73,7 @@ async function runLoop(opt, cBin, hardLimit) {
       for (const impl of rotate(cell.impls, round)) {
         load.sample();
         const res = runChild(argv(impl, cell, cBin), { fds: cell.fds });
+        load.note(res.env);
         if (res.errors) throw new Error(`${impl} ${cell.method} n=${cell.n} a=${cell.a}: ${res.errors} I/O errors`);
         cell.samples[impl].push(...res.usPerCallback);
         const med = summarize(res.usPerCallback).median;

@@ -106,15 +106,22 @@ export async function machine(measured) {
   };
 }
 
-/** The 1-minute load average at start, at most (sampled before each child) and at the end. */
+/**
+ * The 1-minute load average at start, at most (sampled before each child) and at the end, and
+ * the cores other work took while each child ran (`note(child.env)`, see runChild).
+ */
 export class Load {
   start = os.loadavg()[0];
   max = this.start;
+  other = [];
   sample() {
     this.max = Math.max(this.max, os.loadavg()[0]);
   }
+  note(env) {
+    if (Number.isFinite(env?.otherCores)) this.other.push(env.otherCores + (env.stealCores ?? 0));
+  }
   done() {
-    return { start: this.start, max: this.max, end: os.loadavg()[0] };
+    return { start: this.start, max: this.max, end: os.loadavg()[0], other: this.other };
   }
 }
 

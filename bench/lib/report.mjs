@@ -43,6 +43,10 @@ export function machineTable(m, load, libeventNote = 'system library') {
   const d = m.dirty ?? [];
   const commit = m.commit + (d.length ? ` (with uncommitted changes in ${d.slice(0, 4).join(', ')}${d.length > 4 ? ` and ${d.length - 4} more` : ''})` : '');
   const loads = Array.isArray(load) ? load.map(([k, l]) => `${k}: ${loadText(l)}`).join('; ') : loadText(load);
+  const other = (Array.isArray(load) ? load.flatMap(([, l]) => l.other ?? []) : (load.other ?? [])).sort((a, b) => a - b);
+  const otherRow = other.length
+    ? [['other work while a benchmark process ran', `${other[other.length >> 1].toFixed(2)} (${other[0].toFixed(2)}–${other.at(-1).toFixed(2)}) of ${m.cores} cores busy with other processes or stolen by the hypervisor: median (min–max) over the ${other.length} processes`]]
+    : [];
   return table(
     ['machine', ''],
     [
@@ -53,6 +57,7 @@ export function machineTable(m, load, libeventNote = 'system library') {
       ['libevent', `${m.libevent} (${libeventNote})`],
       ['commit', commit],
       ['1-min load average', loads],
+      ...otherRow,
     ],
   );
 }
@@ -69,13 +74,23 @@ export function sharedNote(maxLoad, cores) {
 // ---- plots -----------------------------------------------------------------------------
 
 const COLORS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948'];
+/** A subtitle broken at '; ' into lines that fit the plot's width (vega does not wrap). */
+function wrap(text = '', width) {
+  const max = Math.max(50, Math.floor(width / 6.2));
+  const out = [];
+  for (const part of text.split('; ')) {
+    if (out.length && out.at(-1).length + part.length + 2 <= max) out[out.length - 1] += '; ' + part;
+    else out.push(part);
+  }
+  return out;
+}
 const head = (title, subtitle, width) => ({
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-  title: { text: title, subtitle: subtitle ?? '', anchor: 'start' },
+  title: { text: title, subtitle: wrap(subtitle, width), anchor: 'start' },
   width,
   height: 240,
   background: 'white',
-  config: { font: 'Helvetica, Arial, sans-serif', legend: { orient: 'bottom', title: null } },
+  config: { font: 'Helvetica, Arial, sans-serif', legend: { orient: 'bottom', title: null, labelLimit: 0 } },
 });
 const refLayers = (refLines = []) =>
   refLines.length
@@ -108,7 +123,7 @@ export function bars({ title, subtitle, yLabel, groups, series, log = false, ref
     data: { values: rows },
     layer: [
       { mark: 'bar', encoding: { x, xOffset, y: log ? { ...y } : y, y2: log ? { datum: floor } : undefined, color: { field: 'series', sort: names, scale: { range: COLORS } } } },
-      ...(whiskers.length ? [{ transform: [{ filter: 'isValid(datum.lo)' }], mark: { type: 'rule', color: '#222' }, encoding: { x, xOffset, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } }] : []),
+      ...(whiskers.length ? [{ transform: [{ filter: 'isValid(datum.lo)' }], mark: { type: 'rule', color: '#222', clip: true }, encoding: { x, xOffset, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } }] : []),
       ...(labels ? [{ mark: { type: 'text', dy: -6, fontSize: 9 }, encoding: { x, xOffset, y: { field: 'value', type: 'quantitative' }, text: { field: 'label' } } }] : []),
       ...refLayers(refLines),
     ],
@@ -129,7 +144,7 @@ export function lines({ title, subtitle, xLabel, yLabel, series, xLog = false, y
     layer: [
       { transform: [has('!datum.dashed')], mark: { type: 'line', point: true }, encoding: { x, y, color } },
       { transform: [has('datum.dashed')], mark: { type: 'line', strokeDash: [6, 4] }, encoding: { x, y, color } },
-      { transform: [has('isValid(datum.lo)')], mark: { type: 'rule', color: '#222' }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
+      { transform: [has('isValid(datum.lo)')], mark: { type: 'rule', color: '#222', clip: true }, encoding: { x, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } },
       ...(labels ? [{ transform: [has('!datum.dashed')], mark: { type: 'text', dx: 8, dy: -8, fontSize: 9 }, encoding: { x, y, text: { field: 'label' } } }] : []),
       ...refLayers(refLines),
     ],
