@@ -20,6 +20,8 @@ export class PointDriver {
   #pending: UpdateRequest[] = [];
   #woke = false;
   #points = 0;
+  /** An UpdateUnwind is on its way to the host loop: further points in that callback do not throw another. */
+  #unwinding = false;
 
   constructor(private readonly host: DriverHost) {}
 
@@ -44,8 +46,14 @@ export class PointDriver {
     this.#points++;
     this.host.announce(name, this.#points);
     if (this.#pending.length === 0) return;
-    // Inside a libevent callback: unwind the old code's stack to the host loop first.
-    if (this.host.base.inCallback) throw new UpdateUnwind(name);
+    // Inside a libevent callback: unwind the old code's stack to the host loop first. Once:
+    // two receivers of one message reaching points in one delivery make one update, not two
+    // unwinds (which the dispatcher would bundle into an AggregateError).
+    if (this.host.base.inCallback) {
+      if (this.#unwinding) return;
+      this.#unwinding = true;
+      throw new UpdateUnwind(name);
+    }
     this.#performPending(name);
   }
 
@@ -82,17 +90,37 @@ export class PointDriver {
     }
   }
 
+  /** Refuses every waiting request with `err` (the host is closing). */
+  rejectAll(err: Error & { code: string }): void {
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const req of pending) req.reject(err);
+  }
+
   #performPending(point: string): void {
+    this.#unwinding = false;
     while (this.#pending.length > 0) {
       const req = this.#pending.shift()!;
       this.host.finish(req, this.host.perform(req, point));
     }
   }
 
-  /** A loop call threw: an UpdateUnwind means "update now, then go on"; anything else ends the loop. */
+  /**
+   * A loop call threw: an UpdateUnwind means "update now, then go on"; anything else ends the
+   * loop. An AggregateError holding an unwind (receivers of one flush) updates first, then
+   * throws what else it holds.
+   */
   #resumeAfter(err: unknown): void {
-    if (!(err instanceof UpdateUnwind)) throw err;
-    this.#performPending(err.point);
+    this.#unwinding = false;
+    if (isUnwind(err)) return this.#performPending(err.point);
+    if (!(err instanceof AggregateError)) throw err;
+    const errors: unknown[] = Array.isArray(err.errors) ? err.errors : [];
+    const unwind = errors.find(isUnwind);
+    if (unwind === undefined) throw err;
+    this.#performPending(unwind.point);
+    const rest = errors.filter((e) => !isUnwind(e));
+    if (rest.length === 1) throw rest[0];
+    if (rest.length > 1) throw new AggregateError(rest, err.message);
   }
 
   /** A loop call returned: what the host loop returns, or undefined to go on. */
@@ -103,5 +131,13 @@ export class PointDriver {
     if (r === 1) return 1;
     const base = this.host.base;
     return base.gotExit || (brokeOff && !woke) ? 0 : undefined;
+  }
+}
+
+function isUnwind(e: unknown): e is UpdateUnwind {
+  try {
+    return e instanceof UpdateUnwind;
+  } catch {
+    return false; // a revoked proxy
   }
 }

@@ -16,9 +16,9 @@ import { PubsubCarrier } from './carry.js';
 import { commitUpdate } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { UpdateError, type UpdatePhase } from './errors.js';
-import { freeCreatedSince, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
-import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest } from './types.js';
+import { codeOf, describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
 
@@ -28,6 +28,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   readonly strategy: Strategy;
   #log: (line: string) => void;
   #current: Running | undefined;
+  /** A start() is under way (an async main may take a while): a second one is refused. */
+  #starting = false;
   readonly #hostEvents = new WeakSet<Event>();
   readonly #carrier: PubsubCarrier;
   readonly #driver: PointDriver;
@@ -107,22 +109,27 @@ export class UpdateHost extends EventEmitter implements ContextHost {
 
   /** Loads the first version and runs its main(ctx) as a fresh start. */
   async start(file: string): Promise<void> {
-    if (this.#current) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs a version');
-    const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
-    const ctx = new UpdateContext(this, module.version);
-    const before = this.#base._allEvents();
+    if (this.#current || this.#starting) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs (or is starting) a version');
+    this.#starting = true;
     try {
-      await module.main(ctx);
-      this.#carrier.startFrom(ctx, this.#base);
-    } catch (err) {
-      this.#carrier.disconnect();
-      freeCreatedSince(this.#base, before);
-      ctx.retireContext();
-      throw err;
+      const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
+      const ctx = new UpdateContext(this, module.version);
+      const before = this.#base._allEvents();
+      try {
+        await module.main(ctx);
+        this.#carrier.startFrom(ctx, this.#base);
+      } catch (err) {
+        this.#carrier.disconnect();
+        freeCreatedSince(this.#base, before);
+        ctx.retireContext();
+        throw err;
+      }
+      ctx.dropCarried();
+      this.#current = { module, ctx };
+      this.#log(`start ${module.version}`);
+    } finally {
+      this.#starting = false;
     }
-    ctx.dropCarried();
-    this.#current = { module, ctx };
-    this.#log(`start ${module.version}`);
   }
 
   /**
@@ -131,18 +138,36 @@ export class UpdateHost extends EventEmitter implements ContextHost {
    * loop running it happens at once. Resolves with the report, ok or not.
    */
   requestUpdate(file: string, options: { strategy?: Strategy } = {}): Promise<UpdateReport> {
-    const strategy = options.strategy ?? this.strategy;
-    return new Promise((resolve) => {
-      const req: UpdateRequest = { file, strategy, requestedAt: performance.now(), resolve };
-      let problem: UpdateError | undefined;
-      if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
-      else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${String(strategy)}'`);
-      if (problem) {
-        this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
-        return;
-      }
-      this.#driver.enqueue(req);
+    return new Promise((resolve, reject) => {
+      this[kRequestUpdate](file, options, (report, error) => (report ? resolve(report) : reject(error)));
     });
+  }
+
+  /** @internal requestUpdate with a callback: `done(report)`, or `done(undefined, error)` if never taken. */
+  [kRequestUpdate](file: string, options: { strategy?: Strategy }, done: (report: UpdateReport | undefined, error?: UpdateError) => void): void {
+    const strategy = options?.strategy ?? this.strategy;
+    const req: UpdateRequest = {
+      file,
+      strategy,
+      requestedAt: performance.now(),
+      resolve: (report) => done(report),
+      reject: (error) => done(undefined, error as UpdateError),
+    };
+    let problem: UpdateError | undefined;
+    if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
+    else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${describeThrown(strategy)}'`);
+    if (problem) {
+      this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
+      return;
+    }
+    // Load and compile now, outside the pause; a version that cannot load is reported at once.
+    req.loaded = loadRequested(this.versionsDir, file);
+    if ('failure' in req.loaded) {
+      const { phase, error, to } = req.loaded.failure;
+      this.#finish(req, this.#failedReport(req, phase, error, emptyPhases(), to));
+      return;
+    }
+    this.#driver.enqueue(req);
   }
 
   /** An update point: counted, announced ('point' event), and where a pending update happens. */
@@ -162,6 +187,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
 
   /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
   close(): void {
+    this.#driver.rejectAll(new UpdateError('ERR_HOST_CLOSED', 'request', 'the update host was closed before this update could happen'));
     this.#carrier.close();
     this.#current?.ctx.retireContext();
     this.#current = undefined;
@@ -173,10 +199,9 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   }
 
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
-    const e =
-      err instanceof UpdateError
-        ? err
-        : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, String((err as Error)?.message ?? err), { cause: err });
+    const e = isUpdateError(err)
+      ? err
+      : new UpdateError(codeOf(err) === 'ERR_OUTSIDE_VERSIONS_DIR' ? 'ERR_OUTSIDE_VERSIONS_DIR' : phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
     this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
     return {
       ok: false,
@@ -199,7 +224,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const reached = performance.now();
     const phases = emptyPhases();
     phases.quiesce = reached - req.requestedAt;
-    const old = this.#current!;
+    const old = this.#current;
+    const loaded = req.loaded;
+    if (!old || !loaded || 'failure' in loaded) {
+      return this.#failedReport(req, 'request', new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running'), phases);
+    }
     // The live events before prepare (what to rebind, and what a rollback must leave): part
     // of the rewire phase's time.
     const t = performance.now();
@@ -207,7 +236,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     phases.rewire = performance.now() - t;
     let prepared;
     try {
-      prepared = prepareUpdate(this.#prepareHost, old, req.file, point, before, phases);
+      phases.load = loaded.loadMs; // before the point: not part of pauseMs
+      prepared = prepareUpdate(this.#prepareHost, old, loaded.module, loaded.file, point, before, phases);
     } catch (failure) {
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
