@@ -144,7 +144,7 @@ function render(data) {
   const batches = [...new Set([im.emit, im.publish, im.queue, ...a.prompt, ...a.fanout.rows].map((c) => c.callsPerSample))];
   p(
     '**How the figures are made.** Timing uses mitata 1.x (`measure`). Within a process every case runs in several interleaved rounds (5 for immediate, 3 for fan-out and prompt) and the samples are pooled, so slow phases of a busy machine hit all cases alike; ' +
-      `mitata warms each function up, and ${batches.length === 1 && batches[0] > 1 ? `every sample is a batch of ${int(batches[0])} calls` : `samples are batches of ${batches.map(int).join(' or ')} calls (1 = single calls, clock reads included)`} (\`bench/pubsub-common.ts\` makes mitata batch every case the same way), so figures are ns per call. ` +
+      `mitata warms each function up, and every sample is a batch of calls (${batches.sort((x, y) => x - y).map(int).join(', ')} calls, by case) sized by \`bench/pubsub-common.ts\` to last about 0.1 ms: clock reads do not count, and on a busy machine most samples still run undisturbed, so the medians are the cost of the code while the load shows in the quartiles and run ranges. Figures are ns per call. ` +
       (R === 1
         ? 'A cell "median (p25–p75)" is the median of the pooled samples with their quartiles; with one process there is no "runs" range. '
         : `A cell "median (p25–p75)" is the median over the ${R} processes of each process's median, with the median of their quartiles; "runs" is the lowest and highest process median. `) +
