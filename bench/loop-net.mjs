@@ -30,6 +30,12 @@ let writesLeft = 0;
 let bytesSent = 0;
 let bytesRead = 0;
 let done = () => {};
+// CPU time of the process (user + system): time spent descheduled by other load does not count.
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const cpu = [];
 
 for (let i = 0; i < n; i++) {
   const [r, w] = io.socketpair();
@@ -57,8 +63,10 @@ function once() {
     bytesSent = 0;
     bytesRead = 0;
     let t0;
+    let c0;
     done = () => {
       done = () => {};
+      cpu.push((cpuUs() - c0) / bytesRead);
       resolve(Number(process.hrtime.bigint() - t0) / 1e3 / bytesRead);
     };
     for (let i = 0; i < active; i++) {
@@ -66,13 +74,15 @@ function once() {
       bytesSent++;
     }
     t0 = process.hrtime.bigint(); // after the first writes, as in the other workloads
+    c0 = cpuUs();
   });
 }
 
 for (let i = 0; i < warmup; i++) await once();
+cpu.length = 0;
 const us = [];
 for (let i = 0; i < runs; i++) us.push(await once());
 process.stdout.write(
-  JSON.stringify({ impl: 'net', method: 'epoll (libuv)', n, a: active, w: writes, node: process.version, errors: 0, usPerCallback: us.map((x) => Math.round(x * 1e4) / 1e4) }) + '\n',
+  JSON.stringify({ impl: 'net', method: 'epoll (libuv)', n, a: active, w: writes, node: process.version, errors: 0, usPerCallback: us.map((x) => Math.round(x * 1e4) / 1e4), cpuUsPerCallback: cpu.map((x) => Math.round(x * 1e4) / 1e4) }) + '\n',
 );
 for (const s of [...readers, ...writers]) s.destroy();

@@ -56,7 +56,7 @@ function argv(impl, cell, cBin, runs = cell.runs, warmup = cell.warmup) {
 async function runLoop(opt, cBin, hardLimit) {
   const { supportedMethods } = await import('../dist/index.js');
   const [rounds, runs, warmup, w] = [opt.rounds, opt.runs, opt.warmup, opt.w].map(Number);
-  const cells = configs(supportedMethods(), hardLimit).map((c) => ({ ...c, w, samples: {}, processMedians: {} }));
+  const cells = configs(supportedMethods(), hardLimit).map((c) => ({ ...c, w, samples: {}, processMedians: {}, cpu: {}, cpuProcessMedians: {} }));
   for (const cell of cells.filter((c) => !c.skip)) {
     // Probe with the C program: very slow configurations (poll/select with many idle fds) get
     // fewer timed runs per process, never fewer than 5.
@@ -65,7 +65,7 @@ async function runLoop(opt, cBin, hardLimit) {
     cell.runs = slow ? Math.min(runs, 5) : runs;
     cell.warmup = slow ? Math.min(warmup, 2) : warmup;
     cell.impls = ['c', 'exclusive', 'cooperative', ...(isTarget(cell) ? [...Object.keys(C_VARIANTS), 'net'] : [])];
-    for (const i of cell.impls) [cell.samples[i], cell.processMedians[i]] = [[], []];
+    for (const i of cell.impls) [cell.samples[i], cell.processMedians[i], cell.cpu[i], cell.cpuProcessMedians[i]] = [[], [], [], []];
   }
   const load = new Load();
   for (let round = 0; round < rounds; round++) {
@@ -78,6 +78,8 @@ async function runLoop(opt, cBin, hardLimit) {
         cell.samples[impl].push(...res.usPerCallback);
         const med = summarize(res.usPerCallback).median;
         cell.processMedians[impl].push(med);
+        cell.cpu[impl].push(...res.cpuUsPerCallback);
+        cell.cpuProcessMedians[impl].push(summarize(res.cpuUsPerCallback).median);
         log(`round ${round + 1}/${rounds}  ${cell.method.padEnd(6)} n=${String(cell.n).padEnd(4)} a=${String(cell.a).padEnd(3)} ${impl.padEnd(12)} ${med.toFixed(2)} µs/callback`);
       }
     }
@@ -117,7 +119,7 @@ async function run(opt) {
 // ---------------------------------------------------------------------------------------
 // The report
 
-const stats = (cell, impl) => (cell.samples[impl]?.length ? summarize(cell.samples[impl]) : undefined);
+const stats = (cell, impl, key = 'samples') => (cell[key]?.[impl]?.length ? summarize(cell[key][impl]) : undefined);
 const us = (v) => num(v);
 
 /** Binding / C (or net / binding) of pooled medians, the crosswise quartile band, and paired by round. */
@@ -125,11 +127,17 @@ function versus(cell, impl, base = 'c') {
   const b = stats(cell, impl);
   const c = stats(cell, base);
   if (!b || !c) return undefined;
-  return { median: b.median / c.median, band: [b.p25 / c.p75, b.p75 / c.p25], paired: paired(cell.processMedians[impl], cell.processMedians[base]) };
+  const [bc, cc] = [stats(cell, impl, 'cpu'), stats(cell, base, 'cpu')];
+  return { median: b.median / c.median, band: [b.p25 / c.p75, b.p75 / c.p25], paired: paired(cell.processMedians[impl], cell.processMedians[base]), cpu: bc && cc ? bc.median / cc.median : NaN };
 }
-const pairedText = (v) => (v.paired ? `; paired by round, median ${ratio(v.paired.median)}, min–max ${ratio(v.paired.min)}–${ratio(v.paired.max)} over ${count(v.paired.count, 'round')}` : '');
-const verdict = (label, v, goal, below = true) =>
-  `- ${label}: ${ratio(v.median)}, ${met(below ? v.median <= goal : v.median >= goal)} (quartile band ${ratio(v.band[0])}–${ratio(v.band[1])}${pairedText(v)}).`;
+const pairedText = (v) =>
+  (v.paired ? `; paired by round, median ${ratio(v.paired.median)}, min–max ${ratio(v.paired.min)}–${ratio(v.paired.max)} over ${count(v.paired.count, 'round')}` : '') +
+  '';
+const verdict = (label, v, goal, below = true) => {
+  const ok = (x) => met(below ? x <= goal : x >= goal);
+  const cpu = Number.isFinite(v.cpu) ? `; on CPU time ${ratio(v.cpu)}, ${ok(v.cpu)}` : '';
+  return `- ${label}: wall clock ${ratio(v.median)}, ${ok(v.median)} (quartile band ${ratio(v.band[0])}–${ratio(v.band[1])}${pairedText(v)})${cpu}.`;
+};
 
 function render({ machine: m, loop, rewrite, quick }) {
   const L = [];
@@ -158,16 +166,19 @@ function render({ machine: m, loop, rewrite, quick }) {
   p();
   p(
     `Each process warms up (${loop.warmupPerProcess} runs) and then times ${loop.runsPerProcess} runs (5 and 2 for configurations slower than 100 ms a run); ${count(loop.rounds, 'round')}, the order of the variants rotating between rounds. ` +
-      "Cells: median µs per callback over all timed runs, with p25–p75 in parentheses. Ratios: median binding / median C. select runs only for n = 100: more than 1023 fds abort Debian's fortified libevent.",
+      'Cells: median µs per callback (wall clock) over all timed runs, with p25–p75 in parentheses. Ratios: median binding / median C. ' +
+      'The CPU-time ratios use each run\'s CPU time of the process instead (user + system, all threads), which does not count time spent descheduled by other load: on a busy machine they are the steadier figure. ' +
+      "select runs only for n = 100: more than 1023 fds abort Debian's fortified libevent.",
   );
   p();
   p(
     table(
-      ['backend', 'n:', 'a:', 'C:', 'exclusive:', 'cooperative:', 'exclusive / C:', 'cooperative / C:'],
+      ['backend', 'n:', 'a:', 'C:', 'exclusive:', 'cooperative:', 'exclusive / C:', 'cooperative / C:', 'CPU time: exclusive / C:', 'cooperative / C:'],
       loop.cells.map((c) => {
-        if (c.skip) return [c.method, c.n, c.a, `skipped: ${c.skip}`, '', '', '', ''];
+        if (c.skip) return [c.method, c.n, c.a, `skipped: ${c.skip}`, '', '', '', '', '', ''];
         const b = c === t || (c.method === LOW.method && c.n === LOW.n && c.a === LOW.a) ? bold : (s) => s;
-        return [c.method, c.n, c.a, spread(stats(c, 'c')), spread(stats(c, 'exclusive')), spread(stats(c, 'cooperative')), b(ratio(versus(c, 'exclusive')?.median)), b(ratio(versus(c, 'cooperative')?.median))];
+        const [ex, co] = [versus(c, 'exclusive'), versus(c, 'cooperative')];
+        return [c.method, c.n, c.a, spread(stats(c, 'c')), spread(stats(c, 'exclusive')), spread(stats(c, 'cooperative')), b(ratio(ex?.median)), b(ratio(co?.median)), ratio(ex?.cpu), ratio(co?.cpu)];
       }),
     ),
   );
@@ -181,22 +192,28 @@ function render({ machine: m, loop, rewrite, quick }) {
     const vsNet = ['exclusive', 'cooperative'].map((impl) => [impl, versus(t, 'net', impl)]).filter(([, v]) => v);
     for (const [impl, v] of vsNet) p(verdict(`binding (${impl}) ≥ ${GOALS.net}× faster than \`net\` at n = 1000, a = 100 (net / binding)`, v, GOALS.net, false));
     p();
-    p("The verdict uses the ratio of the pooled medians. The quartile band sets one side's p25 and p75 against the other's p75 and p25; the paired ratios compare the processes of the same round.");
+    p("Each verdict uses the ratio of the pooled medians, on the wall clock and on CPU time. The quartile band sets one side's p25 and p75 against the other's p75 and p25; the paired ratios compare the processes of the same round.");
     p();
     const [c, rw, rwt, ex, nt] = ['c', 'c-rw', 'c-rw-thread', 'exclusive', 'net'].map((i) => stats(t, i));
     if (c && rw && rwt && ex) {
       p('**Where the distance comes from** (same configuration, same rounds). The C program can also use `read`/`write` (as `io.read`/`io.write` do) and start one idle thread (a Node process always has several):');
       p();
-      const row = (label, s) => [label, spread(s), ratio(s.median / c.median)];
-      const rows = [row('C, `recv`/`send`, single-threaded (the baseline)', c), row('C, `read`/`write`, single-threaded', rw), row('C, `read`/`write`, one idle thread', rwt), row('binding, exclusive', ex)];
-      if (nt) rows.push(row("Node's `net`, same socketpairs", nt));
-      p(table(['variant', 'µs per callback:', 'vs C:'], rows));
-      const added = ex.median - c.median;
-      const kernel = Math.max(0, rwt.median - c.median);
+      const cpuC = stats(t, 'c', 'cpu');
+      const row = (label, s, impl) => {
+        const cp = stats(t, impl, 'cpu');
+        return [label, spread(s), ratio(s.median / c.median), spread(cp), ratio(cp?.median / cpuC?.median)];
+      };
+      const rows = [row('C, `recv`/`send`, single-threaded (the baseline)', c, 'c'), row('C, `read`/`write`, single-threaded', rw, 'c-rw'), row('C, `read`/`write`, one idle thread', rwt, 'c-rw-thread'), row('binding, exclusive', ex, 'exclusive')];
+      if (nt) rows.push(row("Node's `net`, same socketpairs", nt, 'net'));
+      p(table(['variant', 'µs per callback:', 'vs C:', 'CPU µs per callback:', 'vs C:'], rows));
+      // On CPU time: steadier than the wall clock when other work shares the machine.
+      const [cc, rwtc, exc] = ['c', 'c-rw-thread', 'exclusive'].map((i) => stats(t, i, 'cpu') ?? stats(t, i));
+      const added = exc.median - cc.median;
+      const kernel = Math.max(0, rwtc.median - cc.median);
       p(
         'Linux looks a descriptor up without touching its reference count only while a process has a single thread; with a second thread every `read`, `write` and `epoll_ctl` does an atomic get and put on the file. ' +
-          `Of the ${us(added)} µs per callback the binding adds here, ${us(kernel)} µs (${added > 0 ? Math.round(Math.min(1, kernel / added) * 100) : 0}%) also appear in the C program once it uses \`read\`/\`write\` and has a second thread` +
-          (rwt.p25 <= c.p75 ? ' (the quartile bands of these two C variants overlap, so this share is uncertain)' : '') +
+          `Of the ${us(added)} CPU µs per callback the binding adds here, ${us(kernel)} µs (${added > 0 ? Math.round(Math.min(1, kernel / added) * 100) : 0}%) also appear in the C program once it uses \`read\`/\`write\` and has a second thread` +
+          (rwtc.p25 <= cc.p75 ? ' (the quartile bands of these two C variants overlap, so this share is uncertain)' : '') +
           ": that part comes from the system calls as a multi-threaded Node process makes them, not from the binding's own code. The rest is the JavaScript boundary between libevent's callbacks and the JS closures.",
       );
       p();
@@ -229,7 +246,18 @@ function render({ machine: m, loop, rewrite, quick }) {
     refLines: [{ value: 1, label: '1× C' }, { value: GOALS.exclusive, label: `${GOALS.exclusive}×` }, { value: GOALS.cooperativeLow, label: `${GOALS.cooperativeLow}×` }],
     labels: false,
   });
+  plots['loop-ratio-cpu.svg'] = bars({
+    title: 'Binding / C, CPU µs per callback (median ratio)',
+    subtitle: 'CPU time of the process (user + system), which time spent descheduled by other load does not inflate; x: backend, n/a',
+    yLabel: 'ratio to C, CPU time',
+    groups: runnable.map((c) => `${c.method}\n${c.n}/${c.a}`),
+    series: ['exclusive', 'cooperative'].map((impl) => ({ name: `${impl} / C`, values: runnable.map((c) => versus(c, impl)?.cpu) })),
+    refLines: [{ value: 1, label: '1× C' }, { value: GOALS.exclusive, label: `${GOALS.exclusive}×` }, { value: GOALS.cooperativeLow, label: `${GOALS.cooperativeLow}×` }],
+    labels: false,
+  });
   p('![binding / C ratios](plots/loop-ratio.svg)');
+  p();
+  p('![binding / C ratios on CPU time](plots/loop-ratio-cpu.svg)');
   p();
 
   p('### In-place rewrite');
