@@ -18,6 +18,9 @@
         "native/rewrite.cc",
         "native/strategies.cc",
         "native/io.cc",
+        "native/evbuffer.cc",
+        "native/bufferevent.cc",
+        "native/listener.cc",
         "native/ownfds.cc",
         "native/peercred.cc"
       ],

@@ -85,6 +85,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRewrite(env, exports);
   InitStrategies(env, exports);
   InitIo(env, exports);
+  InitBuffered(env, exports);
   InitPeerCred(env, exports);
   return exports;
 }

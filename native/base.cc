@@ -222,6 +222,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   RecordOwnedFds(b, probe, 4);  // libevent's fds took (some of) the lowest free ones
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
+  b->checkFds = b->selectBackend || b->method == "poll";
   if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
@@ -265,6 +266,7 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  FreeBufferedOfBase(b);
   CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);

@@ -106,9 +106,10 @@ const refLayers = (refLines = []) =>
 
 /**
  * Grouped bars: `groups` along x (a '\n' breaks a label), one bar per series in each, whiskers
- * from lo to hi (p25–p75), optional value labels and dashed reference lines.
+ * from lo to hi (p25–p75 unless `whiskers` says otherwise), optional value labels and dashed
+ * reference lines.
  */
-export function bars({ title, subtitle, yLabel, groups, series, log = false, refLines, labels = true, width }) {
+export function bars({ title, subtitle, yLabel, groups, series, log = false, refLines, labels = true, width, whiskers: whiskerText = 'p25–p75' }) {
   const names = series.map((s) => s.name);
   const rows = series.flatMap((s) =>
     groups.map((g, i) => ({ group: g, series: s.name, value: s.values[i], lo: s.lo?.[i], hi: s.hi?.[i], label: num(s.values[i]) })),
@@ -119,7 +120,7 @@ export function bars({ title, subtitle, yLabel, groups, series, log = false, ref
   const y = { field: 'value', type: 'quantitative', title: yLabel + (log ? ' (log scale)' : ''), scale: log ? { type: 'log', domainMin: floor } : {} };
   const whiskers = rows.filter((r) => Number.isFinite(r.lo) && Number.isFinite(r.hi));
   return {
-    ...head(title, subtitle + (whiskers.length ? '; whiskers p25–p75' : ''), width ?? Math.max(360, groups.length * (series.length * 22 + 24))),
+    ...head(title, subtitle + (whiskers.length ? `; whiskers ${whiskerText}` : ''), width ?? Math.max(360, groups.length * (series.length * 22 + 24))),
     data: { values: rows },
     layer: [
       { mark: 'bar', encoding: { x, xOffset, y: log ? { ...y } : y, y2: log ? { datum: floor } : undefined, color: { field: 'series', sort: names, scale: { range: COLORS } } } },

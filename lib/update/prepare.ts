@@ -11,7 +11,8 @@ import type { PubsubCarrier, PubsubPlan } from './carry.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { loadVersionModule } from './loader.js';
-import type { Phases, Running, VersionModule } from './types.js';
+import { type BufferedRebindPlan, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
+import type { Phases, Running, Strategy, VersionModule } from './types.js';
 
 /** Live events of the old version and the new version's callback for each, in step. */
 export interface RewirePlan {
@@ -25,6 +26,8 @@ export interface Prepared {
   ctx: UpdateContext;
   pubsub: PubsubPlan | undefined;
   rewire: RewirePlan;
+  /** Bufferevents and listeners rebound with the events (rebind-buffered.ts). */
+  buffered: BufferedRebindPlan;
 }
 
 /** Why prepare stopped, with the phase it was in and the version it was loading. */
@@ -101,8 +104,18 @@ export function loadRequested(versionsDir: string, file: string): Loaded {
  * Prepares the update from `old` to `module` (loaded by loadRequested), at update point
  * `point`. Fills `phases` as it goes; throws a PrepareFailure after undoing what it created.
  */
-export function prepareUpdate(host: PrepareHost, old: Running, module: VersionModule, file: string, point: string, before: readonly Event[], phases: Phases): Prepared {
+export function prepareUpdate(
+  host: PrepareHost,
+  old: Running,
+  module: VersionModule,
+  file: string,
+  point: string,
+  before: readonly Event[],
+  phases: Phases,
+  strategy: Strategy = 'inplace',
+): Prepared {
   const from = old.module.version;
+  const bufferedBefore = snapshotBuffered(host.base);
   const to = module.version;
   let phase: UpdatePhase = 'init';
   let ctx: UpdateContext | undefined;
@@ -115,7 +128,11 @@ export function prepareUpdate(host: PrepareHost, old: Running, module: VersionMo
     if (isThenable(result)) {
       // Refused, but the promise lives on: whatever it settles with must not reach the process
       // as an unhandled rejection (its ctx is retired below, so touching it after an await throws).
-      result.then(undefined, (err: unknown) => host.log(`update ${from} -> ${to}: the refused async main rejected: ${describeThrown(err)}`));
+      try {
+        result.then(undefined, (err: unknown) => host.log(`update ${from} -> ${to}: the refused async main rejected: ${describeThrown(err)}`));
+      } catch {
+        // a thenable whose then() throws: nothing will settle later
+      }
       throw new UpdateError('ERR_ASYNC_MAIN', 'init', 'main(ctx) must finish synchronously during an update');
     }
     phases.migrate = ctx.migrateMs;
@@ -136,11 +153,13 @@ export function prepareUpdate(host: PrepareHost, old: Running, module: VersionMo
     phase = 'rewire';
     t = performance.now();
     const rewire = planRewire(host, old, ctx, module, before);
+    const buffered = planBufferedRebind(bufferedBefore, old, ctx, module, strategy);
     phases.rewire += performance.now() - t;
-    return { module, ctx, pubsub, rewire };
+    return { module, ctx, pubsub, rewire, buffered };
   } catch (err) {
     host.carrier.abandon(pubsub);
     freeCreatedSince(host.base, before);
+    freeBufferedCreatedSince(host.base, bufferedBefore);
     ctx?.retireContext();
     throw new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, to);
   }
