@@ -222,6 +222,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   RecordOwnedFds(b, probe, 4);  // libevent's fds took (some of) the lowest free ones
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
+  b->checkFds = b->selectBackend || b->method == "poll";
   if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
@@ -347,6 +348,7 @@ static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly
   for (EventRec* r : b->events) n += wanted(r);
   Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
   uint32_t* out = arr.Data();
+  if (!out) return arr;  // empty (no buffer), or N-API failed with an exception pending
   for (EventRec* r : b->events)
     if (wanted(r)) *out++ = r->index;
   return arr;

@@ -54,6 +54,7 @@ struct EventRec {
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
   bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
   short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
+  uint64_t fdDev = 0, fdIno = 0; // identity of the file behind fd at the last add (I/O events)
 };
 
 struct BaseRec {
@@ -66,6 +67,7 @@ struct BaseRec {
   int features = 0;
   int priorities = 1;
   bool selectBackend = false;
+  bool checkFds = false;      // poll/select: a closed fd spins (POLLNVAL) or fails the loop (EBADF)
   int selectSignalFd = -1;    // select: where libevent put its signal pipe (select must watch it)
   int loopDepth = 0;          // event_base_loop frames on the stack
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
@@ -129,6 +131,11 @@ void FreeEventStruct(EventRec* r);
 void UpdateSignalOwner(BaseRec* b);
 void DisposeEventRec(EventRec* r);
 void InitEvent(Napi::Env env, Napi::Object exports);
+
+// Events whose fd was closed (or closed and reused) behind the binding's back: deletes every
+// I/O event of b on such an fd and makes an ERR_FD_CLOSED error naming the fds and the indexes
+// of the events deleted (the TS layer unpins them). `onlyFd` >= 0 checks that fd alone.
+bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err);
 
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);

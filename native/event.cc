@@ -8,9 +8,13 @@
 #include <csignal>
 #include <mutex>
 
+#include <sys/stat.h>
+
 #include "common.h"
 
 namespace nle {
+
+static constexpr short kIoBits = EV_READ | EV_WRITE | EV_CLOSED;
 
 void* PackArg(uint32_t index, uint32_t fnIndex) {
   return reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 32) | fnIndex);
@@ -87,11 +91,64 @@ static void SettleSignalDeliveries(EventRec* r, short* left) {
   }
 }
 
+static bool SameFile(const EventRec* r) {
+  struct stat st;
+  return fstat(r->fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == r->fdDev && static_cast<uint64_t>(st.st_ino) == r->fdIno;
+}
+
+bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err) {
+  std::vector<int> fds;
+  std::vector<uint32_t> deleted;
+  for (EventRec* r : b->events) {
+    if (!r->ev || !(r->events & kIoBits) || (r->events & EV_SIGNAL) || (onlyFd >= 0 && r->fd != onlyFd)) continue;
+    bool added = r->ev->ev_evcallback.evcb_flags & (EVLIST_INSERTED | EVLIST_ACTIVE);
+    if (SameFile(r) || (!added && r->fd != onlyFd)) continue;
+    event_del(r->ev);
+    deleted.push_back(r->index);
+    if (std::find(fds.begin(), fds.end(), r->fd) == fds.end()) fds.push_back(r->fd);
+  }
+  if (deleted.empty()) return false;
+  napi_env env = b->inst->env;
+  std::string list;
+  for (int fd : fds) list += (list.empty() ? "" : ", ") + std::to_string(fd);
+  std::string msg = "fd " + list + " was closed behind the binding (fs.closeSync, or closed and its number reused); " +
+                    std::to_string(deleted.size()) + " event(s) on it were deleted: close watched fds with io.close()";
+  napi_value code, m, fdArr, evArr, v;
+  napi_create_string_utf8(env, "ERR_FD_CLOSED", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
+  napi_create_error(env, code, m, err);
+  napi_create_array_with_length(env, fds.size(), &fdArr);
+  for (uint32_t i = 0; i < fds.size(); i++) {
+    napi_create_int32(env, fds[i], &v);
+    napi_set_element(env, fdArr, i, v);
+  }
+  napi_create_array_with_length(env, deleted.size(), &evArr);
+  for (uint32_t i = 0; i < deleted.size(); i++) {
+    napi_create_uint32(env, deleted[i], &v);
+    napi_set_element(env, evArr, i, v);
+  }
+  napi_set_named_property(env, *err, "fds", fdArr);
+  napi_set_named_property(env, *err, "events", evArr);
+  return true;
+}
+
 void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   AddonData* d = CurrentData();
   uint32_t index = ArgIndex(arg);
   EventRec* r = d->events[index];
   struct event* ev = r->ev;
+  if (r->base->checkFds && (r->events & kIoBits) && (what & kIoBits) && !SameFile(r)) {
+    // poll reports a closed fd as ready (POLLNVAL) on every pass, and a reused number reports
+    // another file: instead of spinning in the stale callback, remove the events and report it.
+    BaseRec* b = r->base;
+    napi_handle_scope hs;
+    napi_open_handle_scope(b->inst->env, &hs);
+    napi_value err;
+    if (CollectClosedFdEvents(b, r->fd, &err)) StorePendingError(b, err);
+    napi_close_handle_scope(b->inst->env, hs);
+    event_base_loopbreak(b->eb);
+    return;
+  }
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.
@@ -321,6 +378,11 @@ static Napi::Value EventNew(const Napi::CallbackInfo& info) {
   r->fnIndex = static_cast<uint32_t>(fnIndex);
   r->fd = static_cast<int>(fd);
   r->events = static_cast<short>(events);
+  struct stat st;
+  if ((events & kIoBits) && !(events & EV_SIGNAL) && fstat(r->fd, &st) == 0) {
+    r->fdDev = static_cast<uint64_t>(st.st_dev);
+    r->fdIno = static_cast<uint64_t>(st.st_ino);
+  }
   r->posInBase = static_cast<uint32_t>(b->events.size());
   b->events.push_back(r);
   d->events[index] = r;
@@ -338,9 +400,14 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
   bool hasTimeout;
   struct timeval tv;
   if (!ArgOptionalMs(info, 1, "timeout", &hasTimeout, &tv)) return Napi::Value();
-  if ((r->events & (EV_READ | EV_WRITE | EV_CLOSED)) && !FdIsOpen(r->fd)) {
-    ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(r->fd) + " is no longer open");
-    return Napi::Value();
+  if (r->events & (EV_READ | EV_WRITE | EV_CLOSED)) {
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+      ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(r->fd) + " is no longer open");
+      return Napi::Value();
+    }
+    r->fdDev = static_cast<uint64_t>(st.st_dev);
+    r->fdIno = static_cast<uint64_t>(st.st_ino);
   }
   bool isSignal = (r->events & EV_SIGNAL) != 0;
   struct sigaction before;

@@ -149,6 +149,8 @@ static void OnCheck(uv_check_t* h) {
       FinishRun(c, err, 0);
     } else if (r == 1) {
       FinishRun(c, nullptr, 1);
+    } else if (r == -1 && b->checkFds && CollectClosedFdEvents(b, -1, &err)) {
+      FinishRun(c, err, 0);
     } else if (r == -1) {
       napi_value code, msg;
       napi_create_string_utf8(env, "ERR_LIBEVENT", NAPI_AUTO_LENGTH, &code);
@@ -346,6 +348,9 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   b->gotBreak = event_base_got_break(b->eb);
   napi_value err;
   bool failed = TakePendingError(b, &err);
+  // select fails the whole pass with EBADF on a closed fd: delete those events and say so;
+  // the next loop call runs.
+  if (!failed && r < 0 && !b->freeDeferred && b->checkFds) failed = CollectClosedFdEvents(b, -1, &err);
   if (b->freeDeferred) FreeBaseNow(b);
   ReleaseBaseIfUnused(b);  // released from inside the loop (raw binding): b may be gone now
   if (failed) {

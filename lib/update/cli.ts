@@ -111,7 +111,13 @@ export async function runCli(argv: readonly string[], stdout: CliOutput = proces
     return code === 'ERR_CONTROL_DIR' && /cannot be read/.test((err as Error).message) ? EXIT.NO_HOST : EXIT.UNTRUSTED;
   }
   const request = { update: path.resolve(versionPath), ...(options.strategy ? { strategy: options.strategy } : {}) };
-  const result = exchange(socketPath, pid, owner, Buffer.from(JSON.stringify(request) + '\n'), timeoutMs);
+  // A full backlog (the host is busy, or resting after running out of descriptors) refuses the
+  // connection with EAGAIN: try again for a few seconds.
+  let result = exchange(socketPath, pid, owner, Buffer.from(JSON.stringify(request) + '\n'), timeoutMs);
+  for (let attempt = 0; attempt < 40 && 'failed' in result && result.failed === 'not connected'; attempt++) {
+    await new Promise((r) => setTimeout(r, 100));
+    result = exchange(socketPath, pid, owner, Buffer.from(JSON.stringify(request) + '\n'), timeoutMs);
+  }
   if ('refused' in result) {
     say(`refusing ${socketPath}: ${result.refused}`);
     return EXIT.UNTRUSTED;
@@ -178,7 +184,8 @@ function exchange(socketPath: string, pid: number, owner: number, request: Buffe
   try {
     fd = io.connectUnix(socketPath);
   } catch (err) {
-    return { failed: String((err as { code?: string }).code ?? (err as Error).message) };
+    const code = (err as { code?: string }).code;
+    return { failed: code === 'EAGAIN' ? 'not connected' : String(code ?? (err as Error).message) };
   }
   const base = new EventBase();
   let result: Exchange = { failed: 'timed out' };

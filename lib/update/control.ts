@@ -6,11 +6,12 @@
 // drops that client; idle clients are dropped, the number of clients is capped, running out
 // of descriptors pauses the listener instead of ending the loop, and replies of any size are
 // written as the client reads them.
-import { lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 import { EV, type Event, io } from '../loop/index.js';
+import { codeOf } from './errors.js';
 import type { UpdateHost } from './host.js';
 import { kRequestUpdate, type Strategy, type UpdateReport } from './types.js';
 
@@ -85,6 +86,40 @@ function ensureControlDir(dir: string): void {
   checkControlDir(dir);
 }
 
+const EXIT_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Removes `update-<pid>.sock` files in `dir` whose process is gone (killed without cleaning up). */
+function removeStaleSockets(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^update-(\d+)\.sock$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processExists(pid)) continue;
+    const file = path.join(dir, name);
+    try {
+      const st = lstatSync(file);
+      if (st.isSocket() && st.uid === uid()) rmSync(file, { force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return codeOf(err) === 'EPERM'; // exists, owned by someone else
+  }
+}
+
 /** One connection: reading its request, waiting for the update, or writing the reply. */
 interface Client {
   fd: number;
@@ -98,7 +133,7 @@ interface Client {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export class ControlServer {
+export class ControlServer implements Disposable {
   readonly path: string;
   #listenFd: number;
   #listener: Event;
@@ -122,6 +157,7 @@ export class ControlServer {
     const dir = path.dirname(socketPath ?? controlSocketPath());
     if (socketPath === undefined) {
       ensureControlDir(dir);
+      removeStaleSockets(dir);
       socketPath = path.join(dir, `update-${process.pid}.sock`);
     } else {
       checkControlDir(dir); // a path given by the caller must sit in a private directory too
@@ -133,6 +169,30 @@ export class ControlServer {
     this.#listener.add();
     // Out of descriptors: the listener rests, then tries again (the backlog keeps the connection).
     this.#resume = host.own(host.base.timer(() => this.#guard(() => this.#unpause())));
+    // The socket file goes with the process: at exit, and on SIGTERM/SIGINT, which then keep
+    // their usual effect (the process ends) unless the program handles them itself.
+    process.on('exit', this.#onExit);
+    for (const sig of EXIT_SIGNALS) process.once(sig, this.#onSignal);
+  }
+
+  readonly #onExit = (): void => {
+    rmSync(this.path, { force: true });
+  };
+
+  readonly #onSignal = (sig: NodeJS.Signals): void => {
+    this.#forgetProcess();
+    rmSync(this.path, { force: true });
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
+
+  #forgetProcess(): void {
+    process.off('exit', this.#onExit);
+    for (const sig of EXIT_SIGNALS) process.off(sig, this.#onSignal);
+  }
+
+  /** `using control = new ControlServer(host)`: close() at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Clients connected now. */
@@ -147,6 +207,7 @@ export class ControlServer {
     io.close(this.#listenFd);
     this.#listener.free();
     this.#resume.free();
+    this.#forgetProcess();
     rmSync(this.path, { force: true });
   }
 
@@ -165,13 +226,12 @@ export class ControlServer {
       try {
         fd = io.accept(this.#listenFd);
       } catch (err) {
-        const code = (err as { code?: string }).code;
-        if (code === 'EMFILE' || code === 'ENFILE' || code === 'ENOBUFS' || code === 'ENOMEM') {
-          this.#pause();
-          this.#resume.add(100);
-          return;
-        }
-        continue; // ECONNABORTED and the like: that one client is gone
+        if (codeOf(err) === 'ECONNABORTED') continue; // that one client is gone
+        // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), or anything else:
+        // rest and try again rather than spin or end the loop.
+        this.#pause();
+        this.#resume.add(100);
+        return;
       }
       if (fd < 0) return;
       const client: Client = { fd, ev: undefined as unknown as Event, chunks: [], size: 0, gone: false };

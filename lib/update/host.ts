@@ -16,14 +16,24 @@ import { PubsubCarrier } from './carry.js';
 import { commitUpdate } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { codeOf, describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
 
-export class UpdateHost extends EventEmitter implements ContextHost {
+/** The events of an UpdateHost and their arguments. */
+export interface UpdateHostEvents {
+  /** Every update, done or refused (the report requestUpdate resolves with). */
+  update: [report: UpdateReport];
+  /** An update point was reached: its name, and how many points were reached so far. */
+  point: [name: string, count: number];
+  /** One line per phase, as the `log` option gets it. */
+  log: [line: string];
+}
+
+export class UpdateHost extends EventEmitter<UpdateHostEvents> implements ContextHost, Disposable, AsyncDisposable {
   #base: EventBase;
   readonly versionsDir: string;
   readonly strategy: Strategy;
@@ -31,6 +41,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   #current: Running | undefined;
   /** A start() is under way (an async main may take a while): a second one is refused. */
   #starting = false;
+  #closed = false;
   readonly #hostEvents = new WeakSet<Event>();
   readonly #carrier: PubsubCarrier;
   readonly #driver: PointDriver;
@@ -43,7 +54,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
     if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    this.#log = (line) => {
+      log(line);
+      this.emit('log', line);
+    };
     const host = this; // the getters below read the current base, which 'rebase' replaces
     this.#carrier = new PubsubCarrier(
       (ev) => this.own(ev),
@@ -129,6 +144,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
       }
       ctx.dropCarried();
       this.#current = { module, ctx };
+      this.#closed = false;
+      this.#driver.resume();
       this.#log(`start ${module.version}`);
     } finally {
       this.#starting = false;
@@ -188,12 +205,29 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     return this.#driver.dispatch();
   }
 
-  /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
+  /**
+   * Shuts the service down: refuses waiting requests (ERR_HOST_CLOSED), ends host.run() and
+   * host.dispatch() (they return 0 at their next update point), disconnects publish-subscribe
+   * and shuts subsystems down. The version's events stay on the base (free it, or them).
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#driver.rejectAll(new UpdateError('ERR_HOST_CLOSED', 'request', 'the update host was closed before this update could happen'));
+    this.#driver.stop();
     this.#carrier.close();
     this.#current?.ctx.retireContext();
     this.#current = undefined;
+  }
+
+  /** `using host = new UpdateHost(…)`: close() at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using host = new UpdateHost(…)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   #finish(req: UpdateRequest, report: UpdateReport): void {
@@ -204,7 +238,7 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
     const e = isUpdateError(err)
       ? err
-      : new UpdateError(codeOf(err) === 'ERR_OUTSIDE_VERSIONS_DIR' ? 'ERR_OUTSIDE_VERSIONS_DIR' : phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
+      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
     this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
     return {
       ok: false,

@@ -128,7 +128,11 @@ export function prepareUpdate(
     if (isThenable(result)) {
       // Refused, but the promise lives on: whatever it settles with must not reach the process
       // as an unhandled rejection (its ctx is retired below, so touching it after an await throws).
-      result.then(undefined, (err: unknown) => host.log(`update ${from} -> ${to}: the refused async main rejected: ${describeThrown(err)}`));
+      try {
+        result.then(undefined, (err: unknown) => host.log(`update ${from} -> ${to}: the refused async main rejected: ${describeThrown(err)}`));
+      } catch {
+        // a thenable whose then() throws: nothing will settle later
+      }
       throw new UpdateError('ERR_ASYNC_MAIN', 'init', 'main(ctx) must finish synchronously during an update');
     }
     phases.migrate = ctx.migrateMs;

@@ -118,6 +118,38 @@ describe.each(updateMethods)('control socket survives bad clients on %s', (metho
   });
 });
 
+describe.each(updateMethods)('control socket in exclusive mode on %s', (method) => {
+  it('answers the CLI while host.dispatch() owns the thread (no microtask checkpoint needed)', async () => {
+    const base = new EventBase({ method });
+    const host = new UpdateHost({ base, versionsDir });
+    await host.start('v0.cjs');
+    const socketPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'nle-excl-')), 'update.sock');
+    const control = new ControlServer(host, socketPath);
+    const child = spawn(process.execPath, [cli, 'update', String(process.pid), v1, '--socket', socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // The CLI needs a moment to start; the loop ends once its connection is gone after the update.
+    let updated = false;
+    host.on('update', () => (updated = true));
+    host.own(
+      base.timer(
+        () => {
+          if (updated && control.clients === 0) base.loopexit();
+        },
+        { persist: true },
+      ),
+    ).add(20);
+    host.own(base.timer(() => base.loopexit())).add(15_000); // a guard, far beyond the expected time
+    expect(host.dispatch()).toBe(0);
+    expect(updated).toBe(true);
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ ok: true, to: 'v1' });
+    control.close();
+    base.free();
+  });
+});
+
 describe('item 11: running out of descriptors pauses the listener instead of ending the service', () => {
   it('a host under `ulimit -n 64` survives 100 connections and then serves a request', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nle-emfile-'));
@@ -199,6 +231,17 @@ describe('item 13: the server refuses socket directories it does not own', () =>
     expect(() => checkControlDir(dir)).toThrow(expect.objectContaining({ code: 'ERR_CONTROL_DIR', message: expect.stringMatching(/belongs to uid 12345/) }));
     const host = newHost();
     expect(() => new ControlServer(host, path.join(dir, 'update.sock'))).toThrow(expect.objectContaining({ code: 'ERR_CONTROL_DIR' }));
+    host.base.free();
+  });
+
+  it('refuses bad options before creating anything', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'nle-opts-'));
+    const host = newHost();
+    for (const options of [{ idleMs: 0 }, { maxClients: 1.5 }, { maxRequestBytes: -1 }, { idleMs: Number.NaN }]) {
+      expect(() => new ControlServer(host, path.join(dir, 'update.sock'), options)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    }
+    expect(readdirSync(dir)).toEqual([]);
+    expect(host.base._allEvents()).toEqual([]);
     host.base.free();
   });
 
@@ -346,6 +389,9 @@ describe('item 15: io.listenUnix leaves the process umask alone', () => {
     io.close(fd);
     writeFileSync(path.join(dir, 'plain'), '');
     expect(() => io.listenUnix(path.join(dir, 'no-such-dir', 's'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    // the private bind directory needs 14 bytes of sun_path next to the directory part
+    const deep = path.join(dir, 'd'.repeat(100 - dir.length));
+    expect(() => io.listenUnix(path.join(deep, 's'))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -56,11 +56,18 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     const running = host.run();
     await sleep(5);
     const waiting = host.requestUpdate('v1.cjs'); // taken at the next point, which close() beats
-    host.close();
-    host.base.loopexit(); // at once: the closed version's own timers would fail loudly (ERR_VERSION_RETIRED)
+    host.close(); // also ends run() at its next point, before the closed version's timers fire again
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_HOST_CLOSED' });
     expect(await running).toBe(0);
     expect(await host.requestUpdate('v1.cjs')).toMatchObject({ ok: false, error: { code: 'ERR_NOT_STARTED' } });
+    host.base.free();
+  });
+
+  it('item 20: close() from a callback ends host.dispatch() too, with the version\'s timers still armed', async () => {
+    const { host } = await startHost(method);
+    host.own(host.base.timer(() => host.close())).add(30);
+    expect(host.dispatch()).toBe(0);
+    expect(host.base._allEvents().some((ev) => !host.isOwn(ev) && ev.pending() !== 0)).toBe(true);
     host.base.free();
   });
 
@@ -129,6 +136,47 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     expect(g.nodeLibeventOutsideRan).toBeUndefined(); // refused before it ran
     expect(host.version).toBe('v0');
     expect(await host.requestUpdate('pkg-inside')).toMatchObject({ ok: true, to: 'v1' });
+    expect(await host.requestUpdate('uses-builtin.cjs')).toMatchObject({ ok: true, to: 'v1' }); // node:path, events
+    host.base.free();
+  });
+});
+
+describe.each(updateMethods)('issue 8: the new version loads when asked for, its main runs at the point, on %s', (method) => {
+  it('loads in requestUpdate, before the point, and reads the running state only at the point', async () => {
+    const gm = globalThis as typeof globalThis & { nodeLibeventMarkedLoads?: number };
+    delete gm.nodeLibeventMarkedLoads;
+    const { host } = await startHost(method);
+    const running = host.run();
+    await sleep(5);
+    let loadsAtPoint: number | undefined;
+    host.once('point', () => (loadsAtPoint = gm.nodeLibeventMarkedLoads));
+    const asked = host.requestUpdate('marked.cjs');
+    expect(gm.nodeLibeventMarkedLoads).toBe(1); // compiled and run (top level only) already
+    expect(host.version).toBe('v0');
+    // The old version changes its state after the request: the new main must see that.
+    const stats = stateOf<{ bytes: number }>(host, 'stats');
+    stats.bytes = 12345;
+    const report = await asked;
+    expect(loadsAtPoint).toBe(1);
+    expect(report).toMatchObject({ ok: true, to: 'v1', point: 'loop' });
+    expect(report.phases.load).toBeGreaterThan(0);
+    expect(stateOf<{ bytes: number }>(host, 'stats').bytes).toBe(12345);
+    expect(gm.nodeLibeventMarkedLoads).toBe(1);
+    host.base.loopexit();
+    expect(await running).toBe(0);
+    host.base.free();
+  });
+
+  it('a version that cannot load is reported at once, without waiting for a point', async () => {
+    const { host } = await startHost(method);
+    const running = host.run();
+    await sleep(5);
+    const points = host.pointsReached;
+    const report = await host.requestUpdate('bad-syntax.cjs');
+    expect(report).toMatchObject({ ok: false, error: { code: 'ERR_VERSION_LOAD', phase: 'load' } });
+    expect(host.pointsReached).toBe(points);
+    host.base.loopexit();
+    expect(await running).toBe(0);
     host.base.free();
   });
 });
