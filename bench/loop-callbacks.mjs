@@ -3,9 +3,9 @@
 //
 // n socketpairs, one persistent READ event on the reading end of each; `a` evenly spaced
 // pairs get one byte; every callback reads its byte and, while writes remain, writes one byte
-// to the next pair. A run ends when every byte written has been read: a + w callbacks. The
-// bytes go through buffers registered once (io.buffer: recv/send on sockets, numbers-only
-// arguments), the cheapest I/O calls the binding offers.
+// to the next pair, through buffers registered once (io.buffer: recv/send on sockets,
+// numbers-only arguments, the cheapest I/O calls the binding offers). A run ends when every
+// byte written has been read: a + w callbacks.
 //
 // Two run modes:
 //   exclusive    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK) in a JS loop, as the C program does
@@ -90,33 +90,33 @@ function start() {
 
 const FLAGS = EVLOOP.ONCE | EVLOOP.NONBLOCK;
 
-// CPU time (user + system, the whole process) per callback of the last run: steadier than the
-// wall clock on a machine shared with other work.
-let lastCpuUs = 0;
-function noteCpu(c0) {
-  const d = process.cpuUsage(c0);
-  lastCpuUs = (d.user + d.system) / bytesRead;
-}
+// Each run gives µs per callback on the wall clock and in CPU time of the process (user +
+// system, all threads: time spent descheduled by other load does not count).
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const cpu = [];
 
 function runExclusive() {
   start();
-  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
+  const c0 = cpuUs();
   do base.loop(FLAGS);
   while (bytesRead !== bytesSent || writesLeft > 0);
   const t1 = process.hrtime.bigint();
-  noteCpu(c0);
+  cpu.push((cpuUs() - c0) / bytesRead);
   return Number(t1 - t0) / 1e3 / bytesRead;
 }
 
 async function runCooperative() {
   start();
   stopWhenDone = true;
-  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
+  const c0 = cpuUs();
   await base.run();
   const t1 = process.hrtime.bigint();
-  noteCpu(c0);
+  cpu.push((cpuUs() - c0) / bytesRead);
   stopWhenDone = false;
   if (bytesRead !== bytesSent || writesLeft > 0) throw new Error('run() ended before the work was done');
   return Number(t1 - t0) / 1e3 / bytesRead;
@@ -124,12 +124,9 @@ async function runCooperative() {
 
 const once = mode === 'exclusive' ? runExclusive : runCooperative;
 for (let i = 0; i < warmup; i++) await once();
+cpu.length = 0;
 const us = [];
-const cpu = [];
-for (let i = 0; i < runs; i++) {
-  us.push(await once());
-  cpu.push(lastCpuUs);
-}
+for (let i = 0; i < runs; i++) us.push(await once());
 
 process.stdout.write(
   JSON.stringify({

@@ -1,11 +1,14 @@
 // Module entry: one AddonData per Node environment (main thread or worker), checks that the
 // libevent we were built against matches the one loaded, and frees everything when the
 // environment ends.
+#include <mutex>
+
 #include "common.h"
 
 namespace nle {
 
 static thread_local AddonData* currentData = nullptr;
+int foreignEpollBaseline = -1;
 AddonData* CurrentData() { return currentData; }
 
 Instance* InstanceOf(napi_env env) {
@@ -34,6 +37,7 @@ static void Cleanup(void* arg) {
   }
   if (inst->dispatcher) napi_delete_reference(inst->env, inst->dispatcher);
   if (inst->batchDispatcher) napi_delete_reference(inst->env, inst->batchDispatcher);
+  if (inst->probe) napi_delete_reference(inst->env, inst->probe);
   auto& all = d->instances;
   for (size_t k = 0; k < all.size(); k++)
     if (all[k] == inst) all.erase(all.begin() + static_cast<ptrdiff_t>(k));
@@ -66,6 +70,10 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   }
   InstallLibeventLogging();
   if (!currentData) currentData = new AddonData();
+  uv_loop_t* loop = nullptr;
+  static std::once_flag baselineOnce;
+  if (napi_get_uv_event_loop(env, &loop) == napi_ok && loop == uv_default_loop())
+    std::call_once(baselineOnce, [] { foreignEpollBaseline = ForeignEpollFds(); });
   Instance* inst = new Instance();
   inst->env = env;
   currentData->instances.push_back(inst);
@@ -79,6 +87,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRewrite(env, exports);
   InitStrategies(env, exports);
   InitIo(env, exports);
+  InitBuffered(env, exports);
+  InitPeerCred(env, exports);
   return exports;
 }
 

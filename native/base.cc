@@ -77,7 +77,15 @@ static uint32_t AllocSlot(std::vector<BaseRec*>& table, std::vector<uint32_t>& f
   return static_cast<uint32_t>(table.size() - 1);
 }
 
-// baseNew(options) -> { handle, method, features, priorities }
+static bool ThrewInJs(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending;
+}
+
+// baseNew(options) -> { handle, method, features, priorities }. Every option (getters and
+// Proxy traps included) is read and validated before anything is created: a throwing getter
+// or a bad value leaves no base behind.
 static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   AddonData* d = CurrentData();
@@ -97,6 +105,11 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   struct CfgGuard { struct event_config* c; ~CfgGuard() { event_config_free(c); } } guard{cfg};
 
   Napi::Value method = opts.Get("method");
+  Napi::Value avoid = opts.Get("avoid");
+  Napi::Value req = opts.Get("requireFeatures");
+  Napi::Value timerFlags[2] = {opts.Get("preciseTimer"), opts.Get("noCacheTime")};
+  Napi::Value pr = opts.Get("priorities");
+  if (ThrewInJs(env)) return Napi::Value();
   if (!method.IsUndefined()) {
     std::string m;
     if (!CheckMethodName(env, method, "options.method", &m)) return Napi::Value();
@@ -107,20 +120,20 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     for (const std::string& other : SupportedMethodList())
       if (m != other) event_config_avoid_method(cfg, other.c_str());
   }
-  Napi::Value avoid = opts.Get("avoid");
   if (!avoid.IsUndefined()) {
     if (!avoid.IsArray()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.avoid must be an array of method names");
       return Napi::Value();
     }
     Napi::Array a = avoid.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
+    uint32_t n = a.Length();
+    for (uint32_t i = 0; i < n; i++) {
       std::string m;
-      if (!CheckMethodName(env, a.Get(i), "options.avoid[]", &m)) return Napi::Value();
+      Napi::Value v = a.Get(i);
+      if (ThrewInJs(env) || !CheckMethodName(env, v, "options.avoid[]", &m)) return Napi::Value();
       event_config_avoid_method(cfg, m.c_str());
     }
   }
-  Napi::Value req = opts.Get("requireFeatures");
   int required = 0;
   if (!req.IsUndefined()) {
     if (!req.IsArray()) {
@@ -128,8 +141,10 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
     Napi::Array a = req.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
+    uint32_t n = a.Length();
+    for (uint32_t i = 0; i < n; i++) {
       Napi::Value f = a.Get(i);
+      if (ThrewInJs(env)) return Napi::Value();
       std::string name = f.IsString() ? f.As<Napi::String>().Utf8Value() : "";
       int bit = 0;
       for (auto& k : kFeatures)
@@ -143,8 +158,9 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     event_config_require_features(cfg, required);
   }
   int flags = 0;
-  for (const char* name : {"preciseTimer", "noCacheTime"}) {
-    Napi::Value v = opts.Get(name);
+  for (int k = 0; k < 2; k++) {
+    const char* name = k == 0 ? "preciseTimer" : "noCacheTime";
+    Napi::Value v = timerFlags[k];
     if (v.IsUndefined()) continue;
     if (!v.IsBoolean()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string("options.") + name + " must be a boolean");
@@ -155,7 +171,6 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   }
   event_config_set_flag(cfg, flags);
   int priorities = 1;
-  Napi::Value pr = opts.Get("priorities");
   if (!pr.IsUndefined()) {
     if (!pr.IsNumber()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.priorities must be a number");
@@ -174,15 +189,11 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   // backend's (epoll fd, timerfd) and the signal pipe, at most 4. And select puts its signal
   // pipe on the lowest free fds, where Debian's fortified FD_SET aborts on fd >= FD_SETSIZE
   // once a signal event is added. So check that 4 fds are free, and note the lowest one.
+  if (ThrewInJs(env)) return Napi::Value();  // e.g. a Proxy's trap in IsArray or Length
   int probe[4];
-  int probed = 0;
-  for (; probed < 4; probed++) {
-    probe[probed] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (probe[probed] < 0) break;
-  }
+  int probed = ProbeLowestFree(probe, 4);
   int probeErrno = errno;
   int lowestFree = probed > 0 ? probe[0] : -1;
-  for (int i = 0; i < probed; i++) close(probe[i]);
   if (probed < 4) {
     ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
     return Napi::Value();
@@ -208,8 +219,10 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   size_t sp = b->method.find(' ');
   if (sp != std::string::npos) b->method.resize(sp);
   b->features = event_base_get_features(eb);
+  RecordOwnedFds(b, probe, 4);  // libevent's fds took (some of) the lowest free ones
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
+  b->checkFds = b->selectBackend || b->method == "poll";
   if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
@@ -254,9 +267,13 @@ void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
   CloseBatch(b);
+  FreeBufferedOfBase(b);
+  CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
   b->eb = nullptr;
+  ForgetOwnedFds(b);
+  UpdateSignalOwner(b);  // gives up signal delivery
   b->freeDeferred = false;
   if (b->pendingError) {
     napi_delete_reference(b->inst->env, b->pendingError);
@@ -317,7 +334,9 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
   int64_t flags;
   if (!b || !ArgInt(info, 1, "count flags", 1, 7, &flags)) return Napi::Value();
   BatchSpill(b);
-  return Napi::Number::New(info.Env(), event_base_get_num_events(b->eb, static_cast<unsigned>(flags)));
+  int n = event_base_get_num_events(b->eb, static_cast<unsigned>(flags));
+  if (flags & EVENT_BASE_COUNT_ACTIVE) n -= ActiveInternalEvents(b);
+  return Napi::Number::New(info.Env(), n);
 }
 
 // Indexes of this base's live (not freed) API events as a Uint32Array, all of them or only
@@ -334,6 +353,7 @@ static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly
   for (EventRec* r : b->events) n += wanted(r);
   Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
   uint32_t* out = arr.Data();
+  if (!out) return arr;  // empty (no buffer), or N-API failed with an exception pending
   for (EventRec* r : b->events)
     if (wanted(r)) *out++ = r->index;
   return arr;

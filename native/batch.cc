@@ -319,10 +319,11 @@ static void FlushCallback(evutil_socket_t, short, void* arg) {
   if (b->batch && !b->batch->records.empty()) RunRecords(b);
 }
 
-void BatchAfterLoop(BaseRec* b) {
-  // The flush event always runs in the pass that recorded (nothing but our own callbacks can
-  // end a queue early, and they do not while recording). Should a loop still return with
-  // records waiting, run them now rather than lose them, and take the flush event back.
+void BatchRunWaiting(BaseRec* b) {
+  // Runs the records now, ahead of their flush event, which is taken back: before another
+  // callback of the pass calls into JS (bufferevents: their callbacks must see the earlier
+  // events' effects), and when a loop returns with records waiting (a pass broken early, as
+  // by a closed-fd check), so none is lost.
   if (!BatchWaiting(b)) return;
   event_del(b->batch->flush);
   RunRecords(b);

@@ -41,6 +41,7 @@ struct Instance {
   napi_env env = nullptr;
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
   napi_ref batchDispatcher = nullptr;  // JS function(ring) running a batch of records (batch.cc)
+  napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
 };
 
 struct EventRec {
@@ -67,6 +68,7 @@ struct EventRec {
   // A spilled persistent timeout (batch.cc): the deadline and period to put back at its call.
   bool fixDeadline = false;
   struct timeval fixExpiry = {0, 0}, fixPeriod = {0, 0};
+  uint64_t fdDev = 0, fdIno = 0; // identity of the file behind fd at the last add (I/O events)
 };
 
 struct BaseRec {
@@ -79,17 +81,23 @@ struct BaseRec {
   int features = 0;
   int priorities = 1;
   bool selectBackend = false;
+  bool checkFds = false;      // poll/select: a closed fd spins (POLLNVAL) or fails the loop (EBADF)
   int selectSignalFd = -1;    // select: where libevent put its signal pipe (select must watch it)
   int loopDepth = 0;          // event_base_loop frames on the stack
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
   bool released = false;      // JS object gone; record kept only while events refer to it
   bool gotExit = false, gotBreak = false;
-  bool userBreak = false;     // loopbreak() asked by the user (run mode tells it from our own breaks)
+  bool userBreak = false;
+  bool terminating = false;   // the env began terminating while its exclusive loop ran     // loopbreak() asked by the user (run mode tells it from our own breaks)
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
   Batch* batch = nullptr;           // batched dispatch state (batch.cc)
   uint32_t callbacks = 0;           // trampoline calls so far (wraps; only compared)
+  // Exclusive mode's wake-up for environment teardown (see loop.cc: WatchForTeardown).
+  struct event* nodeWatch = nullptr;
+  struct event* nodeRetry = nullptr;
+  Instance* loopInst = nullptr;  // the copy whose env runs the exclusive loop now
 };
 
 struct AddonData {
@@ -136,11 +144,21 @@ void InitBase(Napi::Env env, Napi::Object exports);
 void EventTrampoline(evutil_socket_t fd, short what, void* arg);
 void* PackArg(uint32_t eventIndex, uint32_t fnIndex);
 void FreeEventStruct(EventRec* r);
+void UpdateSignalOwner(BaseRec* b);
 void DisposeEventRec(EventRec* r);
 void InitEvent(Napi::Env env, Napi::Object exports);
 
+// Events whose fd was closed (or closed and reused) behind the binding's back: deletes every
+// I/O event of b on such an fd and makes an ERR_FD_CLOSED error naming the fds and the indexes
+// of the events deleted (the TS layer unpins them). `onlyFd` >= 0 checks that fd alone.
+bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err);
+
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);
+void CloseTeardownWatch(BaseRec* b);
+// How many of the addon's own internal events are in the active queue (libevent counts them
+// in COUNT.ACTIVE, unlike in ADDED).
+int ActiveInternalEvents(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // batch.cc (batched dispatch)
@@ -149,7 +167,7 @@ void BatchSpill(BaseRec* b);     // before anything that would see the waiting e
 void BatchTouch(EventRec* r);    // before any call on r: spills if r is still waiting
 bool BatchWaiting(BaseRec* b);   // records made, not yet handed to JS
 void BatchBreakAfterFlush(BaseRec* b);
-void BatchAfterLoop(BaseRec* b);
+void BatchRunWaiting(BaseRec* b);  // runs waiting records now (before other JS of the pass, after a loop)
 void CloseBatch(BaseRec* b);
 void NoteAdded(EventRec* r, const struct timeval* tv);
 void NoteDeleted(EventRec* r);
@@ -170,5 +188,21 @@ ssize_t FdRead(int fd, uint8_t* p, size_t n);
 ssize_t FdWrite(int fd, const uint8_t* p, size_t n);
 void ForgetFdKind(int fd);
 void InitIoBuffers(Napi::Env env, Napi::Object io);
+// bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
+void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
+void InitBuffered(Napi::Env env, Napi::Object exports);
+
+// ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
+std::string FdKind(int fd);
+int ProbeLowestFree(int* out, int n);
+void RecordOwnedFds(const BaseRec* b, const int* candidates, int n);
+void ForgetOwnedFds(const BaseRec* b);
+std::vector<int> OwnedFdsOf(const BaseRec* b);
+bool FdOwnedByABase(int fd);
+int ForeignEpollFds();
+extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
+
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
 
 }  // namespace nle

@@ -7,7 +7,7 @@ import { Mainloop } from '../mainloop/index.js';
 import { type Pubsub, PubsubBuilder } from '../pubsub/index.js';
 import { SubsystemManager } from '../subsys/index.js';
 import type { SubsystemsOptions, UpdateContext } from './context.js';
-import { UpdateError } from './errors.js';
+import { codeOf, describeThrown, isUpdateError, UpdateError } from './errors.js';
 
 /** A queued message as it will enter the new dispatcher. */
 interface Carry {
@@ -63,6 +63,7 @@ export class PubsubCarrier {
     const decl = ctx.subsystemsDecl;
     if (!decl && !oldPubsub) return undefined;
     let pubsub: Pubsub | undefined;
+    let plan: PubsubPlan | undefined;
     try {
       const manager = new SubsystemManager(decl?.list ?? []);
       // initialize() runs at every load, as a version's main does: it can tell a fresh start
@@ -72,7 +73,7 @@ export class PubsubCarrier {
       const builder = new PubsubBuilder();
       manager.addPubsub(builder);
       pubsub = builder.finalize();
-      const plan: PubsubPlan = { manager, pubsub, options: decl?.options ?? {}, carry: [], drop: [] };
+      plan = { manager, pubsub, options: decl?.options ?? {}, carry: [], drop: [] };
       const old = oldPubsub?.dispatcher;
       for (let ch = 0; old && ch < old.channelCount; ch++) {
         for (const [h, payload] of old.queued(ch)) {
@@ -93,7 +94,7 @@ export class PubsubCarrier {
             try {
               next = transform(payload, from);
             } catch (cause) {
-              throw new UpdateError('ERR_TRANSFORM', 'pubsub', `messageTransforms['${name}'] threw: ${String(cause)}`, { cause });
+              throw new UpdateError('ERR_TRANSFORM', 'pubsub', `messageTransforms['${name}'] threw: ${describeThrown(cause)}`, { cause });
             }
           }
           const sender = pubsub.naming.subsystems.find(h.senderName) ?? pubsub.naming.subsystems.id(h.senderName);
@@ -106,15 +107,36 @@ export class PubsubCarrier {
       }
       return plan;
     } catch (err) {
+      if (plan) this.#disposeProduced(plan);
       pubsub?.close();
-      if (err instanceof UpdateError) throw err;
-      throw new UpdateError((err as { code?: string }).code ?? 'ERR_PUBSUB', 'pubsub', String((err as Error)?.message ?? err), { cause: err });
+      if (isUpdateError(err)) throw err;
+      throw new UpdateError(codeOf(err) ?? 'ERR_PUBSUB', 'pubsub', describeThrown(err), { cause: err });
     }
   }
 
-  /** A refused update: closes what plan() built. */
+  /** A refused update: disposes the payloads transforms made, closes what plan() built. */
   abandon(plan: PubsubPlan | undefined): void {
-    plan?.pubsub.close();
+    if (!plan) return;
+    this.#disposeProduced(plan);
+    plan.pubsub.close();
+  }
+
+  /**
+   * The payloads that transforms produced for a plan that will not be committed belong to no
+   * dispatcher yet: dispose each once, through the new version's type. The old payloads stay
+   * queued in the old dispatcher, which still owns them.
+   */
+  #disposeProduced(plan: PubsubPlan): void {
+    const carry = plan.carry;
+    plan.carry = [];
+    for (const c of carry) {
+      if (!c.replaced) continue;
+      try {
+        plan.pubsub.dispatcher.dispose(c.header.type, c.payload);
+      } catch (err) {
+        this.log(`dispose of a transformed message failed: ${describeThrown(err)}`);
+      }
+    }
   }
 
   /** Moves the queued messages over and connects the new system. Returns what was carried. */
@@ -127,7 +149,7 @@ export class PubsubCarrier {
         try {
           old.dispose(type, payload);
         } catch (err) {
-          this.log(`dispose of a replaced message failed: ${String(err)}`);
+          this.log(`dispose of a replaced message failed: ${describeThrown(err)}`);
         }
       };
       for (const c of plan.carry) if (c.replaced) disposeOld(c.replaced.type, c.replaced.payload);

@@ -5,6 +5,7 @@
 import { type Callback, type Event, EventBase, rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from '../loop/index.js';
 import type { PubsubCarrier } from './carry.js';
 import type { Prepared, RewirePlan } from './prepare.js';
+import { commitBufferedRebind } from './rebind-buffered.js';
 import type { Phases, Running, Strategy } from './types.js';
 
 export interface Committed {
@@ -19,6 +20,7 @@ export interface Committed {
 export function commitUpdate(base: EventBase, carrier: PubsubCarrier, old: Running, prepared: Prepared, strategy: Strategy, phases: Phases): Committed {
   let t = performance.now();
   const next = applyRewire(base, strategy, prepared.rewire);
+  commitBufferedRebind(prepared.buffered);
   phases.rewire += performance.now() - t;
   t = performance.now();
   const { carried, dropped } = carrier.commit(prepared.pubsub, next);

@@ -16,18 +16,32 @@ import { PubsubCarrier } from './carry.js';
 import { commitUpdate } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { UpdateError, type UpdatePhase } from './errors.js';
-import { freeCreatedSince, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
-import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest } from './types.js';
+import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
+import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
 
-export class UpdateHost extends EventEmitter implements ContextHost {
+/** The events of an UpdateHost and their arguments. */
+export interface UpdateHostEvents {
+  /** Every update, done or refused (the report requestUpdate resolves with). */
+  update: [report: UpdateReport];
+  /** An update point was reached: its name, and how many points were reached so far. */
+  point: [name: string, count: number];
+  /** One line per phase, as the `log` option gets it. */
+  log: [line: string];
+}
+
+export class UpdateHost extends EventEmitter<UpdateHostEvents> implements ContextHost, Disposable, AsyncDisposable {
   #base: EventBase;
   readonly versionsDir: string;
   readonly strategy: Strategy;
   #log: (line: string) => void;
   #current: Running | undefined;
+  /** A start() is under way (an async main may take a while): a second one is refused. */
+  #starting = false;
+  #closed = false;
   readonly #hostEvents = new WeakSet<Event>();
   readonly #carrier: PubsubCarrier;
   readonly #driver: PointDriver;
@@ -40,7 +54,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
     if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    this.#log = (line) => {
+      log(line);
+      this.emit('log', line);
+    };
     const host = this; // the getters below read the current base, which 'rebase' replaces
     this.#carrier = new PubsubCarrier(
       (ev) => this.own(ev),
@@ -107,22 +125,31 @@ export class UpdateHost extends EventEmitter implements ContextHost {
 
   /** Loads the first version and runs its main(ctx) as a fresh start. */
   async start(file: string): Promise<void> {
-    if (this.#current) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs a version');
-    const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
-    const ctx = new UpdateContext(this, module.version);
-    const before = this.#base._allEvents();
+    if (this.#current || this.#starting) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs (or is starting) a version');
+    this.#starting = true;
     try {
-      await module.main(ctx);
-      this.#carrier.startFrom(ctx, this.#base);
-    } catch (err) {
-      this.#carrier.disconnect();
-      freeCreatedSince(this.#base, before);
-      ctx.retireContext();
-      throw err;
+      const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
+      const ctx = new UpdateContext(this, module.version);
+      const before = this.#base._allEvents();
+      const bufferedBefore = snapshotBuffered(this.#base);
+      try {
+        await module.main(ctx);
+        this.#carrier.startFrom(ctx, this.#base);
+      } catch (err) {
+        this.#carrier.disconnect();
+        freeCreatedSince(this.#base, before);
+        freeBufferedCreatedSince(this.#base, bufferedBefore);
+        ctx.retireContext();
+        throw err;
+      }
+      ctx.dropCarried();
+      this.#current = { module, ctx };
+      this.#closed = false;
+      this.#driver.resume();
+      this.#log(`start ${module.version}`);
+    } finally {
+      this.#starting = false;
     }
-    ctx.dropCarried();
-    this.#current = { module, ctx };
-    this.#log(`start ${module.version}`);
   }
 
   /**
@@ -131,18 +158,36 @@ export class UpdateHost extends EventEmitter implements ContextHost {
    * loop running it happens at once. Resolves with the report, ok or not.
    */
   requestUpdate(file: string, options: { strategy?: Strategy } = {}): Promise<UpdateReport> {
-    const strategy = options.strategy ?? this.strategy;
-    return new Promise((resolve) => {
-      const req: UpdateRequest = { file, strategy, requestedAt: performance.now(), resolve };
-      let problem: UpdateError | undefined;
-      if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
-      else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${String(strategy)}'`);
-      if (problem) {
-        this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
-        return;
-      }
-      this.#driver.enqueue(req);
+    return new Promise((resolve, reject) => {
+      this[kRequestUpdate](file, options, (report, error) => (report ? resolve(report) : reject(error)));
     });
+  }
+
+  /** @internal requestUpdate with a callback: `done(report)`, or `done(undefined, error)` if never taken. */
+  [kRequestUpdate](file: string, options: { strategy?: Strategy }, done: (report: UpdateReport | undefined, error?: UpdateError) => void): void {
+    const strategy = options?.strategy ?? this.strategy;
+    const req: UpdateRequest = {
+      file,
+      strategy,
+      requestedAt: performance.now(),
+      resolve: (report) => done(report),
+      reject: (error) => done(undefined, error as UpdateError),
+    };
+    let problem: UpdateError | undefined;
+    if (!this.#current) problem = new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running yet');
+    else if (!STRATEGIES.includes(strategy)) problem = new UpdateError('ERR_UNKNOWN_STRATEGY', 'request', `unknown strategy '${describeThrown(strategy)}'`);
+    if (problem) {
+      this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
+      return;
+    }
+    // Load and compile now, outside the pause; a version that cannot load is reported at once.
+    req.loaded = loadRequested(this.versionsDir, file);
+    if ('failure' in req.loaded) {
+      const { phase, error, to } = req.loaded.failure;
+      this.#finish(req, this.#failedReport(req, phase, error, emptyPhases(), to));
+      return;
+    }
+    this.#driver.enqueue(req);
   }
 
   /** An update point: counted, announced ('point' event), and where a pending update happens. */
@@ -160,11 +205,29 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     return this.#driver.dispatch();
   }
 
-  /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
+  /**
+   * Shuts the service down: refuses waiting requests (ERR_HOST_CLOSED), ends host.run() and
+   * host.dispatch() (they return 0 at their next update point), disconnects publish-subscribe
+   * and shuts subsystems down. The version's events stay on the base (free it, or them).
+   */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#driver.rejectAll(new UpdateError('ERR_HOST_CLOSED', 'request', 'the update host was closed before this update could happen'));
+    this.#driver.stop();
     this.#carrier.close();
     this.#current?.ctx.retireContext();
     this.#current = undefined;
+  }
+
+  /** `using host = new UpdateHost(…)`: close() at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** `await using host = new UpdateHost(…)`: close() at the end of the scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   #finish(req: UpdateRequest, report: UpdateReport): void {
@@ -173,10 +236,9 @@ export class UpdateHost extends EventEmitter implements ContextHost {
   }
 
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
-    const e =
-      err instanceof UpdateError
-        ? err
-        : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, String((err as Error)?.message ?? err), { cause: err });
+    const e = isUpdateError(err)
+      ? err
+      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
     this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
     return {
       ok: false,
@@ -199,7 +261,11 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     const reached = performance.now();
     const phases = emptyPhases();
     phases.quiesce = reached - req.requestedAt;
-    const old = this.#current!;
+    const old = this.#current;
+    const loaded = req.loaded;
+    if (!old || !loaded || 'failure' in loaded) {
+      return this.#failedReport(req, 'request', new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running'), phases);
+    }
     // The live events before prepare (what to rebind, and what a rollback must leave): part
     // of the rewire phase's time.
     const t = performance.now();
@@ -207,7 +273,8 @@ export class UpdateHost extends EventEmitter implements ContextHost {
     phases.rewire = performance.now() - t;
     let prepared;
     try {
-      prepared = prepareUpdate(this.#prepareHost, old, req.file, point, before, phases);
+      phases.load = loaded.loadMs; // before the point: not part of pauseMs
+      prepared = prepareUpdate(this.#prepareHost, old, loaded.module, loaded.file, point, before, phases, req.strategy);
     } catch (failure) {
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);

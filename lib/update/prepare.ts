@@ -9,9 +9,10 @@ import path from 'node:path';
 import type { Callback, Event, EventBase } from '../loop/index.js';
 import type { PubsubCarrier, PubsubPlan } from './carry.js';
 import { type ContextHost, UpdateContext } from './context.js';
-import { UpdateError, type UpdatePhase } from './errors.js';
+import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { loadVersionModule } from './loader.js';
-import type { Phases, Running, VersionModule } from './types.js';
+import { type BufferedRebindPlan, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
+import type { Phases, Running, Strategy, VersionModule } from './types.js';
 
 /** Live events of the old version and the new version's callback for each, in step. */
 export interface RewirePlan {
@@ -28,6 +29,8 @@ export interface Prepared {
   ctx: UpdateContext;
   pubsub: PubsubPlan | undefined;
   rewire: RewirePlan;
+  /** Bufferevents and listeners rebound with the events (rebind-buffered.ts). */
+  buffered: BufferedRebindPlan;
 }
 
 /** Why prepare stopped, with the phase it was in and the version it was loading. */
@@ -79,30 +82,60 @@ export function loadVersion(resolved: string, versionsDir: string): VersionModul
   return validateVersion(loadVersionModule(resolved, versionsDir).exports);
 }
 
+/** A version loaded ahead of its update point, or why it could not be. */
+export type Loaded = { module: VersionModule; file: string; loadMs: number } | { failure: PrepareFailure };
+
 /**
- * Prepares the update from `old` to the version at `file`, at update point `point`. Fills
- * `phases` as it goes; throws a PrepareFailure after undoing what it created.
+ * Resolves, loads and checks the version at `file`. Runs when the update is asked for, before
+ * the update point and outside the pause: loading reads no running state (main has not run),
+ * and a failure here leaves the running version as untouched as one at the point would.
  */
-export function prepareUpdate(host: PrepareHost, old: Running, file: string, point: string, before: readonly Event[], phases: Phases): Prepared {
-  const from = old.module.version;
+export function loadRequested(versionsDir: string, file: string): Loaded {
   let phase: UpdatePhase = 'request';
-  let to = '';
+  try {
+    const resolved = resolveVersionPath(versionsDir, file);
+    phase = 'load';
+    const t = performance.now();
+    const module = loadVersion(resolved, versionsDir);
+    return { module, file: resolved, loadMs: performance.now() - t };
+  } catch (err) {
+    return { failure: new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, '') };
+  }
+}
+
+/**
+ * Prepares the update from `old` to `module` (loaded by loadRequested), at update point
+ * `point`. Fills `phases` as it goes; throws a PrepareFailure after undoing what it created.
+ */
+export function prepareUpdate(
+  host: PrepareHost,
+  old: Running,
+  module: VersionModule,
+  file: string,
+  point: string,
+  before: readonly Event[],
+  phases: Phases,
+  strategy: Strategy = 'inplace',
+): Prepared {
+  const from = old.module.version;
+  const bufferedBefore = snapshotBuffered(host.base);
+  const to = module.version;
+  let phase: UpdatePhase = 'init';
   let ctx: UpdateContext | undefined;
   let pubsub: PubsubPlan | undefined;
   try {
-    const resolved = resolveVersionPath(host.versionsDir, file);
-    phase = 'load';
+    host.log(`update ${from} -> ${to}: loaded ${path.basename(file)} at point '${point}'`);
     let t = performance.now();
-    const module = loadVersion(resolved, host.versionsDir);
-    to = module.version;
-    phases.load = performance.now() - t;
-    host.log(`update ${from} -> ${to}: loaded ${path.basename(resolved)} at point '${point}'`);
-
-    phase = 'init';
-    t = performance.now();
     ctx = new UpdateContext(host, to, { fromVersion: from, point, store: old.ctx.store });
     const result = module.main(ctx);
-    if (result && typeof (result as Promise<void>).then === 'function') {
+    if (isThenable(result)) {
+      // Refused, but the promise lives on: whatever it settles with must not reach the process
+      // as an unhandled rejection (its ctx is retired below, so touching it after an await throws).
+      try {
+        result.then(undefined, (err: unknown) => host.log(`update ${from} -> ${to}: the refused async main rejected: ${describeThrown(err)}`));
+      } catch {
+        // a thenable whose then() throws: nothing will settle later
+      }
       throw new UpdateError('ERR_ASYNC_MAIN', 'init', 'main(ctx) must finish synchronously during an update');
     }
     phases.migrate = ctx.migrateMs;
@@ -123,13 +156,23 @@ export function prepareUpdate(host: PrepareHost, old: Running, file: string, poi
     phase = 'rewire';
     t = performance.now();
     const rewire = planRewire(host, old, ctx, module, before);
+    const buffered = planBufferedRebind(bufferedBefore, old, ctx, module, strategy);
     phases.rewire += performance.now() - t;
-    return { module, ctx, pubsub, rewire };
+    return { module, ctx, pubsub, rewire, buffered };
   } catch (err) {
     host.carrier.abandon(pubsub);
     freeCreatedSince(host.base, before);
+    freeBufferedCreatedSince(host.base, bufferedBefore);
     ctx?.retireContext();
-    throw new PrepareFailure(err instanceof UpdateError ? err.phase : phase, err, to);
+    throw new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, to);
+  }
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  try {
+    return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
   }
 }
 

@@ -53,8 +53,18 @@ export interface UpdateRequest {
   file: string;
   strategy: Strategy;
   requestedAt: number;
+  /** The version, loaded when the update was asked for (outside the pause). */
+  loaded?: import('./prepare.js').Loaded;
   resolve: (r: UpdateReport) => void;
+  /** The request could not be taken at all (the host closed while it waited). */
+  reject: (err: Error & { code: string }) => void;
 }
+
+/**
+ * The host's request entry with a plain callback instead of a promise, for the control server:
+ * its reply must not wait for a microtask checkpoint, which an exclusive dispatch() never reaches.
+ */
+export const kRequestUpdate = Symbol('node-libevent.requestUpdate');
 
 export type Phases = UpdateReport['phases'];
 

@@ -1,7 +1,11 @@
 // The raw binding, used without the TypeScript layer (docs/design.md: it must not be
 // crashable from JavaScript either). Each case runs in a child process so that a crash
 // fails the case instead of the runner.
+import { constants } from 'node:os';
+
 import { describe, expect, it } from 'vitest';
+
+import { EV, EVLOOP } from '../../lib/index.js';
 
 import { methods, runChild } from './helpers.js';
 
@@ -101,6 +105,79 @@ describe.each(methods)('raw binding on %s', (method) => {
       '1',
       'A7 B8 A7',
       '{"liveEvents":3,"liveBases":3}',
+    ]);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe.each(methods)("a base's own fds on %s (issue 7, item 27)", (method) => {
+  it('io.close() refuses the fds libevent made for a base (backend, signal pipe); base.free() closes them', () => {
+    const r = runChild(`
+      const fs = require('node:fs');
+      const b = require(ADDON);
+      let calls = 0;
+      b.setDispatcher(() => calls++);
+      const links = () => {
+        const m = new Map();
+        for (const fd of fs.readdirSync('/proc/self/fd')) {
+          try { m.set(Number(fd), fs.readlinkSync('/proc/self/fd/' + fd)); } catch {}
+        }
+        return m;
+      };
+      const before = links();
+      const base = b.baseNew({ method: ${JSON.stringify(method)}, preciseTimer: true }).handle;
+      const own = [...links()]
+        .filter(([fd, link]) => /^(anon_inode|pipe):/.test(link) && before.get(fd) !== link)
+        .map(([fd]) => fd);
+      const list = () => new Set(links().keys());
+      console.log('own', own.length > 0);
+      for (const fd of own) {
+        try { b.io.close(fd); console.log('closed', fd); } catch (e) { console.log(e.code); }
+      }
+      // the base still works, signals included
+      const sig = b.eventNew(base, ${constants.signals.SIGUSR2}, ${EV.SIGNAL | EV.PERSIST}, 0);
+      b.eventAdd(sig);
+      process.kill(process.pid, 'SIGUSR2');
+      b.baseLoop(base, ${EVLOOP.ONCE});
+      console.log('calls', calls);
+      b.baseFree(base);
+      console.log('left open', own.filter((fd) => list().has(fd)).length);
+    `);
+    expect(r.signal).toBe(null);
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toBe('own true');
+    expect(lines.slice(1, -2).every((l) => l === 'ERR_FD_OWNED_BY_BASE')).toBe(true);
+    expect(lines.slice(-2)).toEqual(['calls 1', 'left open 0']);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('the reinit strategy and other threads (issue 7, item 25)', () => {
+  it('refuses event_reinit while a worker thread exists or thread-pool requests are in flight, allows it after', () => {
+    const r = runChild(`
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const b = require(ADDON);
+      const base = b.baseNew({}).handle;
+      const reinit = () => { try { b.baseReinit(base); return 'ok'; } catch (e) { return e.code; } };
+      console.log('idle', reinit());
+      const reading = fs.promises.readFile(__filename === '[eval]' ? '/proc/self/status' : __filename);
+      console.log('fs in flight', reinit());
+      reading.then(async () => {
+        console.log('fs done', reinit());
+        const w = new Worker('setInterval(() => require("node:fs").readFileSync("/proc/self/status"), 1)', { eval: true });
+        await new Promise((resolve) => w.once('online', resolve));
+        console.log('worker', reinit());
+        await w.terminate();
+        console.log('worker gone', reinit());
+      });
+    `);
+    expect(r.out.trim().split('\n')).toEqual([
+      'idle ok',
+      'fs in flight ERR_REINIT_UNSAFE',
+      'fs done ok',
+      'worker ERR_REINIT_UNSAFE',
+      'worker gone ok',
     ]);
     expect(r.status).toBe(0);
   });

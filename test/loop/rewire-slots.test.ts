@@ -63,7 +63,7 @@ describe.each(methods)('rewire by slot on %s', (method) => {
     other.free();
   });
 
-  it('follows chains of updates, also when a function's events join one that already had events', () => {
+  it("follows chains of updates, also when a function's events join one that already had events", () => {
     const base = new EventBase({ method });
     const log: string[] = [];
     const fn = (name: string): Callback => () => log.push(name);

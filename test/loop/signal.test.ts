@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
 import { EV, EventBase, EVLOOP } from '../../lib/index.js';
-import { expectUsable, methods } from './helpers.js';
+import { expectCode, expectUsable, methods, runChild } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -208,5 +208,76 @@ describe.each(methods)('signals with several deliveries pending on %s', (method)
     base.loop(EVLOOP.NONBLOCK);
     expect(calls).toBe(1);
     expect(base.freed).toBe(true);
+  });
+});
+
+// Process-wide signal state (issue 7, items 5 and 6).
+describe.each(methods)('signal ownership on %s', (method) => {
+  it("keeps Node's handler installed after the event when the event is freed or deleted", () => {
+    for (const op of ['free', 'del', 'base.free']) {
+      const r = runChild(`
+        const b = require(ADDON);
+        b.setDispatcher(() => {});
+        const base = b.baseNew({ method: ${JSON.stringify(method)} }).handle;
+        const ev = b.eventNew(base, ${constants.signals.SIGUSR2}, ${EV.SIGNAL | EV.PERSIST}, 0);
+        b.eventAdd(ev);
+        let got = 0;
+        process.on('SIGUSR2', () => got++);
+        const op = ${JSON.stringify(op)};
+        if (op === 'free') b.eventFree(ev); else if (op === 'del') b.eventDel(ev); else b.baseFree(base);
+        process.kill(process.pid, 'SIGUSR2');
+        setTimeout(() => console.log('node handler ran', got), 50);
+      `);
+      expect(r.signal, op).toBe(null);
+      expect(r.out.trim(), op).toBe('node handler ran 1');
+    }
+  });
+
+  it('refuses a signal event on a second base while the first has one added, then allows it', () => {
+    const one = new EventBase({ method });
+    const two = new EventBase({ method });
+    const s1 = one.signal('SIGUSR2', () => undefined).add();
+    const s2 = two.signal('SIGUSR2', () => undefined);
+    const other = two.signal('SIGUSR1', () => undefined);
+    expectCode(() => s2.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    expectCode(() => other.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    s1.del();
+    let got = 0;
+    s2.callback = () => got++;
+    s2.add();
+    expectCode(() => s1.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    raise('SIGUSR2', 1);
+    two.loop(EVLOOP.NONBLOCK);
+    expect(got).toBe(1);
+    two.free(); // freeing the owner gives signals back
+    s1.add().free();
+    one.free();
+  });
+
+  it('refuses a signal event in a worker while a base of the main thread has one added', () => {
+    const r = runChild(`
+      const { Worker } = require('node:worker_threads');
+      const b = require(ADDON);
+      b.setDispatcher(() => {});
+      const base = b.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      b.eventAdd(b.eventNew(base, ${constants.signals.SIGUSR2}, ${EV.SIGNAL | EV.PERSIST}, 0));
+      const body = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const b = require(workerData);
+        const base = b.baseNew({}).handle;
+        try { b.eventAdd(b.eventNew(base, ${constants.signals.SIGUSR1}, ${EV.SIGNAL}, 0)); parentPort.postMessage('added'); }
+        catch (e) { parentPort.postMessage(e.code); }
+      \`;
+      new Worker(body, { eval: true, workerData: ADDON }).on('message', (m) => console.log(m));
+    `);
+    expect(r.out.trim()).toBe('ERR_SIGNAL_BASE_CONFLICT');
+    expect(r.status).toBe(0);
+  });
+
+  it('refuses SIGCHLD, which libuv takes back at the first child_process.spawn()', () => {
+    const base = new EventBase({ method });
+    expectCode(() => base.signal('SIGCHLD', () => undefined), RangeError, 'ERR_SIGNAL_UNSUPPORTED');
+    expectUsable(base);
+    base.free();
   });
 });
