@@ -110,8 +110,7 @@ export class EventBase implements Disposable {
    */
   once(fd: number, events: number, callback: (fd: number, what: number) => void, timeoutMs?: number): void {
     checkFunction(callback, 'callback');
-    if (typeof events !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `once() events must be a number, got ${typeof events}`);
-    if (!Number.isInteger(events) || events < 0 || events > 0xff || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
+    if (typeof events !== 'number' || !Number.isInteger(events) || events < 0 || events > 0xff || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
       throw rangeError('ERR_INVALID_EVENTS', 'once() takes only TIMEOUT, READ, WRITE and CLOSED (no SIGNAL, PERSIST or ET)');
     }
     const io = events & (EV.READ | EV.WRITE | EV.CLOSED);
