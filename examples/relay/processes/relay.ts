@@ -1,0 +1,72 @@
+// A relay process: its own event base, run by an UpdateHost that starts version v0 and takes
+// updates from outside through its control socket (`node-libevent update <pid> <path>`).
+// Once a second a host-owned timer prints a STATUS line for the launcher; every update report
+// is printed as an UPDATE line. SIGTERM/SIGINT end the loop and close everything.
+//
+// Environment: RELAY_OPTIONS (this relay's options, JSON), RELAY_INJECT_AT="<k>:<version
+// path>" (request that update at the k-th update point: the DSUTest-style tests).
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EventBase } from 'node-libevent';
+import { ControlServer, UpdateHost } from 'node-libevent/update';
+
+export const versionsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'relay-cjs', 'versions');
+
+async function main(): Promise<void> {
+  const base = new EventBase(process.env.RELAY_EVENT_METHOD ? { method: process.env.RELAY_EVENT_METHOD } : {});
+  const host = new UpdateHost({ base, versionsDir });
+  await host.start('v0/version.js');
+  const control = new ControlServer(host);
+  const say = (kind: string, body: unknown) => process.stdout.write(`${kind} ${JSON.stringify(body)}\n`);
+  host.on('update', (report) => say('UPDATE', report));
+  const inject = process.env.RELAY_INJECT_AT;
+  if (inject) {
+    const colon = inject.indexOf(':');
+    const k = Number(inject.slice(0, colon));
+    const file = inject.slice(colon + 1);
+    host.on('point', (name: string, count: number) => {
+      if (count === k) {
+        say('INJECT', { k, point: name });
+        void host.requestUpdate(file);
+      }
+    });
+  }
+  const status = () => {
+    const s = host.context!.store as Map<string, any>;
+    const circuits = s.get('circuits') as Map<number, any>;
+    let queued = 0;
+    for (const c of circuits.values()) queued += c.pQueue.length + c.nQueue.length;
+    const stats = s.get('stats');
+    say('STATUS', {
+      version: host.version,
+      circuits: circuits.size,
+      streams: [...(s.get('connectionArray') as any[])].filter((c) => c.streamId !== undefined && !c.marked).length,
+      links: [...(s.get('connectionArray') as any[])].filter((c) => c.linkVersion !== undefined && !c.marked).length,
+      queuedCells: queued,
+      cellsRelayed: stats.cellsRelayed,
+      cellsOut: stats.cellsOut,
+      bytesRead: stats.bytesRead,
+      bytesWritten: stats.bytesWritten,
+      stateItems: s.size,
+      consensusRelays: s.get('dirView').consensus?.entries.length ?? 0,
+      points: host.pointsReached,
+      cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+    });
+  };
+  const timer = host.own(base.timer(status, { persist: true }));
+  timer.add(1000);
+  const stop = () => base.loopexit();
+  host.own(base.signal('SIGTERM', stop)).add();
+  host.own(base.signal('SIGINT', stop)).add();
+  const listener = (host.context!.store as Map<string, any>).get('listener');
+  say('READY', { pid: process.pid, role: 'relay', port: listener.port, control: control.path, version: host.version });
+  host.dispatch();
+  status();
+  control.close();
+  host.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`relay: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
