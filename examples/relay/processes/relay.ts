@@ -60,7 +60,10 @@ async function main(): Promise<void> {
   host.own(base.signal('SIGINT', stop)).add();
   const listener = (host.context!.store as Map<string, any>).get('listener');
   say('READY', { pid: process.pid, role: 'relay', port: listener.port, control: control.path, version: host.version });
-  host.dispatch();
+  // host.run(), not host.dispatch(): with libevent owning the thread, the control server's
+  // reply (sent from a promise continuation) would wait for a microtask checkpoint that never
+  // comes, and the CLI would hang (reported to the update host's maintainers).
+  await host.run();
   status();
   control.close();
   host.close();

@@ -65,7 +65,7 @@ export function run(ctx: VersionContext, M: Modules, version: string): void {
     const init = key === 'tables' ? () => T : item.init ? () => item.init!(env) : undefined;
     R.S[key] = ctx.state(key, init, { ...(item.transform ? { transform: item.transform } : {}), ...(item.migrate === false ? { migrate: false } : {}) });
   }
-  ctx.subsystems(R.bus.subsystems(), R.bus.options());
+  ctx.subsystems([...R.bus.subsystems()].sort((a, b) => a.level - b.level), R.bus.options());
   R.S.versionLog.push({ version, at: Date.now() });
   if (!ctx.isUpdating()) R.periodic.startAll();
   else {
