@@ -198,7 +198,10 @@ async function main(): Promise<number> {
   const end = t0 + duration * 1000;
   await sleep(Math.max(0, end - performance.now()));
   trafficOn = false;
-  while (inFlight.size > 0) await Promise.race(inFlight);
+  // Downloads still running 30 s after the end are reported as stuck (they fail the check).
+  const drainDeadline = performance.now() + 30_000;
+  while (inFlight.size > 0 && performance.now() < drainDeadline) await Promise.race([...inFlight, sleep(1000)]);
+  const stuck = inFlight.size;
   clearInterval(progress);
   clearInterval(sampler);
   if (tty) process.stdout.write('\n');
@@ -228,7 +231,8 @@ async function main(): Promise<number> {
   say(`downloads: ${results.length} (${longDone.length} long ones of ${formatSize(longSize)} spanning the streak), ${formatSize(results.reduce((a, r) => a + r.bytes, 0))} in ${duration} s; updates: ${ok.length} applied, ${rows.length - ok.length} refused and rolled back; pause median ${median.toFixed(2)} ms, max ${(pauses.at(-1) ?? 0).toFixed(2)} ms`);
   for (const f of failedDownloads.slice(0, 5)) say(`  failed download of ${f.size} bytes: ${f.error ?? 'hash mismatch'}`);
   for (const c of clientStatus) for (const f of c.failures ?? []) say(`  client: ${f}`);
-  const pass = hashesOk && circuitsFailed === 0 && streamsFailed === 0 && updatesOk;
+  if (stuck > 0) say(`  ${stuck} download(s) still in flight 30 s after the end (stuck)`);
+  const pass = stuck === 0 && hashesOk && circuitsFailed === 0 && streamsFailed === 0 && updatesOk;
   say(`check: ${hashesOk ? 'every SHA-512 matched a direct download' : `${failedDownloads.length} download(s) failed or mismatched`}; ${circuitsFailed === 0 && streamsFailed === 0 ? 'no circuit or stream lost' : `${circuitsFailed} circuit(s) and ${streamsFailed} stream(s) lost`}; ${updatesOk ? 'every update succeeded (injected failures rolled back)' : 'some update did not go as expected'} => ${pass ? 'PASS' : 'FAIL'}`);
 
   mkdirSync(values.out, { recursive: true });
