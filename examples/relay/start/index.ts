@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { defaultConfig } from '../config.js';
 import { formatSize, parseSize } from '../common/content.js';
 import { download, type DownloadResult } from './download.js';
-import { type Network, type Proc, repoRoot, startNetwork, updateThroughCli, versionsDir } from './network.js';
+import { type Network, repoRoot, startNetwork, updateThroughCli, versionsDir } from './network.js';
 import { renderSvg } from './report.js';
 
 const HELP = `usage: npm start -- [options]
@@ -175,7 +175,7 @@ async function main(): Promise<number> {
     const relay = net.relays[step.relay]!;
     const before = relay.status;
     const report = await updateThroughCli(relay.child.pid!, step.file);
-    await waitForStatus(relay);
+    // circuitsAfter is the status the relay printed next (within a second), read at the end.
     rows.push({
       relay: relay.name,
       from: report.from ?? before?.version ?? '?',
@@ -245,23 +245,6 @@ async function main(): Promise<number> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The next STATUS line of a process (or after 1.5 s). */
-function waitForStatus(p: Proc): Promise<void> {
-  const n = p.statusHistory.length;
-  return new Promise((resolve) => {
-    const t = setInterval(() => {
-      if (p.statusHistory.length > n) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 50);
-    setTimeout(() => {
-      clearInterval(t);
-      resolve();
-    }, 1500);
-  });
 }
 
 main().then(
