@@ -145,7 +145,7 @@ async function main(): Promise<number> {
   const versions = versionList();
   const inject = values['no-inject'] ? [] : [
     { after: 'v4', relay: 0, file: 'broken/transform-throws.js', what: 'a state transform that throws' },
-    { after: 'v8', relay: 2, file: 'broken/missing-handler.js', what: 'a version missing a handler' },
+    { after: 'v12', relay: 2, file: 'broken/missing-handler.js', what: 'a version missing a handler' },
   ];
   const steps: { relay: number; file: string; to: string; expectedOk: boolean }[] = [];
   for (const v of versions.slice(1)) {

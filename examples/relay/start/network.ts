@@ -32,10 +32,11 @@ export async function startProcess(name: string, script: string, env: Record<str
   });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start within 20 s:\n${proc.stderr.join('\n')}`)), 20_000);
-    child.on('exit', (code) => {
+    const early = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`${name} exited with ${code} before it was ready:\n${proc.stderr.join('\n')}`));
-    });
+    };
+    child.on('exit', early);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const sp = line.indexOf(' ');
       const kind = line.slice(0, sp);
@@ -49,7 +50,7 @@ export async function startProcess(name: string, script: string, env: Record<str
         proc.ready = body;
         proc.role = body.role;
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', early);
         resolve(proc);
       } else if (kind === 'STATUS') {
         proc.status = body;
