@@ -19,14 +19,21 @@ async function main(): Promise<void> {
   const control = new ControlServer(host);
   const say = (kind: string, body: unknown) => process.stdout.write(`${kind} ${JSON.stringify(body)}\n`);
   host.on('update', (report) => say('UPDATE', report));
+  // "<k>:<path>" injects at the k-th update point of any kind; "<name>#<n>:<path>" at the
+  // n-th point named <name> (e.g. extend#1: in the middle of a circuit extension).
   const inject = process.env.RELAY_INJECT_AT;
   if (inject) {
     const colon = inject.indexOf(':');
-    const k = Number(inject.slice(0, colon));
+    const where = inject.slice(0, colon);
     const file = inject.slice(colon + 1);
+    const [wanted, nth] = where.includes('#') ? [where.split('#')[0]!, Number(where.split('#')[1])] : [undefined, Number(where)];
+    let seen = 0;
+    let done = false;
     host.on('point', (name: string, count: number) => {
-      if (count === k) {
-        say('INJECT', { k, point: name });
+      if (done || (wanted !== undefined && name !== wanted)) return;
+      if (++seen === nth) {
+        done = true;
+        say('INJECT', { point: name, count });
         void host.requestUpdate(file);
       }
     });

@@ -105,7 +105,8 @@ async function main(): Promise<number> {
 
   // Reference hashes: one direct download of every size.
   const reference = new Map<number, string>();
-  const longSize = Math.max(256 * 1024, Math.round(duration * 0.8 * 128 * 1024));
+  // Long downloads read at 128 KiB/s for the whole run, so they are in flight across every update.
+  const longSize = Math.max(256 * 1024, Math.round(duration * 128 * 1024));
   for (const size of [...new Set([...sizes, longSize])]) {
     const r = await download({ target: fs, size });
     if (!r.ok) throw new Error(`direct download of ${size} bytes failed: ${r.error}`);
@@ -232,6 +233,9 @@ async function main(): Promise<number> {
   for (const f of failedDownloads.slice(0, 5)) say(`  failed download of ${f.size} bytes: ${f.error ?? 'hash mismatch'}`);
   for (const c of clientStatus) for (const f of c.failures ?? []) say(`  client: ${f}`);
   if (stuck > 0) say(`  ${stuck} download(s) still in flight 30 s after the end (stuck)`);
+  if (circuitsFailed + streamsFailed + failedDownloads.length + stuck > 0) {
+    for (const p of net.relays) for (const line of p.stderr.filter((l) => l.includes('closing')).slice(-8)) say(`  ${p.name}: ${line}`);
+  }
   const pass = stuck === 0 && hashesOk && circuitsFailed === 0 && streamsFailed === 0 && updatesOk;
   say(`check: ${hashesOk ? 'every SHA-512 matched a direct download' : `${failedDownloads.length} download(s) failed or mismatched`}; ${circuitsFailed === 0 && streamsFailed === 0 ? 'no circuit or stream lost' : `${circuitsFailed} circuit(s) and ${streamsFailed} stream(s) lost`}; ${updatesOk ? 'every update succeeded (injected failures rolled back)' : 'some update did not go as expected'} => ${pass ? 'PASS' : 'FAIL'}`);
 

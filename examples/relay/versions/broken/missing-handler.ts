@@ -1,5 +1,5 @@
-// A failed update to inject: a version whose link module lost the exit streams' read
-// handler. Live exit-stream events run it, so the host must refuse the update in rewire.
+// A failed update to inject: v12 with the OR links' read callback missing from its handler
+// table. Every live link runs that callback, so the host must refuse the update in rewire.
 import type { VersionContext } from 'node-libevent/update';
 import { load } from '../load.js';
 import { loaders as previous } from '../v12/modules.js';
@@ -7,12 +7,12 @@ import { loaders as previous } from '../v12/modules.js';
 export const version = 'broken-handler';
 const modules = load({
   ...previous,
-  relay: () => {
-    const real = previous.relay();
+  link: () => {
+    const real = previous.link();
     return {
       create(R: Parameters<typeof real.create>[0]) {
         const api = real.create(R);
-        const { exitRead: _lost, ...handlers } = api.handlers;
+        const { connReadCallback: _lost, ...handlers } = api.handlers as typeof api.handlers & { connReadCallback?: unknown };
         return { ...api, handlers: handlers as typeof api.handlers };
       },
     };

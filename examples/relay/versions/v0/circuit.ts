@@ -88,6 +88,7 @@ export function create(R: R) {
 
   function markForClose(circ: Circuit, reason: number, remote = false): void {
     if (circ.marked) return;
+    if (reason !== R.T.destroyReason.NONE && reason !== R.T.destroyReason.FINISHED && !remote) R.log(`closing circuit ${circ.gid}: reason ${reason}`);
     circ.marked = true;
     circ.markReason = reason;
     circ.markedRemote = remote;

@@ -211,7 +211,10 @@ export function create(R: R) {
   function markForClose(c: Conn, why: string): void {
     if (c.marked) return;
     c.marked = true;
-    if (c.type === R.T.connType.OR) R.bus.orconnStatus(c as OrConn, why);
+    if (c.type === R.T.connType.OR) {
+      R.bus.orconnStatus(c as OrConn, why);
+      if (why !== 'eof') R.log(`closing link ${c.gid} to ${(c as OrConn).peerId?.slice(0, 8) ?? 'a client'}: ${why}`);
+    }
     S().closeableConnections.push(c);
     S().loopEvents.postloop.add(0);
   }
