@@ -6,10 +6,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { NetworkConfig } from '../config.js';
 
+// This file runs from dist-examples/relay/start (npm start) or from its source in
+// examples/relay/start (the tests); both are three levels below the repository root, and the
+// processes always run from the build.
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const processesDir = path.resolve(here, '..', 'processes');
-export const versionsDir = path.resolve(here, '..', '..', 'relay-cjs', 'versions');
 export const repoRoot = path.resolve(here, '..', '..', '..');
+export const processesDir = path.join(repoRoot, 'dist-examples', 'relay', 'processes');
+export const versionsDir = path.join(repoRoot, 'dist-examples', 'relay-cjs', 'versions');
 export const cliPath = path.join(repoRoot, 'bin', 'node-libevent.mjs');
 
 export interface Proc {
