@@ -29,6 +29,7 @@ export class EvConn {
   #connecting: boolean;
   #reading = true;
   #ending = false;
+  #blocked = false;
   closed = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -128,6 +129,7 @@ export class EvConn {
         return this.close(err as Error);
       }
       if (n === -1) {
+        this.#blocked = true;
         if (!this.#writeEv.pending()) this.#writeEv.add();
         return;
       }
@@ -139,9 +141,14 @@ export class EvConn {
         this.#outOffset = 0;
       }
     }
-    if (this.#writeEv.pending()) this.#writeEv.del();
     if (this.#ending) return this.close();
-    if (notify) this.handlers.drained?.();
+    // Emptied by a write() after being backed up: keep the write event, so that it fires
+    // once more and tells the handler (a reader waiting for "drained" must hear of it).
+    if (!notify && this.#blocked) return;
+    if (this.#writeEv.pending()) this.#writeEv.del();
+    const wasBlocked = this.#blocked;
+    this.#blocked = false;
+    if (notify && wasBlocked) this.handlers.drained?.();
   }
 }
 

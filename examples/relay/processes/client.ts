@@ -42,6 +42,8 @@ interface OriginCircuit {
   deliverWindow: number;
   stream: SocksStream | undefined;
   closedByUs: boolean;
+  unrecognized?: number;
+  cellsIn?: number;
 }
 
 interface SocksStream {
@@ -228,6 +230,7 @@ async function main(): Promise<void> {
   const processCell = (circId: number, cmd: number, body: Buffer) => {
     const circ = circuits.get(circId);
     if (!circ) return;
+    circ.cellsIn = (circ.cellsIn ?? 0) + 1;
     if (cmd === CMD.CREATED2) {
       if (circ.built !== 0) return failCircuit(circ, 'unexpected CREATED2');
       try {
@@ -248,7 +251,10 @@ async function main(): Promise<void> {
         break;
       }
     }
-    if (from < 0) return; // nobody recognized it: dropped
+    if (from < 0) {
+      circ.unrecognized = (circ.unrecognized ?? 0) + 1;
+      return; // nobody recognized it: dropped
+    }
     const header = readRelayHeader(body);
     try {
       relayCell(circ, from, header.command, header.streamId, relayData(body));
@@ -416,7 +422,7 @@ async function main(): Promise<void> {
 
   const statusTimer = base.timer(() => {
     process.stdout.write(`STATUS ${JSON.stringify({
-      role: 'client', circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
+      role: 'client', openDetail: [...circuits.values()].slice(0, 6).map((c) => ({ id: c.circId.toString(16), state: c.state, cdw: c.deliverWindow, sdw: c.stream?.deliverWindow, phase: c.stream?.phase, pending: c.stream?.conn.pendingOut, bytes: c.stream?.bytes, unrec: c.unrecognized, cellsIn: c.cellsIn })), circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
       ...stats, buildMs: undefined, ttfbMs: undefined, failures: stats.failures.slice(-5), buildMsAll: stats.buildMs.splice(0), ttfbMsAll: stats.ttfbMs.splice(0), consensusRelays: consensus?.entries.length ?? 0, cpuUs: process.cpuUsage().user + process.cpuUsage().system,
     })}\n`);
   }, { persist: true });

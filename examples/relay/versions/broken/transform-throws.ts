@@ -12,6 +12,7 @@ const modules = load({
   state: () => ({
     items: evolve(items, { circuits: { transform: () => { throw new Error('injected: this transform always throws'); } } }),
     evolve,
+    changedIn: version,
   }),
 });
 export function main(ctx: VersionContext): void {

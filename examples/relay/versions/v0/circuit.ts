@@ -41,7 +41,10 @@ export function create(R: R) {
   function queueCell(circ: Circuit, toward: 'p' | 'n', command: number, payload: Buffer): void {
     const linkGid = toward === 'p' ? circ.pLink : circ.nLink;
     const link = S().connByGid.get(linkGid) as OrConn | undefined;
-    if (!link || link.marked) return;
+    if (!link || link.marked) {
+      R.log(`circuit ${circ.gid}: cell ${command} dropped, link ${linkGid} ${link ? 'closing' : 'gone'}`);
+      return;
+    }
     const queue = toward === 'p' ? circ.pQueue : circ.nQueue;
     queue.push(R.link.makeCell(link, toward === 'p' ? circ.pCircId : circ.nCircId, command, payload));
     if (queue.length === 1) R.link.makeActive(link, circ.gid);
@@ -184,9 +187,15 @@ export function create(R: R) {
         case CMD.RELAY:
         case CMD.RELAY_EARLY: {
           const circ = lookup(c, circId);
-          if (!circ || circ.marked) return 'cell';
+          if (!circ || circ.marked) {
+            if (!circ) R.log(`link ${c.gid}: relay cell for unknown circuit ${circId.toString(16)}`);
+            return 'cell';
+          }
           if (circ.pLink === c.gid) {
-            if (circ.state !== R.T.circState.OPEN) return 'cell';
+            if (circ.state !== R.T.circState.OPEN) {
+              R.log(`circuit ${circ.gid}: relay cell dropped in state ${circ.state}`);
+              return 'cell';
+            }
             return R.relay.receiveForward(circ, body, cmd);
           }
           R.relay.receiveBackward(circ, body, cmd);

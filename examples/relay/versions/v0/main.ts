@@ -57,7 +57,10 @@ export function run(ctx: VersionContext, M: Modules, version: string): void {
   R.h = ctx.handlers({ ...R.link.handlers, ...R.circ.handlers, ...R.relay.handlers, ...R.periodic.handlers, ...R.dir.handlers });
 
   const env = { options: ctx.isUpdating() ? ({} as RelayOptions) : readOptions(), tables: T, ctx, h: R.h };
-  for (const [key, item] of Object.entries(M.state.items)) {
+  // A version that did not change the state table inherits its predecessor's, whose
+  // transforms convert from an older shape: they must not run again.
+  const items = M.state.changedIn === version ? M.state.items : M.state.evolve(M.state.items, {});
+  for (const [key, item] of Object.entries(items)) {
     if (item.retire) {
       ctx.retire(key);
       continue;

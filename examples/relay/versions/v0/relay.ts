@@ -194,12 +194,14 @@ export function create(R: R) {
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw err;
           S().stats.protocolErrors++;
+          R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
           R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
           return 'cell';
         }
       }
       if (!circ.nLink) {
         S().stats.protocolErrors++;
+        R.log(`circuit ${circ.gid}: a cell no layer recognized at the last hop`);
         R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
         return 'cell';
       }

@@ -83,3 +83,6 @@ export function evolve(previous: StateTable, changes: StateTable): StateTable {
   for (const [key, item] of Object.entries(changes)) out[key] = { ...out[key], ...item };
   return out;
 }
+
+/** The version whose state table this is: its transforms convert from that version's predecessor only. */
+export const changedIn: string = 'v0';

@@ -7,3 +7,6 @@ export const items = evolve(previous, {
     transform: (old: Map<number, Circuit>) => new Map([...old].map(([gid, c]) => [gid, { ...c, inboundEarlySeen: 0 }])),
   },
 });
+
+/** The version whose state table this is: its transforms convert from that version's predecessor only. */
+export const changedIn: string = 'v1';

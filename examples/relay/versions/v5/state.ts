@@ -8,3 +8,6 @@ export const items = evolve(previous, {
   circuits: { transform: (old: Map<number, Circuit>, from: string) => new Map([...old].map(([gid, c]) => [gid, { ...c, createdBy: from }])) },
   dirView: { transform: (old: DirView, from: string) => ({ ...old, writtenBy: from }) },
 });
+
+/** The version whose state table this is: its transforms convert from that version's predecessor only. */
+export const changedIn: string = 'v5';

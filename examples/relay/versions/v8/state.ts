@@ -26,3 +26,6 @@ export const items = evolve(previous, {
   connByGid: { transform: (old: Map<number, Conn>) => new Map([...old].map(([k, c]) => [k, convert(c)])) },
   closeableConnections: { transform: (old: Conn[]) => old.map(convert) },
 });
+
+/** The version whose state table this is: its transforms convert from that version's predecessor only. */
+export const changedIn: string = 'v8';
