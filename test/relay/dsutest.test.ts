@@ -27,7 +27,7 @@ describe('update injected at chosen update points of a relay', () => {
     ensureBuilt();
     const updates: any[] = [];
     const net = await startNetwork(testConfig(), {
-      relayEnv: (i) => (i === relay ? { RELAY_INJECT_AT: `${at}:${versionFile('v1')}` } : {}),
+      relayEnv: (i): Record<string, string> => (i === relay ? { RELAY_INJECT_AT: `${at}:${versionFile('v1')}` } : {}),
       onLine: (p, kind, body) => {
         if (kind === 'UPDATE' && p.name === testConfig().relays[relay]!.nickname) updates.push(body);
       },

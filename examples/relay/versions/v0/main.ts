@@ -13,6 +13,7 @@ import type * as Periodic from './periodic.js';
 import type * as Directory from './directory.js';
 import type * as Bus from './bus.js';
 import type * as State from './state.js';
+import { evolve } from './state.js';
 import type { RelayOptions } from './types.js';
 
 export interface Modules {
@@ -59,7 +60,7 @@ export function run(ctx: VersionContext, M: Modules, version: string): void {
   const env = { options: ctx.isUpdating() ? ({} as RelayOptions) : readOptions(), tables: T, ctx, h: R.h };
   // A version that did not change the state table inherits its predecessor's, whose
   // transforms convert from an older shape: they must not run again.
-  const items = M.state.changedIn === version ? M.state.items : M.state.evolve(M.state.items, {});
+  const items = M.state.changedIn === version ? M.state.items : evolve(M.state.items, {});
   for (const [key, item] of Object.entries(items)) {
     if (item.retire) {
       ctx.retire(key);
