@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/install/ builds and packs the package: `npm run test:install` (vitest.install.config.ts).
+    exclude: [...configDefaults.exclude, 'test/install/**'],
     // forks, not threads: a native addon is safest in its own process, and tests that send
     // signals to the process must not hit a sibling test file.
     pool: 'forks',

@@ -88,12 +88,22 @@ function start() {
 
 const FLAGS = EVLOOP.ONCE | EVLOOP.NONBLOCK;
 
+// Each run gives µs per callback on the wall clock and in CPU time of the process (user +
+// system, all threads: time spent descheduled by other load does not count).
+const cpuUs = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const cpu = [];
+
 function runExclusive() {
   start();
   const t0 = process.hrtime.bigint();
+  const c0 = cpuUs();
   do base.loop(FLAGS);
   while (bytesRead !== bytesSent || writesLeft > 0);
   const t1 = process.hrtime.bigint();
+  cpu.push((cpuUs() - c0) / bytesRead);
   return Number(t1 - t0) / 1e3 / bytesRead;
 }
 
@@ -101,8 +111,10 @@ async function runCooperative() {
   start();
   stopWhenDone = true;
   const t0 = process.hrtime.bigint();
+  const c0 = cpuUs();
   await base.run();
   const t1 = process.hrtime.bigint();
+  cpu.push((cpuUs() - c0) / bytesRead);
   stopWhenDone = false;
   if (bytesRead !== bytesSent || writesLeft > 0) throw new Error('run() ended before the work was done');
   return Number(t1 - t0) / 1e3 / bytesRead;
@@ -110,6 +122,7 @@ async function runCooperative() {
 
 const once = mode === 'exclusive' ? runExclusive : runCooperative;
 for (let i = 0; i < warmup; i++) await once();
+cpu.length = 0;
 const us = [];
 for (let i = 0; i < runs; i++) us.push(await once());
 
@@ -125,6 +138,7 @@ process.stdout.write(
     node: process.version,
     errors,
     usPerCallback: us.map((x) => Math.round(x * 1e4) / 1e4),
+    cpuUsPerCallback: cpu.map((x) => Math.round(x * 1e4) / 1e4),
   }) + '\n',
 );
 

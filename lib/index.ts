@@ -2,3 +2,4 @@
 // The other layers have their own entries: node-libevent/dispatch, /pubsub, /subsys,
 // /mainloop and /update.
 export * from './loop/index.js';
+export * from './buffer/index.js';

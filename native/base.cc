@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "common.h"
 
@@ -21,10 +22,21 @@ static bool IsKnownMethod(const std::string& m) {
   return false;
 }
 
+// event_get_supported_methods() rebuilds a static array on every call, without a lock: two
+// threads calling it at once corrupt the heap. It is called once, here, and copied.
+static const std::vector<std::string>& SupportedMethodList() {
+  static std::once_flag once;
+  static std::vector<std::string> list;
+  std::call_once(once, [] {
+    const char** all = event_get_supported_methods();
+    for (int i = 0; all && all[i]; i++) list.emplace_back(all[i]);
+  });
+  return list;
+}
+
 static bool IsSupportedMethod(const std::string& m) {
-  const char** all = event_get_supported_methods();
-  for (int i = 0; all && all[i]; i++)
-    if (m == all[i]) return true;
+  for (const std::string& s : SupportedMethodList())
+    if (m == s) return true;
   return false;
 }
 
@@ -44,9 +56,9 @@ static bool CheckMethodName(napi_env env, const Napi::Value& v, const char* what
 }
 
 static Napi::Value SupportedMethods(const Napi::CallbackInfo& info) {
-  Napi::Array arr = Napi::Array::New(info.Env());
-  const char** all = event_get_supported_methods();
-  for (uint32_t i = 0; all && all[i]; i++) arr.Set(i, Napi::String::New(info.Env(), all[i]));
+  const std::vector<std::string>& all = SupportedMethodList();
+  Napi::Array arr = Napi::Array::New(info.Env(), all.size());
+  for (uint32_t i = 0; i < all.size(); i++) arr.Set(i, Napi::String::New(info.Env(), all[i]));
   return arr;
 }
 
@@ -65,7 +77,15 @@ static uint32_t AllocSlot(std::vector<BaseRec*>& table, std::vector<uint32_t>& f
   return static_cast<uint32_t>(table.size() - 1);
 }
 
-// baseNew(options) -> { handle, method, features, priorities }
+static bool ThrewInJs(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending;
+}
+
+// baseNew(options) -> { handle, method, features, priorities }. Every option (getters and
+// Proxy traps included) is read and validated before anything is created: a throwing getter
+// or a bad value leaves no base behind.
 static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   AddonData* d = CurrentData();
@@ -85,6 +105,11 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   struct CfgGuard { struct event_config* c; ~CfgGuard() { event_config_free(c); } } guard{cfg};
 
   Napi::Value method = opts.Get("method");
+  Napi::Value avoid = opts.Get("avoid");
+  Napi::Value req = opts.Get("requireFeatures");
+  Napi::Value timerFlags[2] = {opts.Get("preciseTimer"), opts.Get("noCacheTime")};
+  Napi::Value pr = opts.Get("priorities");
+  if (ThrewInJs(env)) return Napi::Value();
   if (!method.IsUndefined()) {
     std::string m;
     if (!CheckMethodName(env, method, "options.method", &m)) return Napi::Value();
@@ -92,24 +117,23 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       ThrowError(env, "ERR_METHOD_UNAVAILABLE", "event method '" + m + "' is not available in this libevent build");
       return Napi::Value();
     }
-    const char** all = event_get_supported_methods();
-    for (int i = 0; all && all[i]; i++)
-      if (m != all[i]) event_config_avoid_method(cfg, all[i]);
+    for (const std::string& other : SupportedMethodList())
+      if (m != other) event_config_avoid_method(cfg, other.c_str());
   }
-  Napi::Value avoid = opts.Get("avoid");
   if (!avoid.IsUndefined()) {
     if (!avoid.IsArray()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.avoid must be an array of method names");
       return Napi::Value();
     }
     Napi::Array a = avoid.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
+    uint32_t n = a.Length();
+    for (uint32_t i = 0; i < n; i++) {
       std::string m;
-      if (!CheckMethodName(env, a.Get(i), "options.avoid[]", &m)) return Napi::Value();
+      Napi::Value v = a.Get(i);
+      if (ThrewInJs(env) || !CheckMethodName(env, v, "options.avoid[]", &m)) return Napi::Value();
       event_config_avoid_method(cfg, m.c_str());
     }
   }
-  Napi::Value req = opts.Get("requireFeatures");
   int required = 0;
   if (!req.IsUndefined()) {
     if (!req.IsArray()) {
@@ -117,8 +141,10 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
     Napi::Array a = req.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) {
+    uint32_t n = a.Length();
+    for (uint32_t i = 0; i < n; i++) {
       Napi::Value f = a.Get(i);
+      if (ThrewInJs(env)) return Napi::Value();
       std::string name = f.IsString() ? f.As<Napi::String>().Utf8Value() : "";
       int bit = 0;
       for (auto& k : kFeatures)
@@ -132,8 +158,9 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     event_config_require_features(cfg, required);
   }
   int flags = 0;
-  for (const char* name : {"preciseTimer", "noCacheTime"}) {
-    Napi::Value v = opts.Get(name);
+  for (int k = 0; k < 2; k++) {
+    const char* name = k == 0 ? "preciseTimer" : "noCacheTime";
+    Napi::Value v = timerFlags[k];
     if (v.IsUndefined()) continue;
     if (!v.IsBoolean()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", std::string("options.") + name + " must be a boolean");
@@ -144,7 +171,6 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   }
   event_config_set_flag(cfg, flags);
   int priorities = 1;
-  Napi::Value pr = opts.Get("priorities");
   if (!pr.IsUndefined()) {
     if (!pr.IsNumber()) {
       ThrowType(env, "ERR_INVALID_ARG_TYPE", "options.priorities must be a number");
@@ -163,15 +189,11 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   // backend's (epoll fd, timerfd) and the signal pipe, at most 4. And select puts its signal
   // pipe on the lowest free fds, where Debian's fortified FD_SET aborts on fd >= FD_SETSIZE
   // once a signal event is added. So check that 4 fds are free, and note the lowest one.
+  if (ThrewInJs(env)) return Napi::Value();  // e.g. a Proxy's trap in IsArray or Length
   int probe[4];
-  int probed = 0;
-  for (; probed < 4; probed++) {
-    probe[probed] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (probe[probed] < 0) break;
-  }
+  int probed = ProbeLowestFree(probe, 4);
   int probeErrno = errno;
   int lowestFree = probed > 0 ? probe[0] : -1;
-  for (int i = 0; i < probed; i++) close(probe[i]);
   if (probed < 4) {
     ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
     return Napi::Value();
@@ -190,14 +212,17 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   }
   BaseRec* b = new BaseRec();
   b->data = d;
+  b->inst = InstanceOf(env);
   b->eb = eb;
   b->method = event_base_get_method(eb);
   // "epoll (with changelist)" is still the epoll backend; report the family name.
   size_t sp = b->method.find(' ');
   if (sp != std::string::npos) b->method.resize(sp);
   b->features = event_base_get_features(eb);
+  RecordOwnedFds(b, probe, 4);  // libevent's fds took (some of) the lowest free ones
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
+  b->checkFds = b->selectBackend || b->method == "poll";
   if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
@@ -218,7 +243,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
 // functions and symbols, and a callback may throw anything (a string, a number, undefined).
 bool TakePendingError(BaseRec* b, napi_value* err) {
   if (!b->pendingError) return false;
-  napi_env env = b->data->env;
+  napi_env env = b->inst->env;
   napi_value holder;
   napi_get_reference_value(env, b->pendingError, &holder);
   napi_get_element(env, holder, 0, err);
@@ -229,7 +254,7 @@ bool TakePendingError(BaseRec* b, napi_value* err) {
 
 void StorePendingError(BaseRec* b, napi_value err) {
   if (b->pendingError) return;  // the loop breaks after the first error; later ones would be masked anyway
-  napi_env env = b->data->env;
+  napi_env env = b->inst->env;
   napi_value holder;
   napi_create_array_with_length(env, 1, &holder);
   napi_set_element(env, holder, 0, err);
@@ -241,18 +266,25 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  FreeBufferedOfBase(b);
+  CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
   event_base_free(b->eb);
   b->eb = nullptr;
+  ForgetOwnedFds(b);
+  UpdateSignalOwner(b);  // gives up signal delivery
   b->freeDeferred = false;
   if (b->pendingError) {
-    napi_delete_reference(b->data->env, b->pendingError);
+    napi_delete_reference(b->inst->env, b->pendingError);
     b->pendingError = nullptr;
   }
 }
 
+// Drops a released base once no event record refers to it. Never while its loop is on the
+// stack: BaseLoop and OnCheck still use the record when event_base_loop returns, and call
+// this again then.
 void ReleaseBaseIfUnused(BaseRec* b) {
-  if (!b->released || !b->events.empty()) return;
+  if (!b->released || !b->events.empty() || b->loopDepth > 0) return;
   AddonData* d = b->data;
   FreeBaseNow(b);
   d->bases[b->index] = nullptr;
@@ -282,7 +314,13 @@ static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
 static Napi::Value BaseRelease(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0, false);
   if (!b) return Napi::Value();
-  if (b->loopDepth == 0) FreeBaseNow(b);
+  if (b->loopDepth == 0) {
+    FreeBaseNow(b);
+  } else if (b->eb) {
+    // Released from inside its own loop (raw binding): stop it and free when it returns.
+    b->freeDeferred = true;
+    event_base_loopbreak(b->eb);
+  }
   b->released = true;
   ReleaseBaseIfUnused(b);
   return info.Env().Undefined();
@@ -292,7 +330,9 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
   if (!b || !ArgInt(info, 1, "count flags", 1, 7, &flags)) return Napi::Value();
-  return Napi::Number::New(info.Env(), event_base_get_num_events(b->eb, static_cast<unsigned>(flags)));
+  int n = event_base_get_num_events(b->eb, static_cast<unsigned>(flags));
+  if (flags & EVENT_BASE_COUNT_ACTIVE) n -= ActiveInternalEvents(b);
+  return Napi::Number::New(info.Env(), n);
 }
 
 // Indexes of this base's live (not freed) API events as a Uint32Array, all of them or only
@@ -308,6 +348,7 @@ static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly
   for (EventRec* r : b->events) n += wanted(r);
   Napi::Uint32Array arr = Napi::Uint32Array::New(info.Env(), n);
   uint32_t* out = arr.Data();
+  if (!out) return arr;  // empty (no buffer), or N-API failed with an exception pending
   for (EventRec* r : b->events)
     if (wanted(r)) *out++ = r->index;
   return arr;

@@ -31,6 +31,15 @@ struct AddonData;
 struct BaseRec;
 struct Coop;
 
+// One loaded copy of the addon in this thread. Loading it again (process.dlopen, or require
+// after a require.cache reset) makes another napi_env with its own JS layer and dispatcher;
+// every copy in a thread shares that thread's tables, so no handle of another copy goes stale.
+struct Instance {
+  napi_env env = nullptr;
+  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
+};
+
 struct EventRec {
   struct event* ev = nullptr;  // nullptr once freed (by ev.free() or with its base)
   BaseRec* base = nullptr;
@@ -43,10 +52,14 @@ struct EventRec {
   int running = 0;           // trampoline frames of this event on the stack
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
+  bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
+  short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
+  uint64_t fdDev = 0, fdIno = 0; // identity of the file behind fd at the last add (I/O events)
 };
 
 struct BaseRec {
   AddonData* data = nullptr;
+  Instance* inst = nullptr;         // the copy of the addon that made it: its dispatcher and env
   struct event_base* eb = nullptr;  // nullptr once freed
   uint32_t index = 0;
   uint32_t generation = 0;
@@ -54,20 +67,25 @@ struct BaseRec {
   int features = 0;
   int priorities = 1;
   bool selectBackend = false;
+  bool checkFds = false;      // poll/select: a closed fd spins (POLLNVAL) or fails the loop (EBADF)
   int selectSignalFd = -1;    // select: where libevent put its signal pipe (select must watch it)
   int loopDepth = 0;          // event_base_loop frames on the stack
   bool freeDeferred = false;  // base.free() from inside a callback: free after the loop returns
   bool released = false;      // JS object gone; record kept only while events refer to it
   bool gotExit = false, gotBreak = false;
-  bool userBreak = false;     // loopbreak() asked by the user (run mode tells it from our own breaks)
+  bool userBreak = false;
+  bool terminating = false;   // the env began terminating while its exclusive loop ran     // loopbreak() asked by the user (run mode tells it from our own breaks)
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
+  // Exclusive mode's wake-up for environment teardown (see loop.cc: WatchForTeardown).
+  struct event* nodeWatch = nullptr;
+  struct event* nodeRetry = nullptr;
+  Instance* loopInst = nullptr;  // the copy whose env runs the exclusive loop now
 };
 
 struct AddonData {
-  napi_env env = nullptr;
-  napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  std::vector<Instance*> instances;  // the loaded copies of the addon in this thread
   std::vector<BaseRec*> bases;
   std::vector<uint32_t> freeBaseSlots;
   std::vector<EventRec*> events;
@@ -79,6 +97,8 @@ struct AddonData {
 
 // The addon data of the JS thread currently running (the trampoline has only the void* arg).
 AddonData* CurrentData();
+// The copy of the addon a call came through (by its napi_env).
+Instance* InstanceOf(napi_env env);
 
 // errors.cc
 void ThrowType(napi_env env, const char* code, const std::string& msg);
@@ -108,11 +128,21 @@ void InitBase(Napi::Env env, Napi::Object exports);
 void EventTrampoline(evutil_socket_t fd, short what, void* arg);
 void* PackArg(uint32_t eventIndex, uint32_t fnIndex);
 void FreeEventStruct(EventRec* r);
+void UpdateSignalOwner(BaseRec* b);
 void DisposeEventRec(EventRec* r);
 void InitEvent(Napi::Env env, Napi::Object exports);
 
+// Events whose fd was closed (or closed and reused) behind the binding's back: deletes every
+// I/O event of b on such an fd and makes an ERR_FD_CLOSED error naming the fds and the indexes
+// of the events deleted (the TS layer unpins them). `onlyFd` >= 0 checks that fd alone.
+bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err);
+
 // loop.cc (exclusive and cooperative run modes)
 void CloseCoop(BaseRec* b);
+void CloseTeardownWatch(BaseRec* b);
+// How many of the addon's own internal events are in the active queue (libevent counts them
+// in COUNT.ACTIVE, unlike in ADDED).
+int ActiveInternalEvents(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // rewrite.cc
@@ -123,5 +153,22 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
+
+// bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
+void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
+void InitBuffered(Napi::Env env, Napi::Object exports);
+
+// ownfds.cc (fds a base owns: refused by io.close, and reinit's check for other event loops)
+std::string FdKind(int fd);
+int ProbeLowestFree(int* out, int n);
+void RecordOwnedFds(const BaseRec* b, const int* candidates, int n);
+void ForgetOwnedFds(const BaseRec* b);
+std::vector<int> OwnedFdsOf(const BaseRec* b);
+bool FdOwnedByABase(int fd);
+int ForeignEpollFds();
+extern int foreignEpollBaseline;  // at the first load in the main thread; -1 if unknown
+
+// peercred.cc
+void InitPeerCred(Napi::Env env, Napi::Object exports);
 
 }  // namespace nle

@@ -2,11 +2,19 @@
 // libevent calls. Every API event's struct event holds EventTrampoline as its callback and
 // PackArg(eventIndex, fnIndex) as its argument: the argument names the JS callback slot,
 // so the callback really lives in the heap struct (see rewrite.cc).
+#include <algorithm>
+#include <atomic>
+#include <climits>
 #include <csignal>
+#include <mutex>
+
+#include <sys/stat.h>
 
 #include "common.h"
 
 namespace nle {
+
+static constexpr short kIoBits = EV_READ | EV_WRITE | EV_CLOSED;
 
 void* PackArg(uint32_t index, uint32_t fnIndex) {
   return reinterpret_cast<void*>((static_cast<uintptr_t>(index) << 32) | fnIndex);
@@ -16,12 +24,23 @@ static inline uint32_t ArgFn(void* arg) { return static_cast<uint32_t>(reinterpr
 
 // Calls the JS dispatcher(fnIndex, eventIndex, fd, what). An exception is kept on the base
 // and the loop is broken after this callback, so that loop()/run() can rethrow it.
-static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
-  napi_env env = d->env;
+static void CallDispatcher(BaseRec* b, uint32_t fnIndex, uint32_t index, int fd, int what) {
+  napi_env env = b->inst->env;
+  if (!b->inst->dispatcher) {
+    // Only reachable through the raw binding (the TS layer sets it at load): refuse to run
+    // the callback rather than call through a null reference.
+    napi_value code, msg, err;
+    napi_create_string_utf8(env, "ERR_NO_DISPATCHER", NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, "an event fired before setDispatcher() was called", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &err);
+    StorePendingError(b, err);
+    if (b->eb) event_base_loopbreak(b->eb);
+    return;
+  }
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[4], result;
-  napi_get_reference_value(env, d->dispatcher, &fn);
+  napi_get_reference_value(env, b->inst->dispatcher, &fn);
   napi_get_undefined(env, &recv);
   napi_create_uint32(env, fnIndex, &argv[0]);
   napi_create_uint32(env, index, &argv[1]);
@@ -40,18 +59,111 @@ static void CallDispatcher(AddonData* d, BaseRec* b, uint32_t fnIndex, uint32_t 
   napi_close_handle_scope(env, scope);
 }
 
+// libevent's signal closure calls the callback once per caught signal from a loop over a
+// local counter (ev_pncalls points at it, but event_active() clears that pointer). After each
+// call it decides, from that counter and the break flag alone, whether to call again. So the
+// remaining deliveries are settled here, after the JS callback returned:
+//  - the event was deleted or freed in the callback: zero the counter (no call on a freed or
+//    deleted event);
+//  - the callback queued a new activation of the event (ev.active): fold the remaining
+//    deliveries into it, so the closure's next rounds cannot overwrite its count;
+//  - the loop is breaking (a throw, loopbreak, base.free): queue the remaining deliveries as
+//    an activation, so the next loop call makes them (nothing is lost);
+//  - otherwise the closure goes on, and the counter is remembered for its next call.
+static void SettleSignalDeliveries(EventRec* r, short* left) {
+  struct event* ev = r->ev;
+  BaseRec* b = r->base;
+  r->closureCalls = nullptr;
+  if (!left || *left <= 0) return;
+  if (r->stopDeliveries || r->freeDeferred || r->releaseDeferred || !b->eb || b->freeDeferred) {
+    *left = 0;
+    return;
+  }
+  short& queued = ev->ev_.ev_signal.ev_ncalls;
+  if (ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE) {
+    queued = static_cast<short>(std::min<int>(SHRT_MAX, queued + *left));
+    *left = 0;
+  } else if (event_base_got_break(b->eb)) {
+    event_active(ev, EV_SIGNAL, *left);
+    *left = 0;
+  } else {
+    r->closureCalls = left;
+  }
+}
+
+static bool SameFile(const EventRec* r) {
+  struct stat st;
+  return fstat(r->fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == r->fdDev && static_cast<uint64_t>(st.st_ino) == r->fdIno;
+}
+
+bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err) {
+  std::vector<int> fds;
+  std::vector<uint32_t> deleted;
+  for (EventRec* r : b->events) {
+    if (!r->ev || !(r->events & kIoBits) || (r->events & EV_SIGNAL) || (onlyFd >= 0 && r->fd != onlyFd)) continue;
+    bool added = r->ev->ev_evcallback.evcb_flags & (EVLIST_INSERTED | EVLIST_ACTIVE);
+    if (SameFile(r) || (!added && r->fd != onlyFd)) continue;
+    event_del(r->ev);
+    deleted.push_back(r->index);
+    if (std::find(fds.begin(), fds.end(), r->fd) == fds.end()) fds.push_back(r->fd);
+  }
+  if (deleted.empty()) return false;
+  napi_env env = b->inst->env;
+  std::string list;
+  for (int fd : fds) list += (list.empty() ? "" : ", ") + std::to_string(fd);
+  std::string msg = "fd " + list + " was closed behind the binding (fs.closeSync, or closed and its number reused); " +
+                    std::to_string(deleted.size()) + " event(s) on it were deleted: close watched fds with io.close()";
+  napi_value code, m, fdArr, evArr, v;
+  napi_create_string_utf8(env, "ERR_FD_CLOSED", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
+  napi_create_error(env, code, m, err);
+  napi_create_array_with_length(env, fds.size(), &fdArr);
+  for (uint32_t i = 0; i < fds.size(); i++) {
+    napi_create_int32(env, fds[i], &v);
+    napi_set_element(env, fdArr, i, v);
+  }
+  napi_create_array_with_length(env, deleted.size(), &evArr);
+  for (uint32_t i = 0; i < deleted.size(); i++) {
+    napi_create_uint32(env, deleted[i], &v);
+    napi_set_element(env, evArr, i, v);
+  }
+  napi_set_named_property(env, *err, "fds", fdArr);
+  napi_set_named_property(env, *err, "events", evArr);
+  return true;
+}
+
 void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   AddonData* d = CurrentData();
   uint32_t index = ArgIndex(arg);
   EventRec* r = d->events[index];
   struct event* ev = r->ev;
+  if (r->base->checkFds && (r->events & kIoBits) && (what & kIoBits) && !SameFile(r)) {
+    // poll reports a closed fd as ready (POLLNVAL) on every pass, and a reused number reports
+    // another file: instead of spinning in the stale callback, remove the events and report it.
+    BaseRec* b = r->base;
+    napi_handle_scope hs;
+    napi_open_handle_scope(b->inst->env, &hs);
+    napi_value err;
+    if (CollectClosedFdEvents(b, r->fd, &err)) StorePendingError(b, err);
+    napi_close_handle_scope(b->inst->env, hs);
+    event_base_loopbreak(b->eb);
+    return;
+  }
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.
+  bool isSignal = (r->events & EV_SIGNAL) != 0;
+  short* deliveriesLeft = nullptr;
+  if (isSignal) {
+    deliveriesLeft = ev->ev_.ev_signal.ev_pncalls ? ev->ev_.ev_signal.ev_pncalls : r->closureCalls;
+    if (r->running == 0) r->stopDeliveries = false;
+  }
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
-                 ((r->events & EV_SIGNAL) && ev->ev_.ev_signal.ev_ncalls > 0);
+                 (isSignal && ev->ev_.ev_signal.ev_ncalls > 0);
+  if (isSignal && !(r->events & EV_PERSIST)) UpdateSignalOwner(r->base);  // libevent deleted it to run it
   r->running++;
-  CallDispatcher(d, r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  CallDispatcher(r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  if (isSignal) SettleSignalDeliveries(r, deliveriesLeft);
   if (--r->running == 0) {
     if (r->releaseDeferred) {
       DisposeEventRec(r);
@@ -62,17 +174,70 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   }
 }
 
+// ---- Signals: process-wide state libevent keeps without thread support ----
+//
+// 1. Only one base per process can have signal events added: libevent sends every caught
+//    signal to the base that added one last (a global `evsig_base`), so the others' events
+//    would never fire. The addon records that base and refuses, with a coded error, to add a
+//    signal event to any other base (in any thread) while it has one added.
+// 2. When the last event of a signal is deleted, libevent restores the disposition it saved
+//    when the first was added, even if Node (process.on, through libuv) installed a handler
+//    since: the next signal would then kill the process. The deletes made here keep a handler
+//    that is not libevent's own.
+static std::mutex signalOwnerMutex;
+static BaseRec* signalOwner = nullptr;  // the base with signal events added, or none
+static std::atomic<void (*)(int)> libeventSignalHandler{nullptr};
+
+static bool HasSignalAdded(BaseRec* b) {
+  for (EventRec* r : b->events)
+    if (r->ev && (r->events & EV_SIGNAL) && (r->ev->ev_evcallback.evcb_flags & EVLIST_INSERTED)) return true;
+  return false;
+}
+
+// After any change to a signal event of b: b owns signal delivery exactly while it has one added.
+void UpdateSignalOwner(BaseRec* b) {
+  bool added = b->eb && HasSignalAdded(b);
+  std::lock_guard<std::mutex> lock(signalOwnerMutex);
+  if (added) signalOwner = b;
+  else if (signalOwner == b) signalOwner = nullptr;
+}
+
+static bool SignalBaseFree(napi_env env, BaseRec* b) {
+  std::lock_guard<std::mutex> lock(signalOwnerMutex);
+  if (!signalOwner || signalOwner == b) return true;
+  ThrowError(env, "ERR_SIGNAL_BASE_CONFLICT",
+             "another event base (maybe in another thread) has signal events added: libevent delivers signals to one "
+             "base per process; free or delete those first");
+  return false;
+}
+
+// Runs `del` (an event_del or event_free of r's struct) keeping a signal handler installed
+// after libevent's own, which libevent would otherwise overwrite with its saved one.
+template <typename Del>
+static void DeleteKeepingNewerHandler(EventRec* r, Del del) {
+  void (*ours)(int) = libeventSignalHandler.load();
+  struct sigaction before;
+  bool keep = (r->events & EV_SIGNAL) && ours && sigaction(r->fd, nullptr, &before) == 0 &&
+              ((before.sa_flags & SA_SIGINFO) || before.sa_handler != ours);
+  del();
+  if (keep) sigaction(r->fd, &before, nullptr);
+}
+
 // Releases libevent's struct (deleting it first); deferred while its callback runs.
 void FreeEventStruct(EventRec* r) {
   if (!r->ev) return;
   if (r->running > 0) {
-    event_del(r->ev);  // also stops a signal closure's remaining deliveries
+    // the trampoline also stops a signal closure's remaining deliveries
+    DeleteKeepingNewerHandler(r, [r] { event_del(r->ev); });
     r->freeDeferred = true;
+    r->stopDeliveries = true;
+    if (r->events & EV_SIGNAL) UpdateSignalOwner(r->base);
     return;
   }
-  event_free(r->ev);
+  DeleteKeepingNewerHandler(r, [r] { event_free(r->ev); });
   r->ev = nullptr;
   r->freeDeferred = false;
+  if (r->events & EV_SIGNAL) UpdateSignalOwner(r->base);
 }
 
 // Frees the struct and the record, and the base record if it was waiting for this one.
@@ -127,6 +292,12 @@ static bool CheckFdEvents(napi_env env, BaseRec* b, int64_t fd, int64_t events) 
     }
     if (!SignalAllowed(static_cast<int>(fd))) {
       ThrowRange(env, "ERR_SIGNAL_UNSUPPORTED", "signal " + std::to_string(fd) + " cannot be watched (unknown, uncatchable, a synchronous fault, or reserved)");
+      return false;
+    }
+    if (fd == SIGCHLD) {
+      // libuv installs its own SIGCHLD handler at the first child_process.spawn() and keeps it:
+      // a libevent event for it would silently stop firing.
+      ThrowRange(env, "ERR_SIGNAL_UNSUPPORTED", "SIGCHLD belongs to Node (child_process); use the 'exit' event of a ChildProcess");
       return false;
     }
     if (b->selectBackend && b->selectSignalFd >= FD_SETSIZE) {
@@ -207,6 +378,11 @@ static Napi::Value EventNew(const Napi::CallbackInfo& info) {
   r->fnIndex = static_cast<uint32_t>(fnIndex);
   r->fd = static_cast<int>(fd);
   r->events = static_cast<short>(events);
+  struct stat st;
+  if ((events & kIoBits) && !(events & EV_SIGNAL) && fstat(r->fd, &st) == 0) {
+    r->fdDev = static_cast<uint64_t>(st.st_dev);
+    r->fdIno = static_cast<uint64_t>(st.st_ino);
+  }
   r->posInBase = static_cast<uint32_t>(b->events.size());
   b->events.push_back(r);
   d->events[index] = r;
@@ -224,13 +400,28 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
   bool hasTimeout;
   struct timeval tv;
   if (!ArgOptionalMs(info, 1, "timeout", &hasTimeout, &tv)) return Napi::Value();
-  if ((r->events & (EV_READ | EV_WRITE | EV_CLOSED)) && !FdIsOpen(r->fd)) {
-    ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(r->fd) + " is no longer open");
-    return Napi::Value();
+  if (r->events & (EV_READ | EV_WRITE | EV_CLOSED)) {
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) {
+      ThrowError(env, "ERR_BAD_FD", "fd " + std::to_string(r->fd) + " is no longer open");
+      return Napi::Value();
+    }
+    r->fdDev = static_cast<uint64_t>(st.st_dev);
+    r->fdIno = static_cast<uint64_t>(st.st_ino);
   }
+  bool isSignal = (r->events & EV_SIGNAL) != 0;
+  struct sigaction before;
+  if (isSignal && (!SignalBaseFree(env, r->base) || sigaction(r->fd, nullptr, &before) != 0)) return Napi::Value();
   if (event_add(r->ev, hasTimeout ? &tv : nullptr) != 0) {
     ThrowError(env, "ERR_LIBEVENT", "event_add failed: " + LastLibeventMessage());
     return Napi::Value();
+  }
+  if (isSignal) {
+    struct sigaction now;
+    // The first add of a signal installs libevent's handler: note which function that is.
+    if (sigaction(r->fd, nullptr, &now) == 0 && !(now.sa_flags & SA_SIGINFO) && now.sa_handler != before.sa_handler)
+      libeventSignalHandler.store(now.sa_handler);
+    UpdateSignalOwner(r->base);
   }
   return Napi::Boolean::New(env, IsPending(r));
 }
@@ -238,7 +429,11 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
 static Napi::Value EventDel(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   if (!r) return Napi::Value();
-  if (event_del(r->ev) != 0) {
+  if (r->running > 0) r->stopDeliveries = true;  // no further call of a running signal closure
+  int rc = 0;
+  DeleteKeepingNewerHandler(r, [r, &rc] { rc = event_del(r->ev); });
+  if (r->events & EV_SIGNAL) UpdateSignalOwner(r->base);
+  if (rc != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_del failed: " + LastLibeventMessage());
     return Napi::Value();
   }

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "common.h"
 
@@ -92,6 +93,12 @@ static Napi::Value Write(const Napi::CallbackInfo& info) {
 static Napi::Value Close(const Napi::CallbackInfo& info) {
   int fd;
   if (!ArgFd(info, 0, &fd)) return Napi::Value();
+  if (FdOwnedByABase(fd)) {
+    // libevent exits the process when its signal pipe is closed under it, and spins when the
+    // write end goes: an event base's own fds go with base.free().
+    ThrowError(info.Env(), "ERR_FD_OWNED_BY_BASE", "fd " + std::to_string(fd) + " belongs to an event base (its backend or signal pipe)");
+    return Napi::Value();
+  }
   AddonData* d = CurrentData();
   Napi::Array deleted = Napi::Array::New(info.Env());
   uint32_t n = 0;
@@ -234,23 +241,54 @@ static bool UnixAddress(napi_env env, const Napi::Value& v, struct sockaddr_un* 
 }
 
 // listenUnix(path, mode = 0o600) -> fd. The socket file gets `mode` (owner-only by default)
-// before listen(), so nobody else can connect in between.
+// before anyone can connect. bind() would create it with the process umask applied, and
+// changing the umask is process-wide (files made meanwhile by other threads got the wrong
+// mode), so: bind inside a fresh private directory next to `path` (mkdtemp makes it 0700),
+// chmod the file there, link it into place (EADDRINUSE if `path` exists), then listen.
 static Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   struct sockaddr_un sa;
   int64_t mode = 0600;
   if (!UnixAddress(env, info[0], &sa)) return Napi::Value();
   if (info.Length() > 1 && !info[1].IsUndefined() && !ArgInt(info, 1, "mode", 0, 0777, &mode)) return Napi::Value();
+  std::string target(sa.sun_path);
+  size_t slash = target.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : target.substr(0, slash == 0 ? 1 : slash);
+  std::string privateDir = dir + "/.nle-XXXXXX";
+  struct sockaddr_un inside;
+  memset(&inside, 0, sizeof inside);
+  inside.sun_family = AF_UNIX;
+  if (privateDir.size() + 2 >= sizeof inside.sun_path) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "a Unix socket path must leave 14 bytes for the private bind directory (directory part at most 93 bytes)");
+    return Napi::Value();
+  }
+  if (mkdtemp(&privateDir[0]) == nullptr) {
+    ThrowErrno(env, errno, "mkdtemp");
+    return Napi::Value();
+  }
+  std::string insidePath = privateDir + "/s";
+  memcpy(inside.sun_path, insidePath.data(), insidePath.size());
   int fd = StreamSocket(env, AF_UNIX);
-  if (fd < 0) return Napi::Value();
-  mode_t old = umask(0777 & ~static_cast<mode_t>(mode));
-  int rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+  if (fd < 0) {
+    rmdir(privateDir.c_str());
+    return Napi::Value();
+  }
+  const char* failed = nullptr;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&inside), sizeof inside) != 0) failed = "bind";
+  else if (chmod(insidePath.c_str(), static_cast<mode_t>(mode)) != 0) failed = "chmod";
+  else if (link(insidePath.c_str(), target.c_str()) != 0) failed = "link";
   int e = errno;
-  umask(old);
-  if (rc != 0 || chmod(sa.sun_path, static_cast<mode_t>(mode)) != 0 || listen(fd, 16) != 0) {
-    if (rc == 0) e = errno;
+  if (failed && strcmp(failed, "link") == 0 && e == EEXIST) e = EADDRINUSE;
+  unlink(insidePath.c_str());
+  rmdir(privateDir.c_str());
+  if (!failed && listen(fd, 16) != 0) {
+    failed = "listen";
+    e = errno;
+    unlink(target.c_str());
+  }
+  if (failed) {
     close(fd);
-    ThrowErrno(env, e, "listen");
+    ThrowErrno(env, e, failed);
     return Napi::Value();
   }
   return Napi::Number::New(env, fd);

@@ -149,6 +149,8 @@ static void OnCheck(uv_check_t* h) {
       FinishRun(c, err, 0);
     } else if (r == 1) {
       FinishRun(c, nullptr, 1);
+    } else if (r == -1 && b->checkFds && CollectClosedFdEvents(b, -1, &err)) {
+      FinishRun(c, err, 0);
     } else if (r == -1) {
       napi_value code, msg;
       napi_create_string_utf8(env, "ERR_LIBEVENT", NAPI_AUTO_LENGTH, &code);
@@ -166,12 +168,19 @@ static void OnCheck(uv_check_t* h) {
   }
   napi_close_callback_scope(env, cs);  // runs nextTicks and microtasks queued by callbacks
   napi_close_handle_scope(env, hs);
+  ReleaseBaseIfUnused(b);  // released from inside this pass: its record can go now
+}
+
+static bool CheckDispatcher(napi_env env, BaseRec* b) {
+  if (b->inst->dispatcher) return true;
+  ThrowError(env, "ERR_NO_DISPATCHER", "setDispatcher() must be called before a loop runs events");
+  return false;
 }
 
 static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
-  if (!b) return Napi::Value();
+  if (!b || !CheckDispatcher(env, b)) return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "run() called from inside a callback of the same base");
     return Napi::Value();
@@ -228,12 +237,95 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   return Napi::Value(env, promise);
 }
 
+// Exclusive mode and environment teardown. worker.terminate() (and process.exit() in the main
+// thread, which terminates every worker) runs on another thread: it stops V8 and wakes the
+// worker's libuv loop with uv_async_send, which makes libuv's backend fd readable. libevent is
+// built without thread support here, so nothing else could wake a blocked event_base_loop. So
+// a base that runs exclusively watches that fd with an internal event; when it is readable the
+// env is probed (a call into a no-op JS function fails once termination started) and the loop
+// is broken. Node's ordinary work makes the fd readable too, and stays so while libevent owns
+// the thread: then the watch sleeps 50 ms before looking again, instead of waking at once.
+static bool EnvTerminating(Instance* inst) {
+  napi_env env = inst->env;
+  napi_handle_scope hs;
+  if (napi_open_handle_scope(env, &hs) != napi_ok) return true;
+  napi_value fn = nullptr, recv, result;
+  if (!inst->probe) {
+    napi_value src;
+    napi_create_string_utf8(env, "(function nodeLibeventProbe() {})", NAPI_AUTO_LENGTH, &src);
+    if (napi_run_script(env, src, &fn) == napi_ok) napi_create_reference(env, fn, 1, &inst->probe);
+  } else {
+    napi_get_reference_value(env, inst->probe, &fn);
+  }
+  napi_get_undefined(env, &recv);
+  bool terminating = !fn || napi_call_function(env, recv, fn, 0, nullptr, &result) != napi_ok;
+  if (terminating) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    napi_value ignored;
+    if (pending) napi_get_and_clear_last_exception(env, &ignored);
+  }
+  napi_close_handle_scope(env, hs);
+  return terminating;
+}
+
+static void OnNodeWork(evutil_socket_t, short, void* arg) {
+  BaseRec* b = static_cast<BaseRec*>(arg);
+  if (b->loopInst && EnvTerminating(b->loopInst)) {
+    b->terminating = true;
+    event_base_loopbreak(b->eb);
+    return;
+  }
+  event_del(b->nodeWatch);
+  struct timeval tv = {0, 50 * 1000};
+  event_add(b->nodeRetry, &tv);
+}
+
+static void OnNodeRetry(evutil_socket_t, short, void* arg) {
+  BaseRec* b = static_cast<BaseRec*>(arg);
+  event_add(b->nodeWatch, nullptr);
+}
+
+// Adds the watch (once per base; it stays added between loop calls, costing nothing then).
+static void WatchForTeardown(napi_env env, BaseRec* b) {
+  if (b->nodeWatch) return;
+  uv_loop_t* loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) return;
+  if (loop == uv_default_loop()) return;  // the main thread: no other thread terminates it
+  int fd = uv_backend_fd(loop);
+  if (fd < 0 || (b->selectBackend && fd >= FD_SETSIZE)) return;  // then terminate cannot wake it
+  b->nodeWatch = event_new(b->eb, fd, EV_READ | EV_PERSIST, OnNodeWork, b);
+  b->nodeRetry = event_new(b->eb, -1, 0, OnNodeRetry, b);
+  if (!b->nodeWatch || !b->nodeRetry) {
+    CloseTeardownWatch(b);
+    return;
+  }
+  b->nodeWatch->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;  // not counted, as libevent's own
+  b->nodeRetry->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;
+  event_add(b->nodeWatch, nullptr);
+}
+
+int ActiveInternalEvents(BaseRec* b) {
+  int n = 0;
+  for (struct event* ev : {b->nodeWatch, b->nodeRetry, b->coop ? b->coop->uvfdEvent : nullptr,
+                           b->coop ? b->coop->timerEvent : nullptr})
+    if (ev && (ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE)) n++;
+  return n;
+}
+
+void CloseTeardownWatch(BaseRec* b) {
+  if (b->nodeWatch) event_free(b->nodeWatch);
+  if (b->nodeRetry) event_free(b->nodeRetry);
+  b->nodeWatch = b->nodeRetry = nullptr;
+}
+
 // baseLoop(handle, flags) -> 0 | 1; rethrows a callback's exception.
 static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
-  if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags))
+  if (!b || !ArgInt(info, 1, "loop flags", 0, EVLOOP_ONCE | EVLOOP_NONBLOCK | EVLOOP_NO_EXIT_ON_EMPTY, &flags) ||
+      !CheckDispatcher(env, b))
     return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "the loop of this base is already running (called from one of its callbacks)");
@@ -244,14 +336,23 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   b->userBreak = false;
+  WatchForTeardown(env, b);
+  Instance* outer = b->loopInst;
+  b->loopInst = InstanceOf(env);
   b->loopDepth++;
   int r = event_base_loop(b->eb, static_cast<int>(flags));
   b->loopDepth--;
+  b->loopInst = outer;
+  if (b->terminating) return Napi::Value();  // the env is ending: no JS runs any more
   b->gotExit = event_base_got_exit(b->eb);
   b->gotBreak = event_base_got_break(b->eb);
   napi_value err;
   bool failed = TakePendingError(b, &err);
+  // select fails the whole pass with EBADF on a closed fd: delete those events and say so;
+  // the next loop call runs.
+  if (!failed && r < 0 && !b->freeDeferred && b->checkFds) failed = CollectClosedFdEvents(b, -1, &err);
   if (b->freeDeferred) FreeBaseNow(b);
+  ReleaseBaseIfUnused(b);  // released from inside the loop (raw binding): b may be gone now
   if (failed) {
     napi_throw(env, err);
     return Napi::Value();

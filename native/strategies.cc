@@ -39,6 +39,7 @@ static Napi::Value EventReassign(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   event_del(r->ev);
+  if (r->events & EV_SIGNAL) UpdateSignalOwner(r->base);
   if (event_assign(r->ev, target->eb, r->fd, r->events, EventTrampoline, PackArg(r->index, static_cast<uint32_t>(slot))) != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_assign failed: " + LastLibeventMessage());
     return Napi::Value();
@@ -65,10 +66,35 @@ static Napi::Value BaseReinit(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_LOOP_REENTRANT", "event_reinit is not safe while the loop runs");
     return Napi::Value();
   }
+  // event_reinit closes the base's signal pipe twice (once itself, once in the backend's
+  // dealloc), so another thread that opens a file in between loses it. That cannot be guarded
+  // from outside libevent: refuse while another event loop (a worker thread) exists or this
+  // thread's libuv has thread-pool requests in flight.
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(info.Env(), &loop);
+  int foreign = ForeignEpollFds();
+  if (foreignEpollBaseline < 0 || foreign < 0 || foreign > foreignEpollBaseline || !loop || loop != uv_default_loop()) {
+    ThrowError(info.Env(), "ERR_REINIT_UNSAFE",
+               "event_reinit closes fds twice and could close another thread's: refused while worker threads (or other "
+               "event loops) exist, and outside the main thread");
+    return Napi::Value();
+  }
+  if (loop->active_reqs.count > 0) {
+    ThrowError(info.Env(), "ERR_REINIT_UNSAFE",
+               "event_reinit closes fds twice and could close one the thread pool opens: refused while " +
+                   std::to_string(loop->active_reqs.count) + " libuv requests are in flight; retry when idle");
+    return Napi::Value();
+  }
+  int probe[4];
+  int probed = ProbeLowestFree(probe, 4);
+  std::vector<int> candidates = OwnedFdsOf(b);
+  candidates.insert(candidates.end(), probe, probe + probed);
   if (event_reinit(b->eb) != 0) {
+    RecordOwnedFds(b, candidates.data(), static_cast<int>(candidates.size()));
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_reinit failed: " + LastLibeventMessage());
     return Napi::Value();
   }
+  RecordOwnedFds(b, candidates.data(), static_cast<int>(candidates.size()));  // new epoll fd and pipe
   return info.Env().Undefined();
 }
 

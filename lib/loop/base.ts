@@ -5,7 +5,7 @@ import { COUNT, EV } from './constants.js';
 import { checkFunction, rangeError, stateError, typeError } from './errors.js';
 import { type Callback, Event, MAKE_EVENT } from './event.js';
 import { binding } from './native.js';
-import { allocSlot, baseRegistry, freeSlot, live, weakEvents } from './registry.js';
+import { allocSlot, baseRegistry, freeSlot, live, unpin, weakEvents } from './registry.js';
 
 export type Method = 'epoll' | 'poll' | 'select' | (string & {});
 export type Feature = 'et' | 'o1' | 'fds' | 'earlyClose';
@@ -28,6 +28,18 @@ export interface EventBaseOptions {
 export interface RewireOptions {
   /** Only 'inplace' here; the update host adds the comparison strategies. */
   strategy?: 'inplace';
+}
+
+/**
+ * ERR_FD_CLOSED (poll/select: an fd closed behind the binding): the addon deleted those events,
+ * so they are no longer pinned.
+ */
+function forgetClosedFdEvents(err: unknown): unknown {
+  const e = err as { code?: unknown; events?: unknown };
+  if (e !== null && typeof e === 'object' && e.code === 'ERR_FD_CLOSED' && Array.isArray(e.events)) {
+    for (const index of e.events as number[]) unpin(index);
+  }
+  return err;
 }
 
 export class EventBase implements Disposable {
@@ -124,7 +136,11 @@ export class EventBase implements Disposable {
   /** event_base_loop with EVLOOP flags; a callback's exception is rethrown after loopbreak. */
   loop(flags = 0): 0 | 1 {
     this.#check();
-    return binding.baseLoop(this.#handle, flags);
+    try {
+      return binding.baseLoop(this.#handle, flags);
+    } catch (err) {
+      throw forgetClosedFdEvents(err);
+    }
   }
 
   /**
@@ -133,7 +149,11 @@ export class EventBase implements Disposable {
    */
   async run(): Promise<0 | 1> {
     this.#check();
-    return binding.baseRun(this.#handle);
+    try {
+      return await binding.baseRun(this.#handle);
+    } catch (err) {
+      throw forgetClosedFdEvents(err);
+    }
   }
 
   /** True while dispatch()/loop()/run() is active. */

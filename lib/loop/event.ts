@@ -23,7 +23,7 @@ export class Event implements Disposable {
   #callback: Callback;
   #freed = false;
 
-  /** @internal use base.event(), base.timer() or base.signal() */
+  /** Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(). */
   constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, slot: number, fd: number, events: number, cb: Callback) {
     if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
     this.#base = base;

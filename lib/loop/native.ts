@@ -67,20 +67,25 @@ export interface NativeBinding {
   io: NativeIo;
 }
 
+// node-gyp-build picks build/Release/*.node (a source build) first, then the packaged
+// prebuilds/linux-x64/node.napi.glibc.node. NODE_LIBEVENT_ADDON names one file instead (the
+// ASan and cmake-js builds, benchmarks that pin a copy).
+type GypBuildResolver = { path(dir: string): string };
+
 function load(): NativeBinding {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const file = process.env.NODE_LIBEVENT_ADDON
-    ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
-    : path.resolve(here, '..', '..', 'build', 'Release', 'node_libevent.node');
+  const requireHere = createRequire(import.meta.url);
+  const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  let file = process.env.NODE_LIBEVENT_ADDON ? path.resolve(process.env.NODE_LIBEVENT_ADDON) : undefined;
   try {
-    return createRequire(import.meta.url)(file) as NativeBinding;
+    file ??= (requireHere('node-gyp-build') as GypBuildResolver).path(packageRoot);
+    return requireHere(file) as NativeBinding;
   } catch (cause) {
     const err = new Error(
-      `node-libevent: could not load the native addon at ${file}.\n` +
+      `node-libevent: could not load the native addon${file ? ` at ${file}` : ` (no build in ${packageRoot}/build/Release and no prebuilt binary for ${process.platform}-${process.arch})`}.\n` +
         'Possible causes:\n' +
-        '- the addon was not built: run `npm rebuild node-libevent` (needs libevent-dev and pkg-config)\n' +
-        '- libevent 2.1 is not installed at run time: `sudo apt-get install libevent-2.1-7` or libevent-dev\n' +
-        `- it was built for another Node version (this is ${process.version}): rebuild it`,
+        '- the addon was not built: run `npm rebuild node-libevent` (a source build needs build-essential, python3, libevent-dev and pkg-config)\n' +
+        '- a source build is used but libevent 2.1 is missing at run time: install libevent-dev (Debian/Ubuntu) or libevent-devel (Fedora)\n' +
+        `- the platform is not supported: node-libevent runs on Linux (this is ${process.platform}-${process.arch})`,
       { cause },
     );
     (err as Error & { code: string }).code = 'ERR_ADDON_LOAD';

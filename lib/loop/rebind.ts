@@ -31,7 +31,13 @@ export function rebindByReadd(pairs: readonly RebindPair[]): void {
   for (const [ev, fn] of pairs) readdOne(ev, fn);
 }
 
-/** Strategy 2: event_reinit on the base, then strategy 3 (reinit alone cannot change callbacks). */
+/**
+ * Strategy 2: event_reinit on the base, then strategy 3 (reinit alone cannot change callbacks).
+ * event_reinit closes the base's signal pipe twice, which can close a file another thread
+ * opened in between, so the addon refuses it (ERR_REINIT_UNSAFE) outside the main thread, while
+ * any worker thread (another event loop) exists, or while libuv thread-pool requests are in
+ * flight. Nothing has changed when it throws.
+ */
 export function rebindByReinit(base: EventBase, pairs: readonly RebindPair[]): void {
   binding.baseReinit(base._handle);
   rebindByReadd(pairs);

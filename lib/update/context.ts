@@ -4,7 +4,7 @@ import { type Callback, COUNT, EV, type EventBase, EVLOOP, io } from '../loop/in
 import type { DeliveryPolicy, Mainloop } from '../mainloop/index.js';
 import { defineMessage } from '../pubsub/index.js';
 import { defineSubsystem, type SubsystemDef } from '../subsys/index.js';
-import { UpdateError } from './errors.js';
+import { describeThrown, UpdateError } from './errors.js';
 
 /** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
 export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io, defineMessage, defineSubsystem });
@@ -106,7 +106,7 @@ export class UpdateContext implements VersionContext {
         try {
           value = options.transform(old, carried.fromVersion);
         } catch (cause) {
-          throw new UpdateError('ERR_TRANSFORM', 'migrate', `transform of state '${key}' from ${carried.fromVersion} threw: ${String(cause)}`, { cause });
+          throw new UpdateError('ERR_TRANSFORM', 'migrate', `transform of state '${key}' from ${carried.fromVersion} threw: ${describeThrown(cause)}`, { cause });
         } finally {
           this.migrateMs += performance.now() - t0;
         }

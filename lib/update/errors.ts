@@ -24,3 +24,41 @@ export class UpdateUnwind extends Error {
     super(`unwinding to update point '${point}'`);
   }
 }
+
+/**
+ * A message for any thrown value, safely: a version may throw null-prototype objects, objects
+ * whose `message` getter throws, revoked proxies or symbols, and none of them may break the
+ * report of the failure.
+ */
+export function describeThrown(value: unknown): string {
+  try {
+    if (typeof value === 'string') return value;
+    if (typeof value === 'symbol') return value.toString();
+    if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+    const message = (value as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+    const text = String(value);
+    return typeof text === 'string' ? text : 'a value that cannot be described';
+  } catch {
+    return `a thrown ${typeof value} that cannot be described`;
+  }
+}
+
+/** `value instanceof UpdateError`, for values (a revoked proxy) on which instanceof itself throws. */
+export function isUpdateError(value: unknown): value is UpdateError {
+  try {
+    return value instanceof UpdateError;
+  } catch {
+    return false;
+  }
+}
+
+/** A string `code` property of a thrown value, if it has one and reading it does not throw. */
+export function codeOf(value: unknown): string | undefined {
+  try {
+    const code = (value as { code?: unknown } | null)?.code;
+    return typeof code === 'string' ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -9,7 +9,7 @@
 //
 // Imports the loop layer (events, rewrite) and nothing above it.
 export { type Carried, type StateOptions, UpdateContext, type VersionContext, versionLib } from './context.js';
-export { ControlServer, controlSocketPath } from './control.js';
+export { checkControlDir, ControlServer, type ControlServerOptions, controlSocketDir, controlSocketPath } from './control.js';
 export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
-export { type Strategy, UpdateHost, type UpdateHostOptions, type UpdateReport, type VersionModule } from './host.js';
+export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateReport, type VersionModule } from './host.js';
 export { loadVersionModule } from './loader.js';

@@ -5,8 +5,11 @@
 // `children` array (both keep it reachable). So versions are CommonJS (TypeScript compiled to
 // CommonJS, or plain JS), and every module loaded from the versions directory is evicted right
 // after loading: the version object returned here is then the only path to its code.
-import { createRequire } from 'node:module';
+import { realpathSync } from 'node:fs';
+import Module, { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
+
+import { UpdateError } from './errors.js';
 
 type CjsModule = NodeJS.Module & { parent?: CjsModule | null };
 
@@ -23,11 +26,44 @@ export function loadVersionModule(file: string, versionsDir: string): LoadedModu
   // A stale entry (from a load that threw half-way) must not be reused.
   for (const key of Object.keys(cache)) if (inDir(key)) delete cache[key];
   let files: string[] = [];
+  const restore = confineResolution(inDir, versionsDir);
   try {
     return { exports: req(file) as unknown, files };
   } finally {
+    restore();
     files.push(...evict(cache, inDir));
   }
+}
+
+type Resolver = (request: string, parent: CjsModule | undefined, ...rest: unknown[]) => string;
+
+/**
+ * While a version loads, every file CommonJS resolves (a package directory's `main`, and
+ * everything the version requires) must lie inside versionsDir after resolving symlinks;
+ * Node's built-in modules are fine. Refused before the file runs. Returns the undo.
+ * (Module._resolveFilename is the one place every require of the load goes through.)
+ */
+function confineResolution(inDir: (f: string) => boolean, versionsDir: string): () => void {
+  const M = Module as unknown as { _resolveFilename: Resolver };
+  const original = M._resolveFilename;
+  M._resolveFilename = function confined(this: unknown, request, parent, ...rest) {
+    const resolved = original.call(this, request, parent, ...rest);
+    if (isBuiltin(resolved)) return resolved;
+    let real = resolved;
+    try {
+      real = realpathSync(resolved);
+    } catch {
+      // resolution found it, so it exists; keep the resolved name
+    }
+    if (!inDir(real)) {
+      const by = parent?.filename ? ` (required by ${parent.filename})` : '';
+      throw new UpdateError('ERR_OUTSIDE_VERSIONS_DIR', 'load', `'${request}'${by} resolves to ${real}, outside the versions directory ${versionsDir}`);
+    }
+    return resolved;
+  };
+  return () => {
+    M._resolveFilename = original;
+  };
 }
 
 function evict(cache: NodeJS.Dict<NodeJS.Module>, inDir: (f: string) => boolean): string[] {

@@ -7,7 +7,8 @@ import path from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { type Callback, COUNT, EV, EVLOOP, Event, EventBase, io } from '../../lib/index.js';
+import { type Callback, COUNT, EV, EVLOOP, Event, EventBase, type EventBaseOptions, io } from '../../lib/index.js';
+import { binding } from '../../lib/loop/native.js';
 import { expectCode, expectUsable, Fds, methods } from './helpers.js';
 
 const fds = new Fds();
@@ -297,5 +298,28 @@ describe.each(methods)('freed objects on %s', (method) => {
     const other = new EventBase({ method });
     expectUsable(other);
     other.free();
+  });
+});
+
+describe('EventBase options read by getters and Proxy traps (issue 7, item 26)', () => {
+  it('creates nothing when reading an option throws: no base, no fds left behind', () => {
+    const boom = () => {
+      throw new Error('getter');
+    };
+    const bad: unknown[] = [
+      { get method() { return boom(); } },
+      { get priorities() { return boom(); } },
+      { get noCacheTime() { return boom(); } },
+      new Proxy({}, { get: boom }),
+      { avoid: new Proxy([], { get: (t, k) => (k === 'length' ? boom() : Reflect.get(t, k)) }) },
+      { requireFeatures: new Proxy(['et'], { get: (t, k) => (k === '0' ? boom() : Reflect.get(t, k)) }) },
+    ];
+    const before = binding.stats().liveBases;
+    const fdsBefore = fs.readdirSync('/proc/self/fd').length;
+    for (let i = 0; i < 20; i++) {
+      for (const o of bad) expect(() => new EventBase(o as EventBaseOptions)).toThrow();
+    }
+    expect(binding.stats().liveBases).toBe(before);
+    expect(fs.readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(fdsBefore);
   });
 });

@@ -1,10 +1,12 @@
 // Core event behaviour on every backend, after libevent's own regression suite (main/*):
 // one-shot and persistent I/O, several events per fd, activation, EOF, edge triggering,
 // many ready events in one pass, and the refusal of a re-entrant loop.
+import fs from 'node:fs';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { EV, EVLOOP, EventBase, io } from '../../lib/index.js';
-import { bytes, drain, Fds, methods } from './helpers.js';
+import { bytes, type CodedError, drain, expectUsable, Fds, methods, thrown } from './helpers.js';
 
 const fds = new Fds();
 afterEach(() => fds.closeAll());
@@ -416,5 +418,49 @@ describe.each(methods)('events on %s', (method) => {
     expect(order).toEqual(['outer', 'inner', 'outer-end']);
     inner.free();
     outer.free();
+  });
+});
+
+// An fd closed behind the binding (fs.closeSync instead of io.close): issue 7, item 28.
+describe.each(methods.filter((m) => m !== 'epoll'))('an fd closed behind the binding on %s', (method) => {
+  it('is reported as ERR_FD_CLOSED and its events deleted, instead of a spinning callback or a failing loop', () => {
+    const base = new EventBase({ method });
+    const [a, b] = io.socketpair();
+    let calls = 0;
+    const ev = base.event(a, EV.READ | EV.PERSIST, () => calls++).add();
+    const other = base.event(a, EV.WRITE, () => calls++).add();
+    fs.closeSync(a);
+    const err = thrown(() => base.loop(EVLOOP.NONBLOCK)) as CodedError & { fds?: number[] };
+    expect(err.code).toBe('ERR_FD_CLOSED');
+    expect(err.fds).toEqual([a]);
+    expect(calls).toBe(0);
+    expect(ev.pending()).toBe(0);
+    expect(other.pending()).toBe(0);
+    expect(base.events()).toEqual([]);
+    expectUsable(base);
+    io.close(b);
+    base.free();
+  });
+
+  it('detects a reused fd number: the stale callback never sees the new file', () => {
+    const base = new EventBase({ method });
+    const [a, b] = io.socketpair();
+    let stale = 0;
+    base.event(a, EV.READ | EV.PERSIST, () => stale++).add();
+    fs.closeSync(a);
+    fs.closeSync(b);
+    const [c, d] = io.socketpair(); // takes the freed numbers again
+    expect([c, d].sort()).toEqual([a, b].sort());
+    io.write(c === a ? d : c, bytes(1));
+    const err = thrown(() => base.loop(EVLOOP.NONBLOCK));
+    expect(err.code).toBe('ERR_FD_CLOSED');
+    expect(stale).toBe(0);
+    let fresh = 0;
+    base.event(a, EV.READ, () => fresh++).add();
+    base.loop(EVLOOP.NONBLOCK);
+    expect(fresh).toBe(1);
+    io.close(c);
+    io.close(d);
+    base.free();
   });
 });

@@ -1,4 +1,7 @@
 // Shared helpers for the loop tests: the backends to run every case on, error and fd helpers.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -95,3 +98,21 @@ export const gc: () => void =
     v8.setFlagsFromString('--expose-gc');
     return vm.runInNewContext('gc') as () => void;
   })();
+
+/** The addon file the suite runs against (the sanitized one under `npm run test:asan`). */
+export const addonPath: string = process.env.NODE_LIBEVENT_ADDON
+  ? path.resolve(process.env.NODE_LIBEVENT_ADDON)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'build', 'Release', 'node_libevent.node');
+
+/**
+ * Runs a CommonJS script in a fresh Node process (`ADDON` is the addon's path), so that a
+ * crash or a hang fails the test instead of the test runner. Returns status, signal, output.
+ */
+export function runChild(script: string, timeoutMs = 15_000): { status: number | null; signal: string | null; out: string } {
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', `const ADDON = ${JSON.stringify(addonPath)};\n${script}`], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: process.env,
+  });
+  return { status: r.status, signal: r.signal, out: `${r.stdout}${r.stderr}` };
+}

@@ -3,8 +3,8 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
-import { EV, EventBase } from '../../lib/index.js';
-import { methods } from './helpers.js';
+import { EV, EventBase, EVLOOP } from '../../lib/index.js';
+import { expectCode, expectUsable, methods, runChild } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -70,6 +70,214 @@ describe.each(methods)('signals on %s', (method) => {
     base.timer(() => { fired = true; }).add(0);
     base.dispatch();
     expect(fired).toBe(true);
+    base.free();
+  });
+});
+
+/** Sends `sig` to this process `n` times, pausing so the kernel cannot merge them. */
+function raise(sig: NodeJS.Signals, n: number): void {
+  for (let i = 0; i < n; i++) {
+    process.kill(process.pid, sig);
+    const end = performance.now() + 3;
+    while (performance.now() < end) {
+      // let the handler run before the next one
+    }
+  }
+}
+
+// libevent's signal closure makes one call per caught signal from a loop of its own; these
+// cases end, change or interrupt that loop from inside the callback (issue 7, items 1 and 7).
+describe.each(methods)('signals with several deliveries pending on %s', (method) => {
+  it('makes every delivery when nothing interferes (the baseline the next cases rely on)', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => calls++).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call after ev.active(SIGNAL) then ev.free() in the callback', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      calls++;
+      ev.active(EV.SIGNAL);
+      ev.free();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(s.freed).toBe(true);
+    expectUsable(base);
+    base.free();
+  });
+
+  it('makes no further call after ev.active(SIGNAL) then ev.del() in the callback (no internal error)', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      calls++;
+      ev.active(EV.SIGNAL);
+      ev.del();
+    }).add();
+    raise('SIGUSR2', 3);
+    expect(() => base.loop(EVLOOP.NONBLOCK)).not.toThrow();
+    expect(calls).toBe(1);
+    expect(s.pending()).toBe(0);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call after ev.free() or ev.del() alone in the callback', () => {
+    for (const op of ['free', 'del'] as const) {
+      const base = new EventBase({ method });
+      let calls = 0;
+      const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+        calls++;
+        ev[op]();
+      }).add();
+      raise('SIGUSR2', 3);
+      base.loop(EVLOOP.NONBLOCK);
+      expect(calls).toBe(1);
+      if (op === 'del') s.free();
+      base.free();
+    }
+  });
+
+  it('keeps the remaining deliveries when the callback re-activates the event', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', (_signo, _what, ev) => {
+      if (calls++ === 0) ev.active(EV.SIGNAL);
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(4); // three signals and one activation
+    s.free();
+    base.free();
+  });
+
+  it('loses no delivery when the callback throws: the rest come on the next loop call', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    }).add();
+    raise('SIGUSR2', 3);
+    for (let i = 1; i <= 3; i++) {
+      expect(() => base.loop(EVLOOP.NONBLOCK)).toThrow(`boom ${i}`);
+      expect(calls).toBe(i);
+    }
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('loses no delivery when the callback calls loopbreak()', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    const s = base.signal('SIGUSR2', () => {
+      calls++;
+      base.loopbreak();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(s.pending(EV.SIGNAL)).toBe(EV.SIGNAL);
+    base.loop(EVLOOP.NONBLOCK);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(3);
+    s.free();
+    base.free();
+  });
+
+  it('makes no further call once the base is freed from the callback', () => {
+    const base = new EventBase({ method });
+    let calls = 0;
+    base.signal('SIGUSR2', () => {
+      calls++;
+      base.free();
+    }).add();
+    raise('SIGUSR2', 3);
+    base.loop(EVLOOP.NONBLOCK);
+    expect(calls).toBe(1);
+    expect(base.freed).toBe(true);
+  });
+});
+
+// Process-wide signal state (issue 7, items 5 and 6).
+describe.each(methods)('signal ownership on %s', (method) => {
+  it("keeps Node's handler installed after the event when the event is freed or deleted", () => {
+    for (const op of ['free', 'del', 'base.free']) {
+      const r = runChild(`
+        const b = require(ADDON);
+        b.setDispatcher(() => {});
+        const base = b.baseNew({ method: ${JSON.stringify(method)} }).handle;
+        const ev = b.eventNew(base, ${constants.signals.SIGUSR2}, ${EV.SIGNAL | EV.PERSIST}, 0);
+        b.eventAdd(ev);
+        let got = 0;
+        process.on('SIGUSR2', () => got++);
+        const op = ${JSON.stringify(op)};
+        if (op === 'free') b.eventFree(ev); else if (op === 'del') b.eventDel(ev); else b.baseFree(base);
+        process.kill(process.pid, 'SIGUSR2');
+        setTimeout(() => console.log('node handler ran', got), 50);
+      `);
+      expect(r.signal, op).toBe(null);
+      expect(r.out.trim(), op).toBe('node handler ran 1');
+    }
+  });
+
+  it('refuses a signal event on a second base while the first has one added, then allows it', () => {
+    const one = new EventBase({ method });
+    const two = new EventBase({ method });
+    const s1 = one.signal('SIGUSR2', () => undefined).add();
+    const s2 = two.signal('SIGUSR2', () => undefined);
+    const other = two.signal('SIGUSR1', () => undefined);
+    expectCode(() => s2.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    expectCode(() => other.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    s1.del();
+    let got = 0;
+    s2.callback = () => got++;
+    s2.add();
+    expectCode(() => s1.add(), Error, 'ERR_SIGNAL_BASE_CONFLICT');
+    raise('SIGUSR2', 1);
+    two.loop(EVLOOP.NONBLOCK);
+    expect(got).toBe(1);
+    two.free(); // freeing the owner gives signals back
+    s1.add().free();
+    one.free();
+  });
+
+  it('refuses a signal event in a worker while a base of the main thread has one added', () => {
+    const r = runChild(`
+      const { Worker } = require('node:worker_threads');
+      const b = require(ADDON);
+      b.setDispatcher(() => {});
+      const base = b.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      b.eventAdd(b.eventNew(base, ${constants.signals.SIGUSR2}, ${EV.SIGNAL | EV.PERSIST}, 0));
+      const body = \`
+        const { parentPort, workerData } = require('node:worker_threads');
+        const b = require(workerData);
+        const base = b.baseNew({}).handle;
+        try { b.eventAdd(b.eventNew(base, ${constants.signals.SIGUSR1}, ${EV.SIGNAL}, 0)); parentPort.postMessage('added'); }
+        catch (e) { parentPort.postMessage(e.code); }
+      \`;
+      new Worker(body, { eval: true, workerData: ADDON }).on('message', (m) => console.log(m));
+    `);
+    expect(r.out.trim()).toBe('ERR_SIGNAL_BASE_CONFLICT');
+    expect(r.status).toBe(0);
+  });
+
+  it('refuses SIGCHLD, which libuv takes back at the first child_process.spawn()', () => {
+    const base = new EventBase({ method });
+    expectCode(() => base.signal('SIGCHLD', () => undefined), RangeError, 'ERR_SIGNAL_UNSUPPORTED');
+    expectUsable(base);
     base.free();
   });
 });

@@ -1,0 +1,301 @@
+/**
+ * Onion layers of relay cells (tor-spec §5.5, §6.1; Tor's relay_crypto.c).
+ *
+ * Each hop shares with the client, per direction, one AES-128-CTR keystream (zero IV, running
+ * for the circuit's whole life: cell k uses keystream bytes [509k, 509k+509)) and one running
+ * SHA-1 seeded with Df (forward) or Db (backward). `HopCrypto` holds the four of them (Tor's
+ * relay_crypto_t). A relay has one per circuit; the client (origin) has one per hop in its
+ * `OriginCrypto` (Tor's cpath).
+ *
+ * Sending at an edge: recognized = 0 and digest = 0 are already in the plaintext body
+ * (relay-cell.ts); the whole 509-byte body goes into the sender's running digest, whose first 4
+ * bytes are written into the Digest field; then the body is encrypted.
+ * Receiving: after a layer is removed, recognized ≠ 0 means "not for this hop". Otherwise the
+ * Digest field is zeroed, the body is added to a checkpoint of the running digest, and the first
+ * 4 bytes compared; on a mismatch (a chance recognized == 0, p = 2^-16) the digest state and the
+ * field are rolled back and the cell is treated as not recognized.
+ *
+ * Live updates: `exportState()` gives a plain object (each keystream's key and byte offset, each
+ * digest's words, pending block and length) and `fromState()` rebuilds objects that continue
+ * byte for byte; AES-CTR is re-created at offset n with IV = ⌊n/16⌋ as a 128-bit counter,
+ * discarding n mod 16 bytes. The objects can also be carried as they are (opaque handles).
+ */
+import { createCipheriv, type Cipher } from 'node:crypto';
+
+import { CELL_BODY_LEN } from './cell.js';
+import { ProtocolError } from './errors.js';
+import type { CircuitKeys } from './ntor.js';
+import { RelayHeaderOffset } from './relay-cell.js';
+import { Sha1, type Sha1Checkpoint, type Sha1State } from './sha1.js';
+
+// ---------------------------------------------------------------------------------------------
+// One AES-128-CTR keystream with a known position
+
+export interface KeystreamState {
+  key: Uint8Array;
+  /** Bytes of keystream used so far. */
+  offset: number;
+}
+
+function counterBlock(blockNumber: number): Buffer {
+  const iv = Buffer.alloc(16);
+  iv.writeUInt32BE(Math.floor(blockNumber / 0x1_0000_0000) >>> 0, 8);
+  iv.writeUInt32BE(blockNumber >>> 0, 12);
+  return iv;
+}
+
+/**
+ * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
+ * cipher is made on first use, at the current offset: creating one costs several microseconds,
+ * so a live update that rebuilds every circuit's keystreams from exported state does not pay
+ * that inside its pause, only when each circuit next carries a cell.
+ */
+export class Keystream {
+  readonly #key: Buffer;
+  #cipher: Cipher | null = null;
+  #offset: number;
+
+  constructor(key: Uint8Array, offset = 0) {
+    if (!(key instanceof Uint8Array) || key.length !== 16) {
+      throw new ProtocolError('ERR_CRYPTO_STATE', 'AES-128 keys are 16 bytes');
+    }
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', `keystream offset ${offset}`);
+    this.#key = Buffer.from(key);
+    this.#offset = offset;
+  }
+
+  static fromState(state: KeystreamState): Keystream {
+    return new Keystream(state?.key, state?.offset);
+  }
+
+  exportState(): KeystreamState {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream exported after wipe()');
+    return { key: Buffer.from(this.#key), offset: this.#offset };
+  }
+
+  get offset(): number {
+    return this.#offset;
+  }
+
+  #start(): Cipher {
+    const cipher = createCipheriv('aes-128-ctr', this.#key, counterBlock(Math.floor(this.#offset / 16)));
+    if (this.#offset % 16 !== 0) cipher.update(Buffer.alloc(this.#offset % 16));
+    this.#cipher = cipher;
+    return cipher;
+  }
+
+  /** Zeroes the key and drops the cipher (Tor 0.2.1.25 wiped whole session keys on free). */
+  wipe(): void {
+    this.#key.fill(0);
+    this.#cipher = null;
+    this.#offset = -1;
+  }
+
+  /** XORs the next `data.length` keystream bytes into `data`, in place. */
+  apply(data: Buffer): void {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
+    const out = (this.#cipher ?? this.#start()).update(data);
+    out.copy(data);
+    this.#offset += data.length;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One hop's state
+
+export interface HopCryptoState {
+  forwardCipher: KeystreamState;
+  backwardCipher: KeystreamState;
+  forwardDigest: Sha1State;
+  backwardDigest: Sha1State;
+}
+
+export type Direction = 'forward' | 'backward';
+
+const checkpointScratch: Sha1Checkpoint = { words: new Int32Array(5), pending: new Uint8Array(64), length: 0 };
+
+function checkBody(body: Buffer): void {
+  if (body.length !== CELL_BODY_LEN) throw new ProtocolError('ERR_CELL_TRUNCATED', `relay body of ${body.length} bytes`);
+}
+
+/** The cipher and digest state one hop shares with the client (Tor: relay_crypto_t). */
+export class HopCrypto {
+  readonly forwardCipher: Keystream;
+  readonly backwardCipher: Keystream;
+  readonly forwardDigest: Sha1;
+  readonly backwardDigest: Sha1;
+
+  private constructor(fc: Keystream, bc: Keystream, fd: Sha1, bd: Sha1) {
+    this.forwardCipher = fc;
+    this.backwardCipher = bc;
+    this.forwardDigest = fd;
+    this.backwardDigest = bd;
+  }
+
+  /** From a handshake's keys: Kf/Kb key the ciphers, Df/Db seed the digests. */
+  static fromKeys(keys: CircuitKeys): HopCrypto {
+    return new HopCrypto(
+      new Keystream(keys.Kf),
+      new Keystream(keys.Kb),
+      new Sha1().update(keys.Df),
+      new Sha1().update(keys.Db),
+    );
+  }
+
+  static fromState(state: HopCryptoState): HopCrypto {
+    if (state === null || typeof state !== 'object') throw new ProtocolError('ERR_CRYPTO_STATE', 'not a hop crypto state');
+    return new HopCrypto(
+      Keystream.fromState(state.forwardCipher),
+      Keystream.fromState(state.backwardCipher),
+      Sha1.fromState(state.forwardDigest),
+      Sha1.fromState(state.backwardDigest),
+    );
+  }
+
+  exportState(): HopCryptoState {
+    return {
+      forwardCipher: this.forwardCipher.exportState(),
+      backwardCipher: this.backwardCipher.exportState(),
+      forwardDigest: this.forwardDigest.exportState(),
+      backwardDigest: this.backwardDigest.exportState(),
+    };
+  }
+
+  #cipher(direction: Direction): Keystream {
+    return direction === 'forward' ? this.forwardCipher : this.backwardCipher;
+  }
+
+  #digest(direction: Direction): Sha1 {
+    return direction === 'forward' ? this.forwardDigest : this.backwardDigest;
+  }
+
+  /** Adds one layer, or removes it (CTR is its own inverse). */
+  crypt(direction: Direction, body: Buffer): void {
+    checkBody(body);
+    this.#cipher(direction).apply(body);
+  }
+
+  /** At the sending edge: digest the plaintext body and write the Digest field (Tor: relay_set_digest). */
+  setDigest(direction: Direction, body: Buffer): void {
+    checkBody(body);
+    body.writeUInt32BE(0, RelayHeaderOffset.DIGEST);
+    const digest = this.#digest(direction);
+    digest.update(body);
+    body.writeUInt32BE(digest.peek32(), RelayHeaderOffset.DIGEST);
+  }
+
+  /**
+   * At a receiving edge, on a body with this hop's layer removed: true when the cell is for this
+   * hop (recognized == 0 and the digest matches; the running digest moved forward). Otherwise the
+   * digest state and the body are left as they were (Tor: relay_digest_matches with rollback).
+   */
+  isRecognized(direction: Direction, body: Buffer): boolean {
+    checkBody(body);
+    if (body.readUInt16BE(RelayHeaderOffset.RECOGNIZED) !== 0) return false;
+    const received = body.readUInt32BE(RelayHeaderOffset.DIGEST);
+    const digest = this.#digest(direction);
+    const saved = digest.checkpoint(checkpointScratch);
+    body.writeUInt32BE(0, RelayHeaderOffset.DIGEST);
+    digest.update(body);
+    if (digest.peek32() === received) return true;
+    digest.restore(saved);
+    body.writeUInt32BE(received, RelayHeaderOffset.DIGEST);
+    return false;
+  }
+
+  /** Zeroes keys and digest state when the circuit is freed; any later use is ERR_CRYPTO_STATE. */
+  wipe(): void {
+    this.forwardCipher.wipe();
+    this.backwardCipher.wipe();
+    this.forwardDigest.wipe();
+    this.backwardDigest.wipe();
+  }
+
+  /** The full 20-byte running digest of one direction (what an authenticated SENDME carries). */
+  runningDigest(direction: Direction): Buffer {
+    return this.#digest(direction).peek();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay side
+
+/**
+ * A relay receives a forward cell: removes its layer and checks whether it is the destination.
+ * True: the plaintext body is for this relay. False: pass the (still layered) body to the next
+ * hop. At the last hop (`hasNextHop` false) an unrecognized cell is an error that tears the
+ * circuit down: ERR_RELAY_DIGEST if recognized was 0 but the digest failed, ERR_RELAY_UNRECOGNIZED
+ * otherwise, both with DESTROY reason PROTOCOL.
+ */
+export function relayReceiveForward(hop: HopCrypto, body: Buffer, hasNextHop: boolean): boolean {
+  hop.crypt('forward', body);
+  if (hop.isRecognized('forward', body)) return true;
+  if (hasNextHop) return false;
+  const zero = body.readUInt16BE(RelayHeaderOffset.RECOGNIZED) === 0;
+  throw new ProtocolError(
+    zero ? 'ERR_RELAY_DIGEST' : 'ERR_RELAY_UNRECOGNIZED',
+    zero ? 'relay cell digest does not match at the last hop' : 'relay cell not recognized at the last hop',
+    { destroyReason: 1 },
+  );
+}
+
+/**
+ * A relay sends a cell toward the client: `originate` for a cell it made (sets the digest with
+ * Db first), false for a cell it passes back from the next hop. Either way it adds its layer.
+ */
+export function relaySendBackward(hop: HopCrypto, body: Buffer, originate: boolean): void {
+  if (originate) hop.setDigest('backward', body);
+  hop.crypt('backward', body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origin side (the client's cpath)
+
+export interface OriginCryptoState {
+  hops: HopCryptoState[];
+}
+
+/** The client's layers for one circuit: hop 0 is the guard. */
+export class OriginCrypto {
+  readonly hops: HopCrypto[];
+
+  constructor(hops: HopCrypto[] = []) {
+    this.hops = hops;
+  }
+
+  static fromState(state: OriginCryptoState): OriginCrypto {
+    if (!Array.isArray(state?.hops)) throw new ProtocolError('ERR_CRYPTO_STATE', 'not an origin crypto state');
+    return new OriginCrypto(state.hops.map((h) => HopCrypto.fromState(h)));
+  }
+
+  exportState(): OriginCryptoState {
+    return { hops: this.hops.map((h) => h.exportState()) };
+  }
+
+  /** Adds the hop whose handshake just completed (CREATED2, then each EXTENDED2). */
+  addHop(keys: CircuitKeys): void {
+    this.hops.push(HopCrypto.fromKeys(keys));
+  }
+
+  /** Layers a plaintext body for hop `target` (default: the last): digest with its Df, then encrypt from it down to hop 0. */
+  encryptForward(body: Buffer, target = this.hops.length - 1): void {
+    const hop = this.hops[target];
+    if (hop === undefined) throw new ProtocolError('ERR_RELAY_UNRECOGNIZED', `no hop ${target} on this circuit`);
+    hop.setDigest('forward', body);
+    for (let i = target; i >= 0; i--) this.hops[i]!.crypt('forward', body);
+  }
+
+  /**
+   * Peels layers from hop 0 outward until a hop recognizes the cell and returns that hop's index;
+   * the body is then plaintext. No hop recognizing it is ERR_RELAY_UNRECOGNIZED (drop the cell;
+   * every hop's keystream has moved on, the digests have not).
+   */
+  decryptBackward(body: Buffer): number {
+    for (let i = 0; i < this.hops.length; i++) {
+      const hop = this.hops[i]!;
+      hop.crypt('backward', body);
+      if (hop.isRecognized('backward', body)) return i;
+    }
+    throw new ProtocolError('ERR_RELAY_UNRECOGNIZED', 'inbound relay cell recognized by no hop');
+  }
+}

@@ -1,0 +1,378 @@
+// BufferEvent: a libevent bufferevent (a socket, a connecting socket, or one half of a pair)
+// with its input and output evbuffers. Callbacks always run from the loop, never inside the
+// call that caused them (BEV_OPT_DEFER_CALLBACKS).
+import { getSystemErrorName } from 'node:util';
+
+import type { EventBase } from '../loop/base.js';
+import { EV } from '../loop/constants.js';
+import { checkFunction, rangeError, stateError, typeError } from '../loop/errors.js';
+import { type Bytes, EvBuffer, MAKE_VIEW } from './evbuffer.js';
+import { INDEX_MODULUS, native } from './native.js';
+
+/** Bits of a bufferevent event callback's `what` (libevent's BEV_EVENT_*). */
+export const BEV = Object.freeze({
+  READING: 0x01,
+  WRITING: 0x02,
+  EOF: 0x10,
+  ERROR: 0x20,
+  TIMEOUT: 0x40,
+  CONNECTED: 0x80,
+} as const);
+
+/** bufferevent_flush modes. */
+export const FLUSH = Object.freeze({ NORMAL: 0, FLUSH: 1, FINISHED: 2 } as const);
+
+/** A system error as Node reports them: `code` is the errno name, `errno` negative. */
+export type SystemError = Error & { code: string; errno: number; syscall: string };
+
+export interface BufferEventCallbacks {
+  /** New input is available (at least the read low watermark). */
+  read?: (bev: BufferEvent) => void;
+  /** The output fell to the write low watermark (0: fully flushed). */
+  write?: (bev: BufferEvent) => void;
+  /** CONNECTED, EOF, ERROR or TIMEOUT with READING/WRITING; `err` for ERROR. */
+  event?: (bev: BufferEvent, what: number, err: SystemError | undefined) => void;
+}
+
+export interface BufferEventOptions extends BufferEventCallbacks {
+  /** EV.READ / EV.WRITE to enable at once (default both, as a Node socket reads at once). */
+  enable?: number;
+}
+
+export interface SocketOptions extends BufferEventOptions {
+  /** The bufferevent closes the fd when freed (default true); then nobody else may close it. */
+  closeOnFree?: boolean;
+}
+
+export interface ConnectOptions extends BufferEventOptions {
+  /** TCP_NODELAY (default false, as in Node). */
+  noDelay?: boolean;
+}
+
+export interface RelayOptions {
+  /** Stop reading the source when the destination's output reaches this (default 512 KiB). */
+  high?: number;
+  /** Resume when the destination's output drains to this (default high / 2). */
+  low?: number;
+  /** When one side reaches EOF, finish the other's output and shut its write side (default true). */
+  endOnEof?: boolean;
+}
+
+export interface RateLimit {
+  /** Bytes per tick that may be read, and the most that may be read at once. */
+  readRate: number;
+  readBurst?: number;
+  writeRate: number;
+  writeBurst?: number;
+  /** Tick length in ms (default 1000). */
+  tickMs?: number;
+}
+
+export function rateArgs(cfg: RateLimit): [number, number, number, number, number] {
+  if (typeof cfg !== 'object' || cfg === null) throw typeError('ERR_INVALID_ARG_TYPE', 'a rate limit is an object { readRate, writeRate, ... }');
+  return [cfg.readRate, cfg.readBurst ?? cfg.readRate, cfg.writeRate, cfg.writeBurst ?? cfg.writeRate, cfg.tickMs ?? 1000];
+}
+
+/** Live bufferevents by native index (they stay reachable while not freed, like Node sockets). */
+const live: (BufferEvent | undefined)[] = [];
+
+/** @internal every live bufferevent of `base`. */
+export function liveBufferEvents(base: EventBase): BufferEvent[] {
+  return live.filter((b): b is BufferEvent => b !== undefined && b.base === base && !b.freed);
+}
+
+export function systemError(errno: number, syscall: string): SystemError {
+  const code = errno === -1 ? 'ERR_FD_SETSIZE' : errno > 0 ? getSystemErrorName(-errno) : 'UNKNOWN';
+  const err = new Error(`${syscall}: ${code}`) as SystemError;
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = syscall;
+  return err;
+}
+
+/** Only the factories make bufferevents. */
+export const MAKE_BEV: unique symbol = Symbol('node-libevent:bufferevent');
+
+export class BufferEvent implements Disposable {
+  readonly base: EventBase;
+  #handle: number;
+  #freed = false;
+  #input: EvBuffer | undefined;
+  #output: EvBuffer | undefined;
+  #read: BufferEventCallbacks['read'];
+  #write: BufferEventCallbacks['write'];
+  #event: BufferEventCallbacks['event'];
+  #relayPeer: BufferEvent | undefined;
+
+  /** @internal use base.bufferevent(), base.bufferevent.pair(), base.connect() or base.listen() */
+  constructor(token: typeof MAKE_BEV, base: EventBase, handle: number) {
+    if (token !== MAKE_BEV) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.bufferevent(), base.connect() or base.listen()');
+    this.base = base;
+    this.#handle = handle;
+    live[handle % INDEX_MODULUS] = this;
+  }
+
+  /** @internal */
+  get _handle(): number {
+    return this.#handle;
+  }
+
+  /** The input: bytes read and not yet consumed. */
+  get input(): EvBuffer {
+    this.#check();
+    if (!this.#input) this.#views();
+    return this.#input!;
+  }
+
+  /** The output: bytes written and not yet sent. */
+  get output(): EvBuffer {
+    this.#check();
+    if (!this.#output) this.#views();
+    return this.#output!;
+  }
+
+  #views(): void {
+    const [i, o] = native.bevBuffers(this.#handle);
+    this.#input = new EvBuffer(MAKE_VIEW, i, this);
+    this.#output = new EvBuffer(MAKE_VIEW, o, this);
+  }
+
+  /** The socket (-1 for a pair, or before a connect has made one). */
+  get fd(): number {
+    this.#check();
+    return native.bevInfo(this.#handle)[0];
+  }
+
+  /** The three callbacks, as last set. */
+  get callbacks(): Readonly<BufferEventCallbacks> {
+    return { read: this.#read, write: this.#write, event: this.#event };
+  }
+
+  /**
+   * Sets all three callbacks at once (bufferevent_setcb): one left out is removed. Allowed at
+   * any time, also from inside a callback; the next callback already runs the new one.
+   */
+  setCallbacks(cbs: BufferEventCallbacks): this {
+    this.#check();
+    if (typeof cbs !== 'object' || cbs === null) throw typeError('ERR_INVALID_ARG_TYPE', 'callbacks must be an object { read, write, event }');
+    const { read, write, event } = cbs;
+    if (read !== undefined) checkFunction(read, 'read');
+    if (write !== undefined) checkFunction(write, 'write');
+    if (event !== undefined) checkFunction(event, 'event');
+    native.bevSetWants(this.#handle, (read ? 1 : 0) | (write ? 2 : 0) | (event ? 4 : 0));
+    this.#read = read;
+    this.#write = write;
+    this.#event = event;
+    return this;
+  }
+
+  /** @internal the update host rebinds to the new version's functions (already checked). */
+  _rebind(cbs: BufferEventCallbacks): void {
+    this.#read = cbs.read;
+    this.#write = cbs.write;
+    this.#event = cbs.event;
+  }
+
+  /** Turns on reading and/or writing (EV.READ | EV.WRITE). */
+  enable(events: number): this {
+    this.#check();
+    native.bevEnable(this.#handle, events);
+    return this;
+  }
+
+  disable(events: number): this {
+    this.#check();
+    native.bevDisable(this.#handle, events);
+    return this;
+  }
+
+  /** The directions asked for (EV.READ | EV.WRITE); EOF or an error turns its own one off. */
+  get enabled(): number {
+    this.#check();
+    return native.bevEnabled(this.#handle);
+  }
+
+  /** Stops reading (and read callbacks) until resume(); the kernel buffers meanwhile. */
+  pause(): this {
+    this.#check();
+    native.bevPause(this.#handle);
+    return this;
+  }
+
+  /** Reads again; input that piled up is delivered by one read callback. */
+  resume(): this {
+    this.#check();
+    native.bevResume(this.#handle);
+    return this;
+  }
+
+  get paused(): boolean {
+    this.#check();
+    return native.bevPaused(this.#handle);
+  }
+
+  /**
+   * Watermarks for EV.READ and/or EV.WRITE. Read: callbacks wait for `low` bytes, reading
+   * stops at `high` until the input is drained below it. Write: the write callback runs when the
+   * output falls to `low`; write() returns false at `high` (0: 16 KiB, Node's default).
+   */
+  setWatermark(events: number, low: number, high = 0): this {
+    this.#check();
+    native.bevSetWatermark(this.#handle, events, low, high);
+    return this;
+  }
+
+  getWatermark(events: number): { low: number; high: number } {
+    this.#check();
+    const [low, high] = native.bevGetWatermark(this.#handle, events);
+    return { low, high };
+  }
+
+  /**
+   * libevent's per-direction timeouts in ms (0 or undefined: none). When one fires, that
+   * direction is disabled and the event callback gets TIMEOUT with READING or WRITING.
+   */
+  setTimeouts(readMs?: number, writeMs?: number): this {
+    this.#check();
+    native.bevSetTimeouts(this.#handle, readMs, writeMs);
+    return this;
+  }
+
+  /** Queues a copy of `data`; false when the output reached the write high mark (wait for write). */
+  write(data: Bytes): boolean {
+    this.#check();
+    return native.bevWrite(this.#handle, data);
+  }
+
+  /** Moves an evbuffer's bytes to the output without copying (it ends empty). */
+  writeBuffer(buf: EvBuffer): boolean {
+    this.#check();
+    if (!(buf instanceof EvBuffer)) throw typeError('ERR_INVALID_ARG_TYPE', 'writeBuffer takes an EvBuffer');
+    return native.bevWriteBuffer(this.#handle, buf._handle);
+  }
+
+  /** bufferevent_flush (sockets: a no-op; pairs: move now, FINISHED also sends EOF). */
+  flush(events: number = EV.WRITE, mode: number = FLUSH.FLUSH): number {
+    this.#check();
+    return native.bevFlush(this.#handle, events, mode);
+  }
+
+  /** Writes `data` if given, then shuts the write side once the output is sent. Later writes throw. */
+  end(data?: Bytes): void {
+    this.#check();
+    if (data !== undefined) this.write(data);
+    native.bevEnd(this.#handle);
+  }
+
+  /** Bytes the native relay moved out of this bufferevent's input. */
+  get bytesRelayed(): number {
+    this.#check();
+    return native.bevInfo(this.#handle)[3];
+  }
+
+  /**
+   * Joins this bufferevent and `other` natively in both directions (libevent's le-proxy shape):
+   * each input is moved to the other's output without a copy or a JS call; reading stops while
+   * the other output is above `high` and resumes at `low`. Only event callbacks reach JS.
+   */
+  relay(other: BufferEvent, options: RelayOptions = {}): this {
+    this.#check();
+    if (!(other instanceof BufferEvent)) throw typeError('ERR_INVALID_ARG_TYPE', 'relay takes a BufferEvent');
+    other.#check();
+    const high = options.high ?? 512 * 1024;
+    const low = options.low ?? Math.floor(high / 2);
+    const endOnEof = options.endOnEof ?? true;
+    if (typeof endOnEof !== 'boolean') throw typeError('ERR_INVALID_ARG_TYPE', 'endOnEof must be a boolean');
+    native.bevRelay(this.#handle, other.#handle, high, low, endOnEof);
+    try {
+      native.bevRelay(other.#handle, this.#handle, high, low, endOnEof);
+    } catch (err) {
+      native.bevUnrelay(this.#handle);
+      throw err;
+    }
+    this.#relayPeer = other;
+    other.#relayPeer = this;
+    return this;
+  }
+
+  /** Stops the relay in both directions; bytes already moved stay in the outputs. */
+  unrelay(): this {
+    this.#check();
+    const peer = this.#relayPeer;
+    native.bevUnrelay(this.#handle);
+    if (peer && !peer.freed) native.bevUnrelay(peer.#handle);
+    this.#relayPeer = undefined;
+    if (peer) peer.#relayPeer = undefined;
+    return this;
+  }
+
+  /** The other side of the relay, if any. */
+  get relayPeer(): BufferEvent | undefined {
+    return this.#relayPeer;
+  }
+
+  /** A token-bucket limit for this bufferevent (sockets only), or null to remove it. */
+  setRateLimit(cfg: RateLimit | null): this {
+    this.#check();
+    if (cfg === null) native.bevSetRateLimit(this.#handle);
+    else native.bevSetRateLimit(this.#handle, ...rateArgs(cfg));
+    return this;
+  }
+
+  /** True after free(), or once the base was freed. */
+  get freed(): boolean {
+    return this.#freed || this.base.freed;
+  }
+
+  /**
+   * Frees it: no callback runs after this, pending output is dropped, a closeOnFree socket is
+   * closed on the loop's next pass. Safe inside its own callbacks. Later calls throw
+   * ERR_BUFFEREVENT_FREED.
+   */
+  free(): void {
+    this.#check();
+    native.bevFree(this.#handle);
+    this.#forget();
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.freed) this.free();
+  }
+
+  #forget(): void {
+    this.#freed = true;
+    const i = this.#handle % INDEX_MODULUS;
+    if (live[i] === this) live[i] = undefined;
+    if (this.#relayPeer) this.#relayPeer.#relayPeer = undefined;
+    this.#relayPeer = undefined;
+  }
+
+  /** @internal for views */
+  _checkLive(): void {
+    this.#check();
+  }
+
+  /** @internal called by the dispatcher */
+  _fire(kind: number, what: number, errno: number): void {
+    if (kind === 0) this.#read?.(this);
+    else if (kind === 1) this.#write?.(this);
+    else this.#event?.(this, what, what & BEV.ERROR ? systemError(errno, 'bufferevent') : undefined);
+  }
+
+  #check(): void {
+    if (this.base.freed) throw stateError('ERR_BASE_FREED', "the bufferevent's base has been freed");
+    if (this.#freed) throw stateError('ERR_BUFFEREVENT_FREED', 'the bufferevent has been freed');
+  }
+}
+
+/** @internal the dispatcher's lookup */
+export function bufferEventOf(handle: number): BufferEvent | undefined {
+  const b = live[handle % INDEX_MODULUS];
+  return b !== undefined && b._handle === handle ? b : undefined;
+}
+
+export function checkEnable(v: number | undefined): number {
+  const e = v ?? EV.READ | EV.WRITE;
+  if (typeof e !== 'number' || e & ~(EV.READ | EV.WRITE)) throw rangeError('ERR_INVALID_EVENTS', 'enable takes EV.READ and/or EV.WRITE');
+  return e;
+}

@@ -1,0 +1,52 @@
+// Commit: the part of an update that changes the running service. Rewrites every live
+// event's callback (in place by default), moves publish-subscribe over, makes the new context
+// current and retires the old one. Nothing in it can fail half-way: the rewrite checks every
+// event before writing any, and prepare has already built everything else.
+import { type Callback, type Event, EventBase, rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from '../loop/index.js';
+import type { PubsubCarrier } from './carry.js';
+import type { Prepared, RewirePlan } from './prepare.js';
+import { commitBufferedRebind } from './rebind-buffered.js';
+import type { Phases, Running, Strategy } from './types.js';
+
+export interface Committed {
+  running: Running;
+  /** The host's base afterwards ('rebase' replaces it). */
+  base: EventBase;
+  carried: number;
+  dropped: string[];
+}
+
+/** Commits `prepared` over `old` on `base`. Fills the rewire and commit phases. */
+export function commitUpdate(base: EventBase, carrier: PubsubCarrier, old: Running, prepared: Prepared, strategy: Strategy, phases: Phases): Committed {
+  let t = performance.now();
+  const next = applyRewire(base, strategy, prepared.rewire);
+  commitBufferedRebind(prepared.buffered);
+  phases.rewire += performance.now() - t;
+  t = performance.now();
+  const { carried, dropped } = carrier.commit(prepared.pubsub, next);
+  old.ctx.retireContext();
+  prepared.ctx.dropCarried();
+  phases.commit = performance.now() - t;
+  return { running: { module: prepared.module, ctx: prepared.ctx }, base: next, carried, dropped };
+}
+
+/** Rebinds every planned event to its new callback; returns the base the events now live on. */
+function applyRewire(base: EventBase, strategy: Strategy, plan: RewirePlan): EventBase {
+  if (strategy === 'inplace') {
+    base._rewireEvents(plan.events, plan.fns);
+    return base;
+  }
+  // The comparison strategies touch every event, the host's own included.
+  const byEvent = new Map<Event, Callback>();
+  plan.events.forEach((ev, k) => byEvent.set(ev, plan.fns[k]!));
+  const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, byEvent.get(ev) ?? ev.callback] as const);
+  if (strategy === 'readd') rebindByReadd(pairs);
+  else if (strategy === 'reinit') rebindByReinit(base, pairs);
+  else {
+    const fresh = new EventBase({ method: base.method, priorities: base.priorities });
+    rebindByRebase(fresh, pairs);
+    base.free();
+    return fresh;
+  }
+  return base;
+}
