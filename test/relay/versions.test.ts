@@ -5,12 +5,14 @@ import { describe, expect, it } from 'vitest';
 
 import { EventBase } from '../../lib/index.js';
 import { UpdateHost } from '../../lib/update/index.js';
+import path from 'node:path';
+
 import { ensureBuilt, versionsDir } from './harness.js';
 
 function startRelayHost() {
   process.env.RELAY_OPTIONS = JSON.stringify({ nickname: 't', host: '127.0.0.1', orPort: 0, flags: ['Exit'], bandwidth: 1, dirHost: '127.0.0.1', dirPort: 9, consensusInterval: 3600, clique: false });
   const base = new EventBase();
-  const host = new UpdateHost({ base, versionsDir });
+  const host = new UpdateHost({ base, versionsDir: path.dirname(versionsDir) });
   return { base, host };
 }
 
@@ -18,7 +20,7 @@ describe('relay versions in process', () => {
   it('apply v0 -> v12 in turn, each ok, carrying state with its own transforms only', async () => {
     ensureBuilt();
     const { base, host } = startRelayHost();
-    await host.start('v0/version.js');
+    await host.start('versions/v0/version.js');
     const store = () => host.context!.store as Map<string, any>;
     // A circuit with one queued cell toward the client, as a relay would hold mid-flight.
     const circuits = store().get('circuits') as Map<number, any>;
@@ -26,7 +28,7 @@ describe('relay versions in process', () => {
     circuits.set(999, { gid: 999, state: 3, pLink: 0, pCircId: 0x80000001, nLink: 0, nCircId: 0, nHop: null, pQueue: [cell], nQueue: [], streams: new Map(), packageWindow: 1000, deliverWindow: 1000, relayEarlyRemaining: 8, createdAt: 0, marked: false, markReason: 0, markedRemote: false, destroyFrom: 0, cellsRelayed: 0 });
     let packed: Buffer | undefined;
     for (let v = 1; v <= 12; v++) {
-      const report = await host.requestUpdate(`v${v}/version.js`);
+      const report = await host.requestUpdate(`versions/v${v}/version.js`);
       expect(report.ok, `v${v}: ${report.error?.message}`).toBe(true);
       expect(report.to).toBe(`v${v}`);
       const c = (store().get('circuits') as Map<number, any>).get(999);
@@ -59,15 +61,15 @@ describe('relay versions in process', () => {
   it('refuses the injected failures and keeps running the old version', async () => {
     ensureBuilt();
     const { base, host } = startRelayHost();
-    await host.start('v0/version.js');
-    for (let v = 1; v <= 12; v++) expect((await host.requestUpdate(`v${v}/version.js`)).ok).toBe(true);
+    await host.start('versions/v0/version.js');
+    for (let v = 1; v <= 12; v++) expect((await host.requestUpdate(`versions/v${v}/version.js`)).ok).toBe(true);
     const before = host.context!.store.get('circuits');
-    const bad = await host.requestUpdate('broken/transform-throws.js');
+    const bad = await host.requestUpdate('versions/broken/transform-throws.js');
     expect(bad.ok).toBe(false);
     expect(bad.error?.phase).toBe('migrate');
     expect(host.version).toBe('v12');
     expect(host.context!.store.get('circuits')).toBe(before);
-    const missing = await host.requestUpdate('broken/missing-handler.js');
+    const missing = await host.requestUpdate('versions/broken/missing-handler.js');
     // No link is open in this process, so no live event needs the missing handler: it loads.
     expect(missing.ok).toBe(true);
     host.close();

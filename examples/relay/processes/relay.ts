@@ -10,12 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { EventBase } from 'node-libevent';
 import { ControlServer, UpdateHost } from 'node-libevent/update';
 
-export const versionsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'relay-cjs', 'versions');
+// The update host's versions directory is the whole CommonJS tree: the versions and the wire
+// protocol they require (a version may only require files inside it; each load evaluates
+// fresh copies of all of them, and the host evicts them afterwards).
+export const versionsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'relay-cjs');
 
 async function main(): Promise<void> {
   const base = new EventBase(process.env.RELAY_EVENT_METHOD ? { method: process.env.RELAY_EVENT_METHOD } : {});
   const host = new UpdateHost({ base, versionsDir });
-  await host.start('v0/version.js');
+  await host.start('versions/v0/version.js');
   const control = new ControlServer(host);
   const say = (kind: string, body: unknown) => process.stdout.write(`${kind} ${JSON.stringify(body)}\n`);
   host.on('update', (report) => say('UPDATE', report));
@@ -70,10 +73,8 @@ async function main(): Promise<void> {
   host.own(base.signal('SIGINT', stop)).add();
   const listener = (host.context!.store as Map<string, any>).get('listener');
   say('READY', { pid: process.pid, role: 'relay', port: listener.port, control: control.path, version: host.version });
-  // host.run(), not host.dispatch(): with libevent owning the thread, the control server's
-  // reply (sent from a promise continuation) would wait for a microtask checkpoint that never
-  // comes, and the CLI would hang (reported to the update host's maintainers).
-  await host.run();
+  // libevent owns the thread, as in Tor (the control socket answers in this mode too).
+  host.dispatch();
   status();
   control.close();
   host.close();
