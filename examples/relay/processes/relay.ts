@@ -1,7 +1,7 @@
 // A relay process: its own event base, run by an UpdateHost that starts version v0 and takes
 // updates from outside through its control socket (`node-libevent update <pid> <path>`).
 // Once a second a host-owned timer prints a STATUS line for the launcher; every update report
-// is printed as an UPDATE line. SIGTERM/SIGINT end the loop and close everything.
+// is printed as an UPDATE line. SIGTERM ends the loop and close everything.
 //
 // Environment: RELAY_OPTIONS (this relay's options, JSON), RELAY_INJECT_AT="<k>:<version
 // path>" (request that update at the k-th update point: the DSUTest-style tests).
@@ -69,12 +69,16 @@ async function main(): Promise<void> {
   const timer = host.own(base.timer(status, { persist: true }));
   timer.add(1000);
   const stop = () => base.loopexit();
-  host.own(base.signal('SIGTERM', stop)).add();
-  host.own(base.signal('SIGINT', stop)).add();
+  // SIGTERM through Node, not a libevent signal event: the control server keeps its own Node
+  // listener (to remove its socket file), which would override libevent's handler. Node's
+  // listeners only run while Node's loop turns, hence host.run() below.
+  process.on('SIGTERM', stop);
   const listener = (host.context!.store as Map<string, any>).get('listener');
   say('READY', { pid: process.pid, role: 'relay', port: listener.port, control: control.path, version: host.version });
-  // libevent owns the thread, as in Tor (the control socket answers in this mode too).
-  host.dispatch();
+  // The cooperative loop: in host.dispatch() (libevent owning the thread) Node's signal
+  // listeners cannot run, and SIGTERM would end the process without closing (the update
+  // host withdraws its listeners for a dispatch()).
+  await host.run();
   status();
   control.close();
   host.close();
