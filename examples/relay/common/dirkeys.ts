@@ -1,0 +1,12 @@
+// The directory authority's signing keys. This is a demo network: the keys come from fixed
+// seeds so that the relays' trusted-key tables can be constants in their code (Tor hard-codes
+// its authorities the same way). Key A signs from the start; key B is the rotated key that
+// relay v4 switches to (like 0.2.1.22's new authority keys). The authority signs with both.
+import { createHash } from 'node:crypto';
+import { ed25519FromSeed } from './proto.js';
+
+export const DIR_KEY_SEEDS = { A: 'node-libevent relay demo: directory key A', B: 'node-libevent relay demo: directory key B (2010)' } as const;
+
+export function dirKey(which: keyof typeof DIR_KEY_SEEDS) {
+  return ed25519FromSeed(createHash('sha256').update(DIR_KEY_SEEDS[which]).digest());
+}

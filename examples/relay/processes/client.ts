@@ -1,0 +1,451 @@
+// The client (Tor's "onion proxy"): fetches and checks the consensus, keeps one link to its
+// guard, builds a 3-hop circuit (guard, middle, exit; telescoping with CREATE2, then EXTEND2
+// in RELAY_EARLY, checking each hop's ntor AUTH) for every SOCKS5 request, and carries the
+// stream end to end: BEGIN, DATA both ways under circuit and stream windows, SENDMEs, END.
+// Each SOCKS connection gets its own circuit, closed with DESTROY when the stream is done.
+// A STATUS line a second tells the launcher what is open, built, failed and how fast.
+import { announceReady, configFromEnv } from '../config.js';
+import { dirKey } from '../common/dirkeys.js';
+import { acceptAll, EvConn } from '../common/evconn.js';
+import { parseResponse } from '../common/http.js';
+import { loadLib } from '../common/lib.js';
+import {
+  CMD, type Consensus, type ConsensusEntry, cellLen, create2Body, crypt, extend2Body, headerLen, highestCommon, hopCrypto, type HopCrypto, keyId, netinfoBody,
+  ntorClientFinish, ntorClientStart, type NtorClientState, packCell, packVersions, parseConsensus, parseCreated2, parseVersions, rawPublic, readRelayHeader,
+  recognize, RELAY, RELAY_DATA_MAX, relayBody, relayData, setDigest, versionsCellLen,
+} from '../common/proto.js';
+import { randomInt } from 'node:crypto';
+
+const LINK_VERSIONS = [3, 4];
+const CIRCWINDOW = 1000;
+const CIRC_INC = 100;
+const STREAMWINDOW = 500;
+const STREAM_INC = 50;
+const SOCKS_OUT_LIMIT = 256 * 1024;
+// A client trusts both directory keys (key B is the rotated one, see common/dirkeys.ts).
+const TRUSTED = Object.fromEntries([dirKey('A'), dirKey('B')].map((k) => [keyId(rawPublic(k.publicKey)), rawPublic(k.publicKey).toString('hex')]));
+
+interface Hop {
+  entry: ConsensusEntry;
+  crypto?: HopCrypto;
+  ntor?: NtorClientState;
+}
+
+interface OriginCircuit {
+  circId: number;
+  hops: Hop[];
+  built: number; // hops with keys
+  path: ConsensusEntry[];
+  state: 'BUILDING' | 'OPEN' | 'CLOSED';
+  launchedAt: number;
+  packageWindow: number;
+  deliverWindow: number;
+  stream: SocksStream | undefined;
+  closedByUs: boolean;
+  unrecognized?: number;
+  cellsIn?: number;
+}
+
+interface SocksStream {
+  conn: EvConn;
+  phase: 'greeting' | 'request' | 'connecting' | 'open' | 'closed';
+  inbuf: Buffer;
+  target: string;
+  streamId: number;
+  circ: OriginCircuit | undefined;
+  packageWindow: number;
+  deliverWindow: number;
+  pending: Buffer[]; // bytes from the SOCKS client before CONNECTED
+  openedAt: number;
+  firstByteAt: number;
+  bytes: number;
+  ended: boolean;
+}
+
+async function main(): Promise<void> {
+  const lib = await loadLib();
+  const config = configFromEnv();
+  const me = config.clients[Number(process.env.RELAY_CLIENT_INDEX ?? 0)]!;
+  const base = new lib.EventBase();
+  const circuits = new Map<number, OriginCircuit>();
+  let consensus: Consensus | undefined;
+  const stats = {
+    circuitsBuilt: 0, circuitsFailed: 0, circuitsClosed: 0, streamsOpened: 0, streamsDone: 0, streamsFailed: 0,
+    buildMs: [] as number[], ttfbMs: [] as number[], bytes: 0, failures: [] as string[],
+  };
+  const now = () => performance.now();
+
+  // ---- directory ----
+  const fetchConsensus = (then?: () => void) => {
+    const chunks: Buffer[] = [];
+    const conn = new EvConn(lib, base, lib.io.connect(config.dirauth.host, config.dirauth.port), {
+      connected: () => conn.write(Buffer.from('GET /consensus HTTP/1.0\r\n\r\n')),
+      data: (c) => chunks.push(c),
+      close: () => {
+        try {
+          const res = parseResponse(Buffer.concat(chunks));
+          if (res.status === 200) consensus = parseConsensus(res.body.toString('utf8'), TRUSTED);
+        } catch (err) {
+          process.stderr.write(`client: consensus: ${(err as Error).message}\n`);
+        }
+        then?.();
+      },
+    }, true);
+  };
+
+  const pickPath = (): ConsensusEntry[] | undefined => {
+    const entries = consensus?.entries ?? [];
+    const guard = entries.find((e) => e.flags.includes('Guard'));
+    const exit = entries.find((e) => e.flags.includes('Exit') && e !== guard);
+    const middle = entries.find((e) => e !== guard && e !== exit);
+    return guard && middle && exit ? [guard, middle, exit] : undefined;
+  };
+
+  // ---- the link to the guard ----
+  let link: { conn: EvConn; version: number; open: boolean; inbuf: Buffer; guard: ConsensusEntry } | undefined;
+  const waitingForLink: (() => void)[] = [];
+
+  const openLink = (guard: ConsensusEntry) => {
+    const l = {
+      conn: undefined as unknown as EvConn,
+      version: 0,
+      open: false,
+      inbuf: Buffer.alloc(0) as Buffer,
+      guard,
+    };
+    l.conn = new EvConn(lib, base, lib.io.connect(guard.address, guard.orPort), {
+      connected: () => l.conn.write(packVersions(LINK_VERSIONS)),
+      data: (chunk) => {
+        l.inbuf = l.inbuf.length ? Buffer.concat([l.inbuf, chunk]) : chunk;
+        linkInput(l);
+      },
+      close: (err) => {
+        if (link === l) link = undefined;
+        for (const circ of [...circuits.values()]) failCircuit(circ, `link to guard closed${err ? `: ${err.message}` : ''}`);
+      },
+    }, true);
+    link = l;
+  };
+
+  const linkInput = (l: NonNullable<typeof link>) => {
+    if (l.version === 0) {
+      const n = versionsCellLen(l.inbuf);
+      if (n === 0) return;
+      l.version = highestCommon(LINK_VERSIONS, parseVersions(l.inbuf.subarray(0, n)));
+      l.inbuf = l.inbuf.subarray(n);
+      l.conn.write(packCell(l.version, 0, CMD.NETINFO, netinfoBody(0, l.guard.address, '0.0.0.0')));
+    }
+    const len = cellLen(l.version);
+    const h = headerLen(l.version);
+    let off = 0;
+    while (l.inbuf.length - off >= len) {
+      const circId = h === 5 ? l.inbuf.readUInt32BE(off) : l.inbuf.readUInt16BE(off);
+      const cmd = l.inbuf[off + h - 1]!;
+      const body = l.inbuf.subarray(off + h, off + len);
+      off += len;
+      if (cmd === CMD.NETINFO && !l.open) {
+        l.open = true;
+        for (const go of waitingForLink.splice(0)) go();
+      } else processCell(circId, cmd, body);
+    }
+    l.inbuf = l.inbuf.subarray(off);
+  };
+
+  const sendCell = (circId: number, cmd: number, body: Buffer) => link?.conn.write(packCell(link.version, circId, cmd, body));
+
+  /** A relay cell for hop `to`: digest for that hop, then its layer and every layer before it. */
+  const sendRelay = (circ: OriginCircuit, to: number, command: number, streamId: number, data?: Uint8Array, early = false) => {
+    const body = relayBody(command, streamId, data);
+    setDigest(circ.hops[to]!.crypto!.fDigest, body);
+    for (let j = to; j >= 0; j--) crypt(circ.hops[j]!.crypto!.fCipher, body);
+    sendCell(circ.circId, early ? CMD.RELAY_EARLY : CMD.RELAY, body);
+  };
+
+  // ---- circuits ----
+  const launchCircuit = (stream: SocksStream) => {
+    const path = pickPath();
+    if (!path) return socksFail(stream, 1, 'no 3-hop path in the consensus');
+    let circId = 0;
+    while (circId === 0 || circuits.has(circId)) circId = link!.version >= 4 ? (randomInt(1, 0x80000000) | 0x80000000) >>> 0 : randomInt(1, 0x8000) | 0x8000;
+    const circ: OriginCircuit = { circId, hops: path.map((entry) => ({ entry })), built: 0, path, state: 'BUILDING', launchedAt: now(), packageWindow: CIRCWINDOW, deliverWindow: CIRCWINDOW, stream, closedByUs: false };
+    circuits.set(circId, circ);
+    stream.circ = circ;
+    const first = circ.hops[0]!;
+    const { state, onionskin } = ntorClientStart(Buffer.from(first.entry.digest, 'base64'), Buffer.from(first.entry.ntorKey, 'base64'));
+    first.ntor = state;
+    sendCell(circId, CMD.CREATE2, create2Body(onionskin));
+  };
+
+  const extendCircuit = (circ: OriginCircuit) => {
+    const next = circ.hops[circ.built]!;
+    const { state, onionskin } = ntorClientStart(Buffer.from(next.entry.digest, 'base64'), Buffer.from(next.entry.ntorKey, 'base64'));
+    next.ntor = state;
+    const data = extend2Body({ host: next.entry.address, port: next.entry.orPort, identity: Buffer.from(next.entry.digest, 'base64') }, onionskin);
+    sendRelay(circ, circ.built - 1, RELAY.EXTEND2, 0, data, true);
+  };
+
+  const hopDone = (circ: OriginCircuit, reply: Buffer) => {
+    const hop = circ.hops[circ.built]!;
+    hop.crypto = hopCrypto(ntorClientFinish(hop.ntor!, reply));
+    hop.ntor = undefined;
+    circ.built++;
+    if (circ.built < circ.hops.length) return extendCircuit(circ);
+    circ.state = 'OPEN';
+    stats.circuitsBuilt++;
+    stats.buildMs.push(now() - circ.launchedAt);
+    const s = circ.stream;
+    if (s && s.phase === 'connecting') {
+      s.streamId = 1;
+      sendRelay(circ, 2, RELAY.BEGIN, s.streamId, Buffer.concat([Buffer.from(s.target + '\0', 'latin1'), Buffer.alloc(4)]));
+    }
+  };
+
+  const failCircuit = (circ: OriginCircuit, why: string) => {
+    if (circ.state === 'CLOSED') return;
+    circ.state = 'CLOSED';
+    circuits.delete(circ.circId);
+    if (circ.closedByUs) return;
+    stats.circuitsFailed++;
+    stats.failures.push(`circuit ${circ.circId.toString(16)}: ${why}`);
+    const s = circ.stream;
+    if (s && s.phase !== 'closed') {
+      if (s.phase === 'open') {
+        stats.streamsFailed++;
+        stats.failures.push(`stream to ${s.target} lost with its circuit after ${s.bytes} bytes`);
+        s.phase = 'closed';
+        s.conn.close();
+      } else socksFail(s, 1, why);
+    }
+  };
+
+  const closeCircuit = (circ: OriginCircuit) => {
+    if (circ.state === 'CLOSED') return;
+    circ.closedByUs = true;
+    sendCell(circ.circId, CMD.DESTROY, Buffer.from([0]));
+    circ.state = 'CLOSED';
+    circuits.delete(circ.circId);
+    stats.circuitsClosed++;
+  };
+
+  const processCell = (circId: number, cmd: number, body: Buffer) => {
+    const circ = circuits.get(circId);
+    if (!circ) return;
+    circ.cellsIn = (circ.cellsIn ?? 0) + 1;
+    if (cmd === CMD.CREATED2) {
+      if (circ.built !== 0) return failCircuit(circ, 'unexpected CREATED2');
+      try {
+        hopDone(circ, parseCreated2(body));
+      } catch (err) {
+        failCircuit(circ, (err as Error).message);
+      }
+      return;
+    }
+    if (cmd === CMD.DESTROY) return failCircuit(circ, `DESTROY reason ${body[0]}`);
+    if (cmd !== CMD.RELAY) return;
+    let from = -1;
+    for (let j = 0; j < circ.built; j++) {
+      const c = circ.hops[j]!.crypto!;
+      crypt(c.bCipher, body);
+      if (recognize(c.bDigest, body)) {
+        from = j;
+        break;
+      }
+    }
+    if (from < 0) {
+      circ.unrecognized = (circ.unrecognized ?? 0) + 1;
+      return; // nobody recognized it: dropped
+    }
+    const header = readRelayHeader(body);
+    try {
+      relayCell(circ, from, header.command, header.streamId, relayData(body));
+    } catch (err) {
+      failCircuit(circ, (err as Error).message);
+      closeCircuit(circ);
+    }
+  };
+
+  const relayCell = (circ: OriginCircuit, from: number, command: number, streamId: number, data: Buffer) => {
+    const s = circ.stream;
+    switch (command) {
+      case RELAY.EXTENDED2:
+        if (from !== circ.built - 1) throw new Error('EXTENDED2 from the wrong hop');
+        return hopDone(circ, parseCreated2(data));
+      case RELAY.CONNECTED:
+        if (!s || s.phase !== 'connecting' || streamId !== s.streamId) return;
+        s.phase = 'open';
+        s.openedAt = now();
+        stats.streamsOpened++;
+        s.conn.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
+        for (const chunk of s.pending.splice(0)) packageData(s, chunk);
+        return;
+      case RELAY.DATA: {
+        circ.deliverWindow--;
+        if (!s || streamId !== s.streamId || s.phase !== 'open') return;
+        if (s.bytes === 0) {
+          s.firstByteAt = now();
+          stats.ttfbMs.push(s.firstByteAt - s.openedAt);
+        }
+        s.deliverWindow--;
+        s.bytes += data.length;
+        stats.bytes += data.length;
+        s.conn.write(data);
+        return considerSendme(circ, s);
+      }
+      case RELAY.END: {
+        if (!s || streamId !== s.streamId) return;
+        const reason = data[0] ?? 1;
+        if (s.phase === 'connecting') return socksFail(s, reason === 3 ? 5 : reason === 8 ? 4 : 1, `END reason ${reason}`);
+        s.ended = true;
+        if (reason !== 6) {
+          stats.streamsFailed++;
+          stats.failures.push(`stream to ${s.target} ended with reason ${reason}`);
+        } else stats.streamsDone++;
+        s.phase = 'closed';
+        s.conn.end();
+        closeCircuit(circ);
+        return;
+      }
+      case RELAY.SENDME:
+        if (streamId === 0) circ.packageWindow += CIRC_INC;
+        else if (s && streamId === s.streamId) s.packageWindow += STREAM_INC;
+        return;
+      default:
+        return;
+    }
+  };
+
+  const considerSendme = (circ: OriginCircuit, s: SocksStream) => {
+    while (circ.deliverWindow <= CIRCWINDOW - CIRC_INC) {
+      circ.deliverWindow += CIRC_INC;
+      sendRelay(circ, 2, RELAY.SENDME, 0);
+    }
+    // Stream SENDMEs wait while the SOCKS client is not keeping up (resumed by drained).
+    while (s.phase === 'open' && s.conn.pendingOut < SOCKS_OUT_LIMIT && s.deliverWindow <= STREAMWINDOW - STREAM_INC) {
+      s.deliverWindow += STREAM_INC;
+      sendRelay(circ, 2, RELAY.SENDME, s.streamId);
+    }
+  };
+
+  const packageData = (s: SocksStream, chunk: Buffer) => {
+    const circ = s.circ!;
+    for (let off = 0; off < chunk.length; off += RELAY_DATA_MAX) {
+      // Uploads here are HTTP requests: far below the windows, so no queueing is needed.
+      sendRelay(circ, 2, RELAY.DATA, s.streamId, chunk.subarray(off, off + RELAY_DATA_MAX));
+      circ.packageWindow--;
+      s.packageWindow--;
+    }
+  };
+
+  // ---- SOCKS5 ----
+  const socksFail = (s: SocksStream, rep: number, why: string) => {
+    if (s.phase === 'closed') return;
+    stats.streamsFailed++;
+    stats.failures.push(`SOCKS request for ${s.target || '?'}: ${why}`);
+    s.phase = 'closed';
+    s.conn.write(Buffer.from([5, rep, 0, 1, 0, 0, 0, 0, 0, 0]));
+    s.conn.end();
+    if (s.circ) closeCircuit(s.circ);
+  };
+
+  const socksInput = (s: SocksStream) => {
+    if (s.phase === 'greeting') {
+      if (s.inbuf.length < 2) return;
+      if (s.inbuf[0] !== 5) return s.conn.close();
+      const n = 2 + s.inbuf[1]!;
+      if (s.inbuf.length < n) return;
+      const methods = s.inbuf.subarray(2, n);
+      s.inbuf = s.inbuf.subarray(n);
+      if (!methods.includes(0)) {
+        s.conn.write(Buffer.from([5, 0xff]));
+        return s.conn.end();
+      }
+      s.conn.write(Buffer.from([5, 0]));
+      s.phase = 'request';
+    }
+    if (s.phase === 'request') {
+      const b = s.inbuf;
+      if (b.length < 5) return;
+      let host: string;
+      let end: number;
+      if (b[3] === 1) {
+        end = 10;
+        if (b.length < end) return;
+        host = `${b[4]}.${b[5]}.${b[6]}.${b[7]}`;
+      } else if (b[3] === 3) {
+        end = 5 + b[4]! + 2;
+        if (b.length < end) return;
+        host = b.subarray(5, 5 + b[4]!).toString('latin1');
+      } else return socksFail(s, 8, 'address type not supported');
+      const port = b.readUInt16BE(end - 2);
+      s.target = `${host}:${port}`;
+      s.inbuf = b.subarray(end);
+      if (b[1] !== 1) return socksFail(s, 7, 'only CONNECT');
+      s.phase = 'connecting';
+      if (s.inbuf.length) s.pending.push(s.inbuf);
+      s.inbuf = Buffer.alloc(0);
+      const go = () => (s.phase === 'connecting' ? launchCircuit(s) : undefined);
+      if (!link) openLink(pickPath()?.[0] ?? (consensus?.entries[0] as ConsensusEntry));
+      if (link!.open) go();
+      else waitingForLink.push(go);
+      return;
+    }
+    if (s.inbuf.length === 0) return;
+    if (s.phase === 'connecting') s.pending.push(s.inbuf);
+    else if (s.phase === 'open') packageData(s, s.inbuf);
+    s.inbuf = Buffer.alloc(0);
+  };
+
+  const socksListen = lib.io.listen(me.host, me.socksPort);
+  base.event(socksListen, lib.EV.READ | lib.EV.PERSIST, () =>
+    acceptAll(lib, socksListen, (fd) => {
+      const s: SocksStream = { conn: undefined as unknown as EvConn, phase: 'greeting', inbuf: Buffer.alloc(0), target: '', streamId: 0, circ: undefined, packageWindow: STREAMWINDOW, deliverWindow: STREAMWINDOW, pending: [], openedAt: 0, firstByteAt: 0, bytes: 0, ended: false };
+      s.conn = new EvConn(lib, base, fd, {
+        data: (chunk) => {
+          s.inbuf = s.inbuf.length ? Buffer.concat([s.inbuf, chunk]) : chunk;
+          socksInput(s);
+        },
+        drained: () => {
+          if (s.circ && s.phase === 'open') considerSendme(s.circ, s);
+        },
+        close: () => {
+          if (s.phase === 'open' && !s.ended && s.circ) {
+            // The application went away first: END(DONE) to the exit, then tear down.
+            sendRelay(s.circ, 2, RELAY.END, s.streamId, Buffer.from([6]));
+            stats.streamsDone++;
+            closeCircuit(s.circ);
+          }
+          s.phase = 'closed';
+        },
+      });
+    }),
+  ).add();
+
+  const statusTimer = base.timer(() => {
+    process.stdout.write(`STATUS ${JSON.stringify({
+      role: 'client', openDetail: [...circuits.values()].slice(0, 6).map((c) => ({ id: c.circId.toString(16), state: c.state, cdw: c.deliverWindow, sdw: c.stream?.deliverWindow, phase: c.stream?.phase, pending: c.stream?.conn.pendingOut, bytes: c.stream?.bytes, unrec: c.unrecognized, cellsIn: c.cellsIn })), circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
+      ...stats, buildMs: undefined, ttfbMs: undefined, failures: stats.failures.slice(-5), buildMsAll: stats.buildMs.splice(0), ttfbMsAll: stats.ttfbMs.splice(0), consensusRelays: consensus?.entries.length ?? 0, cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+    })}\n`);
+  }, { persist: true });
+  statusTimer.add(1000);
+  const refresh = base.timer(() => fetchConsensus(), { persist: true });
+  refresh.add(config.consensusInterval * 1000);
+  const stop = () => base.loopexit();
+  // SIGTERM only: the launcher starts every process in its own process group, so a Ctrl-C
+  // reaches the launcher alone, which then sends SIGTERM (a second libevent signal event on
+  // the base currently stops SIGTERM from being caught: reported with a repro).
+  base.signal('SIGTERM', stop).add();
+
+  // Ready once the consensus lists every configured relay.
+  const waitReady = () =>
+    fetchConsensus(() => {
+      if ((consensus?.entries.length ?? 0) >= config.relays.length && pickPath()) announceReady({ role: 'client', socksHost: me.host, socksPort: lib.io.localPort(socksListen) });
+      else base.once(-1, lib.EV.TIMEOUT, () => waitReady(), 200);
+    });
+  waitReady();
+  base.dispatch();
+}
+
+main().catch((err) => {
+  process.stderr.write(`client: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,313 @@
+// Relay cells at a relay (Tor's relay.c and connection_edge.c): one AES-CTR layer each way,
+// the recognized check with digest rollback, forwarding, and the exit's streams: BEGIN ->
+// connect -> CONNECTED, DATA both ways under circuit and stream windows, END, SENDME, and
+// queue back-pressure (edge reading stops above the high-water mark, resumes at the low).
+import { CMD, crypt, ipv4, parseExtend2, ProtocolError, readRelayHeader, recognize, RELAY, RELAY_DATA_MAX, relayBody, relayData, setDigest } from '../../common/proto.js';
+import type { R } from './main.js';
+import type { Circuit, ExitStream } from './types.js';
+
+const PACKAGE_BATCH = 16;
+const readBuf = Buffer.allocUnsafe(RELAY_DATA_MAX * PACKAGE_BATCH);
+const STREAM_OUT_LIMIT = 10 * RELAY_DATA_MAX;
+
+export function create(R: R) {
+  const { io, EV } = R.lib;
+  const S = () => R.S;
+
+  function sendBackward(circ: Circuit, command: number, streamId: number, data?: Uint8Array): void {
+    const body = relayBody(command, streamId, data);
+    setDigest(circ.crypto.bDigest, body);
+    crypt(circ.crypto.bCipher, body);
+    R.circ.queueCell(circ, 'p', CMD.RELAY, body);
+  }
+
+  function streamOf(circ: Circuit, streamId: number): ExitStream | undefined {
+    const gid = circ.streams.get(streamId);
+    return gid === undefined ? undefined : (S().connByGid.get(gid) as ExitStream | undefined);
+  }
+
+  function beginStream(circ: Circuit, streamId: number, data: Buffer): void {
+    const T = R.T;
+    if (!S().options.flags.includes('Exit')) return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.EXITPOLICY]));
+    if (streamId === 0 || circ.streams.has(streamId)) throw new ProtocolError('ERR_RELAY_BAD_BODY', 'BEGIN with a stream ID of 0 or in use');
+    const nul = data.indexOf(0);
+    const target = data.subarray(0, nul < 0 ? data.length : nul).toString('latin1');
+    const colon = target.lastIndexOf(':');
+    const host = target.slice(0, colon);
+    const port = Number(target.slice(colon + 1));
+    let fd: number;
+    try {
+      if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('bad target');
+      fd = io.connect(host === 'localhost' ? '127.0.0.1' : host, port);
+    } catch {
+      return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.RESOLVEFAILED]));
+    }
+    const s: ExitStream = {
+      gid: S().gids.next++,
+      type: T.connType.EXIT,
+      fd,
+      readEv: R.ctx.base.event(fd, EV.READ | EV.PERSIST, R.h.exitRead!),
+      writeEv: R.ctx.base.event(fd, EV.WRITE | EV.PERSIST, R.h.exitWrite!),
+      streamId,
+      circGid: circ.gid,
+      state: 'CONNECTING',
+      packageWindow: T.streamwindowStart,
+      deliverWindow: T.streamwindowStart,
+      outbuf: [],
+      outLen: 0,
+      readBlocked: false,
+      sentEnd: false,
+      marked: false,
+      arrayIndex: -1,
+      bytesIn: 0,
+      bytesOut: 0,
+      target,
+    };
+    R.link.addConnection(s);
+    circ.streams.set(streamId, s.gid);
+    s.writeEv.add();
+    S().stats.streamsOpened++;
+  }
+
+  function endStream(s: ExitStream, reason: number): void {
+    const circ: Circuit | undefined = S().circuits.get(s.circGid);
+    if (circ && !s.sentEnd && !circ.marked) sendBackward(circ, RELAY.END, s.streamId, Buffer.from([reason]));
+    s.sentEnd = true;
+    markStream(s);
+  }
+
+  function markStream(s: ExitStream): void {
+    if (s.marked) return;
+    s.marked = true;
+    const circ: Circuit | undefined = S().circuits.get(s.circGid);
+    circ?.streams.delete(s.streamId);
+    S().closeableConnections.push(s);
+    S().loopEvents.postloop.add(0);
+  }
+
+  /** Reads from the destination and packages DATA cells while both windows and the queue allow. */
+  function packageRawInbuf(s: ExitStream): void {
+    const circ: Circuit | undefined = S().circuits.get(s.circGid);
+    if (!circ || circ.marked) return markStream(s);
+    let room = Math.min(circ.packageWindow, s.packageWindow, PACKAGE_BATCH, R.T.cellQueueHighwater - circ.pQueue.length);
+    if (room <= 0) return blockReading(s);
+    let n: number;
+    try {
+      n = io.read(s.fd, readBuf.subarray(0, room * RELAY_DATA_MAX));
+    } catch {
+      return endStream(s, R.T.endReason.CONNRESET);
+    }
+    if (n === -1) return;
+    if (n === 0) return endStream(s, R.T.endReason.DONE);
+    s.bytesIn += n;
+    for (let off = 0; off < n; off += RELAY_DATA_MAX) {
+      sendBackward(circ, RELAY.DATA, s.streamId, readBuf.subarray(off, Math.min(n, off + RELAY_DATA_MAX)));
+      circ.packageWindow--;
+      s.packageWindow--;
+      room--;
+    }
+    if (room <= 0 && (circ.packageWindow <= 0 || s.packageWindow <= 0 || circ.pQueue.length >= R.T.cellQueueHighwater)) blockReading(s);
+  }
+
+  function blockReading(s: ExitStream): void {
+    if (!s.readBlocked) {
+      s.readBlocked = true;
+      s.readEv.del();
+    }
+  }
+
+  function resumeStream(s: ExitStream, circ: Circuit): void {
+    if (s.readBlocked && !s.marked && s.state === 'OPEN' && s.packageWindow > 0 && circ.packageWindow > 0 && circ.pQueue.length < R.T.cellQueueHighwater) {
+      s.readBlocked = false;
+      s.readEv.add();
+    }
+  }
+
+  function writeStream(s: ExitStream): void {
+    while (s.outLen > 0) {
+      const data = s.outbuf.length === 1 ? s.outbuf[0]! : Buffer.concat(s.outbuf, s.outLen);
+      let n: number;
+      try {
+        n = io.write(s.fd, data);
+      } catch {
+        return endStream(s, R.T.endReason.CONNRESET);
+      }
+      if (n === -1) {
+        s.outbuf = [data];
+        if (!s.writeEv.pending()) s.writeEv.add();
+        return;
+      }
+      s.bytesOut += n;
+      s.outbuf = n === data.length ? [] : [data.subarray(n)];
+      s.outLen -= n;
+    }
+    if (s.writeEv.pending()) s.writeEv.del();
+    const circ: Circuit | undefined = S().circuits.get(s.circGid);
+    if (circ) R.relay.considerSendingSendme(circ, s);
+  }
+
+  function handleData(circ: Circuit, header: { streamId: number }, body: Buffer): void {
+    circ.deliverWindow--;
+    if (circ.deliverWindow < 0) throw new ProtocolError('ERR_WINDOW_OVERRUN', 'circuit deliver window below 0');
+    const s = streamOf(circ, header.streamId);
+    if (s && !s.marked) {
+      s.deliverWindow--;
+      const data = Buffer.from(relayData(body));
+      s.outbuf.push(data);
+      s.outLen += data.length;
+      if (s.state === 'OPEN') writeStream(s);
+    }
+    R.relay.considerSendingSendme(circ, s);
+  }
+
+  const handlers = {
+    exitRead(fd: number) {
+      const s = S().connByFd.get(fd) as ExitStream | undefined;
+      if (!s || s.marked) return;
+      packageRawInbuf(s);
+      R.ctx.updatePoint('stream');
+    },
+    exitWrite(fd: number) {
+      const s = S().connByFd.get(fd) as ExitStream | undefined;
+      if (!s || s.marked) return;
+      if (s.state === 'CONNECTING') {
+        s.state = 'OPEN';
+        const circ: Circuit | undefined = S().circuits.get(s.circGid);
+        if (!circ) return markStream(s);
+        const addr = Buffer.concat([ipv4('127.0.0.1'), Buffer.from([0, 0, 0x0e, 0x10])]);
+        sendBackward(circ, RELAY.CONNECTED, s.streamId, addr);
+        s.readEv.add();
+      }
+      writeStream(s);
+    },
+  };
+
+  return {
+    handlers,
+    sendBackward,
+    /** A cell from the client side: remove our layer; ours if recognized, else pass it on. */
+    receiveForward(circ: Circuit, body: Buffer, cmd: number): string {
+      crypt(circ.crypto.fCipher, body);
+      if (recognize(circ.crypto.fDigest, body)) {
+        try {
+          return R.relay.handleRelayCell(circ, body, cmd);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          S().stats.protocolErrors++;
+          R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
+          R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
+          return 'cell';
+        }
+      }
+      if (!circ.nLink) {
+        S().stats.protocolErrors++;
+        R.log(`circuit ${circ.gid}: a cell no layer recognized at the last hop`);
+        R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
+        return 'cell';
+      }
+      if (cmd === CMD.RELAY_EARLY && --circ.relayEarlyRemaining < 0) {
+        R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
+        return 'cell';
+      }
+      circ.cellsRelayed++;
+      S().stats.cellsRelayed++;
+      R.circ.queueCell(circ, 'n', cmd, body);
+      return 'cell';
+    },
+    /** A cell from the next hop: add our layer and send it toward the client. */
+    receiveBackward(circ: Circuit, body: Buffer, cmd: number): void {
+      if (cmd === CMD.RELAY_EARLY) return R.relay.inboundRelayEarly(circ);
+      crypt(circ.crypto.bCipher, body);
+      circ.cellsRelayed++;
+      S().stats.cellsRelayed++;
+      R.circ.queueCell(circ, 'p', CMD.RELAY, body);
+    },
+    /** 0.2.1.18: a RELAY_EARLY travelling toward the client closes the circuit. */
+    inboundRelayEarly(circ: Circuit): void {
+      R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
+    },
+    handleRelayCell(circ: Circuit, body: Buffer, cmd: number): string {
+      const header = readRelayHeader(body);
+      if (header.length > RELAY_DATA_MAX) throw new ProtocolError('ERR_RELAY_LENGTH', `relay length ${header.length}`);
+      switch (header.command) {
+        case RELAY.EXTEND2: {
+          if (cmd !== CMD.RELAY_EARLY) throw new ProtocolError('ERR_EXTEND', 'EXTEND2 outside RELAY_EARLY');
+          const { target, htype, hdata } = parseExtend2(relayData(body));
+          R.circ.extend(circ, target, htype, hdata);
+          return 'extend';
+        }
+        case RELAY.BEGIN:
+          beginStream(circ, header.streamId, relayData(body));
+          return 'begin';
+        case RELAY.DATA:
+          handleData(circ, header, body);
+          return 'stream';
+        case RELAY.END: {
+          const s = streamOf(circ, header.streamId);
+          if (s) {
+            s.sentEnd = true; // the other side ended it: no END back
+            if (s.outLen > 0) writeStream(s);
+            markStream(s);
+          }
+          return 'stream';
+        }
+        case RELAY.SENDME: {
+          if (header.streamId === 0) {
+            circ.packageWindow += R.T.circwindowIncrement;
+            if (circ.packageWindow > R.T.circwindowStart) throw new ProtocolError('ERR_SENDME_UNEXPECTED', 'circuit SENDME past the window');
+            for (const gid of circ.streams.values()) {
+              const s = S().connByGid.get(gid) as ExitStream | undefined;
+              if (s) resumeStream(s, circ);
+            }
+          } else {
+            const s = streamOf(circ, header.streamId);
+            if (s) {
+              s.packageWindow += R.T.streamwindowIncrement;
+              resumeStream(s, circ);
+            }
+          }
+          return 'stream';
+        }
+        default:
+          return 'cell'; // DROP and unknown relay commands: dropped, but they counted for the digest
+      }
+    },
+    /** SENDMEs toward the client for data delivered here (client uploads). */
+    considerSendingSendme(circ: Circuit, s: ExitStream | undefined): void {
+      const T = R.T;
+      while (circ.deliverWindow < T.circwindowStart - T.circwindowIncrement) {
+        circ.deliverWindow += T.circwindowIncrement;
+        sendBackward(circ, RELAY.SENDME, 0);
+      }
+      while (s && !s.marked && s.outLen < STREAM_OUT_LIMIT && s.deliverWindow < T.streamwindowStart - T.streamwindowIncrement) {
+        s.deliverWindow += T.streamwindowIncrement;
+        sendBackward(circ, RELAY.SENDME, s.streamId);
+      }
+    },
+    resumeEdgeReading(circ: Circuit): void {
+      for (const gid of circ.streams.values()) {
+        const s = S().connByGid.get(gid) as ExitStream | undefined;
+        if (s) resumeStream(s, circ);
+      }
+    },
+    /** The circuit is being freed: its streams close without END (Tor's circuit_about_to_free). */
+    closeStreamsOf(circ: Circuit): void {
+      for (const gid of [...circ.streams.values()]) {
+        const s = S().connByGid.get(gid) as ExitStream | undefined;
+        if (s) {
+          s.sentEnd = true;
+          markStream(s);
+        }
+      }
+      circ.streams.clear();
+    },
+    closeStreamNow(s: ExitStream): void {
+      if (!S().connByGid.has(s.gid)) return;
+      R.link.removeConnection(s);
+      io.close(s.fd);
+      s.readEv.free();
+      s.writeEv.free();
+      S().stats.streamsClosed++;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+// v10's modules: v9's, with the entries below replaced.
+import { loaders as previous } from '../v9/modules.js';
+import type { ModuleLoaders } from '../v0/modules.js';
+
+export const loaders: ModuleLoaders = {
+  ...previous,
+  state: () => require('./state.js'),
+  link: () => require('./link.js'),
+  relay: () => require('./relay.js'),
+};

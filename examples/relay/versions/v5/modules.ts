@@ -1,0 +1,9 @@
+// v5's modules: v4's, with the entries below replaced.
+import { loaders as previous } from '../v4/modules.js';
+import type { ModuleLoaders } from '../v0/modules.js';
+
+export const loaders: ModuleLoaders = {
+  ...previous,
+  state: () => require('./state.js'),
+  circuit: () => require('./circuit.js'),
+};

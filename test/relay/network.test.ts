@@ -1,0 +1,63 @@
+// End to end, in CI's short form: the whole network on loopback, downloads in flight through
+// 3-hop circuits, and the streak v0 -> v12 applied to every relay through the project's CLI,
+// with two failing versions injected (refused, rolled back, the streak goes on).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { checkedDownload, ensureBuilt, type Network, nextStatus, startNetwork, testConfig, updateThroughCli, versionFile } from './harness.js';
+
+let net: Network;
+
+beforeAll(async () => {
+  ensureBuilt();
+  net = await startNetwork(testConfig());
+}, 120_000);
+
+afterAll(async () => {
+  await net?.stop();
+});
+
+describe('the relay network', () => {
+  it('carries a download through guard, middle and exit with the right hash', async () => {
+    const r = await checkedDownload(net, 300_000);
+    expect(r.error).toBeUndefined();
+    expect(r.match).toBe(true);
+    const status = await nextStatus(net);
+    expect(status.circuitsBuilt).toBeGreaterThanOrEqual(1);
+    expect(status.circuitsFailed).toBe(0);
+  }, 60_000);
+
+  it('updates every relay v0 -> v12 while downloads are in flight, and refuses injected failures', async () => {
+    // Two slow downloads stay in flight for the whole streak; short ones come and go.
+    const long = [checkedDownload(net, 1_200_000, 60_000), checkedDownload(net, 900_000, 45_000)];
+    const short: Promise<{ match: boolean }>[] = [];
+    const reports: { relay: string; to: string; ok: boolean; error?: { phase: string } }[] = [];
+    for (let v = 1; v <= 12; v++) {
+      for (const relay of net.relays) {
+        const report = await updateThroughCli(relay.child.pid!, versionFile(`v${v}`));
+        reports.push({ relay: relay.name, to: `v${v}`, ok: report.ok, error: report.error });
+      }
+      if (v === 4) {
+        const bad = await updateThroughCli(net.relays[0]!.child.pid!, versionFile('broken/transform-throws'));
+        expect(bad.ok).toBe(false);
+        expect(bad.error.phase).toBe('migrate');
+        expect(bad.from).toBe('v4');
+      }
+      if (v % 3 === 0) short.push(checkedDownload(net, 64 * 1024 * v));
+    }
+    const missing = await updateThroughCli(net.relays[2]!.child.pid!, versionFile('broken/missing-handler'));
+    expect(missing.ok).toBe(false);
+    expect(missing.error.phase).toBe('rewire');
+    expect(missing.error.message).toContain('connReadCallback');
+
+    expect(reports.filter((r) => !r.ok)).toEqual([]);
+    const results = await Promise.all([...long, ...short]);
+    expect(results.map((r) => r.match)).toEqual(results.map(() => true));
+    // Still serving after everything, on v12.
+    expect((await checkedDownload(net, 200_000)).match).toBe(true);
+    const status = await nextStatus(net);
+    expect(status.circuitsFailed).toBe(0);
+    expect(status.streamsFailed).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    for (const relay of net.relays) expect(relay.status?.version).toBe('v12');
+  }, 110_000);
+});
