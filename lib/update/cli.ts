@@ -234,7 +234,7 @@ function duration(msTotal: unknown): string {
  * service). Say so, and how to run the CLI directly.
  */
 function warnIfNpxInCheckout(say: (text: string) => void): void {
-  if (process.env.npm_command !== 'exec' && !process.env.npm_execpath) return;
+  if (process.env.npm_command !== 'exec') return; // npx and npm exec set it; npm run does not
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   let cwd = path.resolve(process.cwd());
   for (;;) {

@@ -12,5 +12,5 @@ export { type Carried, type StateOptions, UpdateContext, type VersionContext, ve
 export { checkControlDir, ControlServer, type ControlServerOptions, controlSocketDir, controlSocketPath } from './control.js';
 export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
 export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type VersionModule } from './host.js';
-export { checkVersionShape, defineVersion } from './define.js';
+export { defineVersion } from './define.js';
 export { loadVersionModule } from './loader.js';
