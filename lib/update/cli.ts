@@ -6,28 +6,46 @@
 // that user. A socket planted by someone else is refused, and nothing is sent to it.
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { EV, EventBase, io } from '../loop/index.js';
 import { checkControlDir, controlSocketDir } from './control.js';
 import { peerCredentials } from './peer.js';
 
-/** Exit statuses: the update went through; it was refused or failed; bad usage or no host; the socket is not trustworthy. */
-export const EXIT = Object.freeze({ OK: 0, REFUSED: 1, NO_HOST: 2, UNTRUSTED: 3 });
+/**
+ * Exit statuses, one per failure kind: the update (or status, or dry run) went through; the
+ * version failed in prepare and was rolled back; bad usage or no such host; the socket is not
+ * trusted (nothing was sent); the host refused the request before trying it (bad path, outside
+ * the versions directory, unknown strategy, no version running, host closing, bad request); no
+ * reply in time (whether the update happened is unknown: ask `status`).
+ */
+export const EXIT = Object.freeze({ OK: 0, FAILED: 1, NO_HOST: 2, UNTRUSTED: 3, REFUSED: 4, NO_REPLY: 5 });
+
+const EXIT_TEXT = `exit status: 0 done, 1 the version failed in prepare (rolled back, the old version runs),
+  2 bad usage or no such host, 3 socket not trusted (nothing sent), 4 request refused by the host
+  (bad or outside path, unknown strategy, no version running, host closing), 5 no reply in time
+`;
 
 const HELP: Record<string, string> = {
   main: `usage: node-libevent <command> [options]
 
 commands:
-  update <pid> <version-path>   update a running UpdateHost to another version
+  update <pid> <version-path>   update a running UpdateHost to another version (or --dry-run)
+  status <pid>                  the running version, uptime, updates done, the last report
   help [command]                this text, or a command's
 
-Run 'node-libevent help update' for the options of update.
+Run 'node-libevent help <command>' for its options.
 `,
-  update: `usage: node-libevent update <pid> <version-path> [--strategy <name>] [--socket <path>] [--timeout <ms>]
+  update: `usage: node-libevent update <pid> <version-path> [--dry-run] [--json] [--strategy <name>] [--socket <path>] [--timeout <ms>]
 
-Sends an update request to the UpdateHost of process <pid> through its control socket and
-prints the UpdateReport as JSON. <version-path> must lie inside the host's versions directory.
+Sends an update request to the UpdateHost of process <pid> through its control socket, shows
+the host's log lines while the update runs (on stderr) and prints the UpdateReport.
+<version-path> must lie inside the host's versions directory.
 
+  --dry-run           prepare the update fully at an update point (load, main, state, publish-
+                      subscribe, handler map), report what would happen, then discard it: the
+                      running version is untouched
+  --json              print the report as JSON (default: readable text)
   --strategy <name>   inplace (default of the host), rebase, reinit or readd
   --socket <path>     the control socket (default: found from the process's environment)
   --timeout <ms>      give up waiting for the report after this long (default 60000)
@@ -35,16 +53,25 @@ prints the UpdateReport as JSON. <version-path> must lie inside the host's versi
 Before sending, the socket's directory must be a real directory of the process's user with
 mode 0700, and the peer of the connection (SO_PEERCRED) must be <pid> running as that user.
 
-exit status: 0 updated, 1 refused or failed, 2 bad usage or no such host, 3 socket not trusted
-`,
+${EXIT_TEXT}`,
+  status: `usage: node-libevent status <pid> [--json] [--socket <path>] [--timeout <ms>]
+
+Asks the UpdateHost of process <pid> for its running version, uptime, how many updates went
+through or failed, and the last update's report. The socket is checked as for update.
+
+${EXIT_TEXT}`,
 };
 
 export interface CliOutput {
   write(text: string): unknown;
 }
 
+const VALUE_OPTIONS = new Set(['--strategy', '--socket', '--timeout']);
+const FLAGS: Record<string, readonly string[]> = { update: ['--dry-run', '--json'], status: ['--json'] };
+
 export async function runCli(argv: readonly string[], stdout: CliOutput = process.stdout, stderr: CliOutput = process.stderr): Promise<number> {
   const say = (text: string) => stderr.write(`node-libevent: ${text}\n`);
+  warnIfNpxInCheckout(say);
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     const topic = command === 'help' ? rest[0] : undefined;
@@ -55,35 +82,38 @@ export async function runCli(argv: readonly string[], stdout: CliOutput = proces
     (command === undefined ? stderr : stdout).write(HELP[topic ?? 'main']!);
     return command === undefined ? EXIT.NO_HOST : EXIT.OK;
   }
-  if (command !== 'update') {
+  if (command !== 'update' && command !== 'status') {
     say(`unknown command '${command}' (try --help)`);
     return EXIT.NO_HOST;
   }
   const positional: string[] = [];
   const options: Record<string, string> = {};
+  const flags = new Set<string>();
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i]!;
     if (a === '--help' || a === '-h') {
-      stdout.write(HELP.update!);
+      stdout.write(HELP[command]!);
       return EXIT.OK;
     }
-    if (a === '--strategy' || a === '--socket' || a === '--timeout') {
+    if (VALUE_OPTIONS.has(a) && (command === 'update' || a !== '--strategy')) {
       const v = rest[++i];
       if (v === undefined) {
         say(`${a} needs a value`);
         return EXIT.NO_HOST;
       }
       options[a.slice(2)] = v;
-    } else if (a.startsWith('--')) {
-      say(`unknown option '${a}' (try node-libevent help update)`);
+    } else if (FLAGS[command]!.includes(a)) flags.add(a);
+    else if (a.startsWith('--')) {
+      say(`unknown option '${a}' (try node-libevent help ${command})`);
       return EXIT.NO_HOST;
     } else positional.push(a);
   }
+  const wanted = command === 'update' ? 2 : 1;
   const [pidText, versionPath] = positional;
   const pid = Number(pidText);
   const timeoutMs = options.timeout === undefined ? 60_000 : Number(options.timeout);
-  if (!Number.isInteger(pid) || pid <= 0 || !versionPath || positional.length > 2) {
-    say('need a pid and a version path (try node-libevent help update)');
+  if (!Number.isInteger(pid) || pid <= 0 || positional.length !== wanted || (command === 'update' && !versionPath)) {
+    say(command === 'update' ? 'need a pid and a version path (try node-libevent help update)' : 'need a pid (try node-libevent help status)');
     return EXIT.NO_HOST;
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
@@ -110,31 +140,121 @@ export async function runCli(argv: readonly string[], stdout: CliOutput = proces
     say(`refusing ${socketPath}: ${(err as Error).message}`);
     return code === 'ERR_CONTROL_DIR' && /cannot be read/.test((err as Error).message) ? EXIT.NO_HOST : EXIT.UNTRUSTED;
   }
-  const request = { update: path.resolve(versionPath), ...(options.strategy ? { strategy: options.strategy } : {}) };
+  const json = flags.has('--json');
+  const dryRun = flags.has('--dry-run');
+  const request =
+    command === 'status'
+      ? { status: true }
+      : { update: path.resolve(versionPath!), stream: true, ...(options.strategy ? { strategy: options.strategy } : {}), ...(dryRun ? { dryRun: true } : {}) };
+  const line = Buffer.from(JSON.stringify(request) + '\n');
+  // The host's phase log, as it comes (stderr, so that stdout holds only the report).
+  const onLog = (text: string) => stderr.write(`host: ${text}\n`);
   // A full backlog (the host is busy, or resting after running out of descriptors) refuses the
   // connection with EAGAIN: try again for a few seconds.
-  let result = exchange(socketPath, pid, owner, Buffer.from(JSON.stringify(request) + '\n'), timeoutMs);
+  let result = exchange(socketPath, pid, owner, line, timeoutMs, onLog);
   for (let attempt = 0; attempt < 40 && 'failed' in result && result.failed === 'not connected'; attempt++) {
     await new Promise((r) => setTimeout(r, 100));
-    result = exchange(socketPath, pid, owner, Buffer.from(JSON.stringify(request) + '\n'), timeoutMs);
+    result = exchange(socketPath, pid, owner, line, timeoutMs, onLog);
   }
   if ('refused' in result) {
     say(`refusing ${socketPath}: ${result.refused}`);
     return EXIT.UNTRUSTED;
   }
   if ('failed' in result) {
+    if (result.timedOut) {
+      say(`no reply from ${socketPath} within ${timeoutMs} ms (${result.failed}); the outcome is unknown: ask 'node-libevent status ${pid}'`);
+      return EXIT.NO_REPLY;
+    }
     say(`no update host at ${socketPath} (${result.failed})`);
     return EXIT.NO_HOST;
   }
-  let report: { ok?: unknown };
+  let reply: Record<string, any>;
   try {
-    report = JSON.parse(result.reply) as { ok?: unknown };
+    reply = JSON.parse(result.reply) as Record<string, any>;
+    if (reply === null || typeof reply !== 'object') throw new Error('not an object');
   } catch {
     say(`unreadable reply: ${result.reply.slice(0, 200)}`);
     return EXIT.NO_HOST;
   }
-  stdout.write(JSON.stringify(report, null, 2) + '\n');
-  return report.ok === true ? EXIT.OK : EXIT.REFUSED;
+  stdout.write(json ? JSON.stringify(reply, null, 2) + '\n' : command === 'status' && reply.ok === true ? describeStatus(reply) : describeReport(reply, versionPath ?? ''));
+  if (reply.ok === true) return EXIT.OK;
+  return reply.error?.phase === 'request' || reply.error?.code === 'ERR_BAD_REQUEST' ? EXIT.REFUSED : EXIT.FAILED;
+}
+
+const ms = (v: unknown) => (typeof v === 'number' ? v.toFixed(2) : '?');
+
+/** An UpdateReport as an operator reads it. */
+export function describeReport(r: Record<string, any>, asked: string): string {
+  const lines: string[] = [];
+  if (r.ok !== true) {
+    const e = r.error ?? {};
+    const phase = e.phase ? ` in ${e.phase}` : '';
+    lines.push(`${r.dryRun ? 'dry run' : 'update'} ${r.from || '?'} -> ${r.to || asked}: ${e.phase === 'request' || e.code === 'ERR_BAD_REQUEST' ? 'REFUSED' : 'FAILED'}${phase}`);
+    lines.push(`  ${e.code ?? 'error'}: ${e.message ?? '(no message)'}`);
+    if (r.from) lines.push(`  ${r.from} still runs, untouched`);
+    return lines.join('\n') + '\n';
+  }
+  const handlers: { from: string; to: string; events: number }[] = Array.isArray(r.handlers) ? r.handlers : [];
+  const rebound = handlers.map((h) => (h.from === h.to ? `${h.from} ${h.events}` : `${h.from} -> ${h.to} ${h.events}`)).join(', ');
+  const dropped: string[] = Array.isArray(r.messagesDropped) ? r.messagesDropped : [];
+  const p = r.phases ?? {};
+  if (r.dryRun) lines.push(`dry run ${r.from} -> ${r.to} at point '${r.point}' (${r.strategy}): would go through; discarded, ${r.from} still runs`);
+  else lines.push(`updated ${r.from} -> ${r.to} at point '${r.point}' (${r.strategy}), paused ${ms(r.pauseMs)} ms`);
+  const would = r.dryRun ? 'would be ' : '';
+  lines.push(`  events ${would}rebound: ${r.eventsRewired}${rebound ? ` (${rebound})` : ''}`);
+  lines.push(`  state items: ${r.stateItems}`);
+  lines.push(`  messages ${would}carried: ${r.messagesCarried}, ${would}dropped: ${dropped.length ? dropped.join(', ') : 'none'}`);
+  lines.push(`  phases (ms): quiesce ${ms(p.quiesce)}, load ${ms(p.load)}, init ${ms(p.init)}, migrate ${ms(p.migrate)}, rewire ${ms(p.rewire)}, commit ${ms(p.commit)}`);
+  return lines.join('\n') + '\n';
+}
+
+/** A host's status as an operator reads it. */
+export function describeStatus(s: Record<string, any>): string {
+  const lines = [`pid ${s.pid}: running ${s.version ?? '(nothing)'} for ${duration(s.uptimeMs)} (strategy ${s.strategy})`];
+  lines.push(`  updates: ${s.updates} done, ${s.failedUpdates} failed; update points reached: ${s.pointsReached}`);
+  lines.push(`  versions directory: ${s.versionsDir}`);
+  const last = s.lastReport as Record<string, any> | undefined;
+  if (!last) lines.push('  last update: none');
+  else if (last.ok) lines.push(`  last update: ${last.from} -> ${last.to}, paused ${ms(last.pauseMs)} ms, ${last.eventsRewired} events rebound`);
+  else lines.push(`  last update: ${last.from} -> ${last.to || '?'} failed in ${last.error?.phase}: ${last.error?.code} ${last.error?.message}`);
+  return lines.join('\n') + '\n';
+}
+
+function duration(msTotal: unknown): string {
+  if (typeof msTotal !== 'number' || !Number.isFinite(msTotal)) return '?';
+  const s = Math.floor(msTotal / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+}
+
+/**
+ * `npx node-libevent …` inside this package's own checkout: npx treats the checkout as a
+ * package to install, and its install script rebuilds the addon (seconds, under a running
+ * service). Say so, and how to run the CLI directly.
+ */
+function warnIfNpxInCheckout(say: (text: string) => void): void {
+  if (process.env.npm_command !== 'exec') return; // npx and npm exec set it; npm run does not
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  let cwd = path.resolve(process.cwd());
+  for (;;) {
+    if (cwd === root || isOwnCheckout(cwd)) {
+      say(`warning: run through npx inside node-libevent's own checkout (${cwd}); npx may reinstall and rebuild the package there. Run 'node bin/node-libevent.mjs …' instead.`);
+      return;
+    }
+    const up = path.dirname(cwd);
+    if (up === cwd) return;
+    cwd = up;
+  }
+}
+
+function isOwnCheckout(dir: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+    return pkg.name === 'node-libevent' && lstatExists(path.join(dir, 'native'));
+  } catch {
+    return false;
+  }
 }
 
 /** The effective uid of process `pid`, or undefined when there is no such process. */
@@ -176,10 +296,13 @@ function lstatExists(p: string): boolean {
   }
 }
 
-type Exchange = { reply: string } | { refused: string } | { failed: string };
+type Exchange = { reply: string } | { refused: string } | { failed: string; timedOut?: boolean };
 
-/** Connects, checks the peer, sends `request` and reads the reply to EOF. */
-function exchange(socketPath: string, pid: number, owner: number, request: Buffer, timeoutMs: number): Exchange {
+/**
+ * Connects, checks the peer, sends `request` and reads to EOF. Lines {"log": "..."} go to
+ * `onLog` as they arrive; the reply is the last other line.
+ */
+function exchange(socketPath: string, pid: number, owner: number, request: Buffer, timeoutMs: number, onLog: (line: string) => void): Exchange {
   let fd: number;
   try {
     fd = io.connectUnix(socketPath);
@@ -190,7 +313,17 @@ function exchange(socketPath: string, pid: number, owner: number, request: Buffe
   const base = new EventBase();
   let result: Exchange = { failed: 'timed out' };
   let out = request;
-  const chunks: Buffer[] = [];
+  let pending = Buffer.alloc(0);
+  let reply = '';
+  const takeLines = () => {
+    for (let nl = pending.indexOf(0x0a); nl >= 0; nl = pending.indexOf(0x0a)) {
+      const text = pending.subarray(0, nl).toString('utf8');
+      pending = pending.subarray(nl + 1);
+      const log = logLine(text);
+      if (log !== undefined) onLog(log);
+      else reply = text;
+    }
+  };
   const buf = new Uint8Array(65_536);
   let checked = false;
   const finish = (r: Exchange) => {
@@ -199,18 +332,22 @@ function exchange(socketPath: string, pid: number, owner: number, request: Buffe
     reader.del();
   };
   const reader = base.event(fd, EV.READ | EV.PERSIST, (_fd, what) => {
-    if (what & EV.TIMEOUT) return finish({ failed: 'timed out waiting for the report' });
+    if (what & EV.TIMEOUT) return finish({ failed: 'timed out waiting for the report', timedOut: true });
     try {
       for (let n = io.read(fd, buf); n !== -1; n = io.read(fd, buf)) {
-        if (n === 0) return finish({ reply: Buffer.concat(chunks).toString('utf8') });
-        chunks.push(Buffer.from(buf.subarray(0, n)));
+        if (n === 0) {
+          if (pending.length > 0) reply = logLine(pending.toString('utf8')) === undefined ? pending.toString('utf8') : reply;
+          return finish({ reply });
+        }
+        pending = Buffer.concat([pending, buf.subarray(0, n)]);
+        takeLines();
       }
     } catch (err) {
       finish({ failed: String((err as { code?: string }).code ?? err) });
     }
   });
   const writer = base.event(fd, EV.WRITE | EV.PERSIST, (_fd, what) => {
-    if (what & EV.TIMEOUT) return finish({ failed: 'timed out connecting' });
+    if (what & EV.TIMEOUT) return finish({ failed: 'timed out connecting', timedOut: true });
     try {
       if (!checked) {
         const peer = peerCredentials(fd);
@@ -239,4 +376,15 @@ function exchange(socketPath: string, pid: number, owner: number, request: Buffe
     base.free();
   }
   return result;
+}
+
+/** The text of a streamed {"log": "..."} line, or undefined for any other line. */
+function logLine(text: string): string | undefined {
+  if (!text.startsWith('{"log":')) return undefined;
+  try {
+    const v = JSON.parse(text) as { log?: unknown };
+    return typeof v.log === 'string' && Object.keys(v).length === 1 ? v.log : undefined;
+  } catch {
+    return undefined;
+  }
 }

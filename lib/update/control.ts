@@ -1,6 +1,8 @@
 // Update requests from outside the process: a Unix-domain socket, owner-only, served by
 // libevent events of the host (so it works in both run modes). One request per connection,
-// one JSON line each way: {"update": "<version path>", "strategy"?: "..."} -> UpdateReport.
+// one JSON line each way: {"update": "<version path>", "strategy"?: "...", "dryRun"?: true}
+// -> UpdateReport, or {"status": true} -> { ok: true, ...UpdateHostStatus }. With "stream": true
+// the host's log lines of the update come first, one {"log": "..."} line each.
 //
 // One bad client must never hurt the service: every callback here catches what it meets and
 // drops that client; idle clients are dropped, the number of clients is capped, running out
@@ -125,8 +127,12 @@ interface Client {
   ev: Event;
   chunks: Buffer[];
   size: number;
-  /** The reply still to write. */
+  /** Bytes still to write. */
   out?: Buffer;
+  /** The last line (the reply) is queued: close once `out` is written. */
+  last: boolean;
+  /** `ev` waits for writability (else for reading, or nothing). */
+  writing: boolean;
   gone: boolean;
 }
 
@@ -228,7 +234,7 @@ export class ControlServer implements Disposable {
         return;
       }
       if (fd < 0) return;
-      const client: Client = { fd, ev: undefined as unknown as Event, chunks: [], size: 0, gone: false };
+      const client: Client = { fd, ev: undefined as unknown as Event, chunks: [], size: 0, last: false, writing: false, gone: false };
       try {
         client.ev = this.host.own(this.host.base.event(fd, EV.READ | EV.PERSIST, (_fd, what) => this.#guard(() => this.#readable(client, what), client)));
       } catch {
@@ -290,36 +296,54 @@ export class ControlServer implements Disposable {
     if (request === null || typeof request !== 'object' || Array.isArray(request)) {
       return this.#replyError(client, 'expected {"update": "<path>", "strategy"?: "<name>"}');
     }
-    const { update, strategy } = request as { update?: unknown; strategy?: unknown };
-    if (typeof update !== 'string') return this.#replyError(client, 'expected {"update": "<path>"}');
+    const { update, strategy, dryRun, stream, status } = request as { update?: unknown; strategy?: unknown; dryRun?: unknown; stream?: unknown; status?: unknown };
+    if (status === true && update === undefined) return this.#reply(client, { ok: true, ...this.host.status() });
+    if (typeof update !== 'string') return this.#replyError(client, 'expected {"update": "<path>"} or {"status": true}');
     if (strategy !== undefined && typeof strategy !== 'string') return this.#replyError(client, '"strategy" is a string');
-    const options = strategy !== undefined ? { strategy: strategy as Strategy } : {};
-    this.host[kRequestUpdate](update, options, (report: UpdateReport | undefined, error?: { code: string; message: string }) =>
-      this.#guard(() => this.#reply(client, report ?? { ok: false, error }), client),
-    );
+    if (dryRun !== undefined && typeof dryRun !== 'boolean') return this.#replyError(client, '"dryRun" is a boolean');
+    if (stream !== undefined && typeof stream !== 'boolean') return this.#replyError(client, '"stream" is a boolean');
+    const options = { ...(strategy !== undefined ? { strategy: strategy as Strategy } : {}), ...(dryRun === true ? { dryRun: true } : {}) };
+    // The host's log lines while this update runs (other requests' lines too, if several overlap).
+    const onLog = stream === true ? (line: string) => this.#guard(() => this.#send(client, { log: line }, false), client) : undefined;
+    if (onLog) this.host.on('log', onLog);
+    this.host[kRequestUpdate](update, options, (report: UpdateReport | undefined, error?: { code: string; message: string }) => {
+      if (onLog) this.host.off('log', onLog);
+      this.#guard(() => this.#reply(client, report ?? { ok: false, error }), client);
+    });
   }
 
   #replyError(client: Client, message: string): void {
     this.#reply(client, { ok: false, error: { code: 'ERR_BAD_REQUEST', message } });
   }
 
-  /** Writes as much as the socket takes now; the rest when it is writable again. */
+  /** Queues the reply (the last line) and closes the client once it is written. */
   #reply(client: Client, body: unknown): void {
-    if (client.gone) return; // vanished while its update ran
-    client.ev.del();
-    client.out = Buffer.from(JSON.stringify(body) + '\n');
-    if (this.#flush(client)) return;
+    this.#send(client, body, true);
+  }
+
+  /** Queues one JSON line; writes as much as the socket takes now, the rest when it is writable again. */
+  #send(client: Client, body: unknown, last: boolean): void {
+    if (client.gone || client.last) return; // vanished while its update ran, or already answered
+    const line = Buffer.from(JSON.stringify(body) + '\n');
+    client.out = client.out && client.out.length > 0 ? Buffer.concat([client.out, line]) : line;
+    client.last = last;
+    if (this.#flush(client) || client.writing) return;
     client.ev.free();
     client.ev = this.host.own(this.host.base.event(client.fd, EV.WRITE | EV.PERSIST, (_fd, what) => this.#guard(() => this.#writable(client, what), client)));
+    client.writing = true;
     client.ev.add(this.#idleMs);
   }
 
   #writable(client: Client, what: number): void {
     if (what & EV.TIMEOUT) return this.#drop(client);
-    this.#flush(client);
+    if (this.#flush(client) && !client.gone) {
+      // All written, reply still to come: stop waiting for writability (it would spin).
+      client.ev.del();
+      client.writing = false;
+    }
   }
 
-  /** True when the reply is written (and the client closed). */
+  /** True when everything queued is written (and, after the reply, the client closed). */
   #flush(client: Client): boolean {
     let out = client.out!;
     while (out.length > 0) {
@@ -329,7 +353,7 @@ export class ControlServer implements Disposable {
     }
     client.out = out;
     if (out.length > 0) return false;
-    this.#drop(client);
+    if (client.last) this.#drop(client);
     return true;
   }
 

@@ -17,11 +17,11 @@ import { commitUpdate } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
 import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
-import { freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, type Prepared, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
-import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
+import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
-export type { Strategy, UpdateHostOptions, UpdateReport, VersionModule } from './types.js';
+export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
 
 /** The events of an UpdateHost and their arguments. */
 export interface UpdateHostEvents {
@@ -46,6 +46,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   readonly #carrier: PubsubCarrier;
   readonly #driver: PointDriver;
   readonly #prepareHost: PrepareHost;
+  #startedAt: number | undefined;
+  #updates = 0;
+  #failedUpdates = 0;
+  #lastReport: UpdateReport | undefined;
 
   constructor(options: UpdateHostOptions) {
     super();
@@ -144,6 +148,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       }
       ctx.dropCarried();
       this.#current = { module, ctx };
+      this.#startedAt ??= Date.now();
       this.#closed = false;
       this.#driver.resume();
       this.#log(`start ${module.version}`);
@@ -157,19 +162,20 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
    * update point: the loop is woken, so that is within one iteration even when idle; with no
    * loop running it happens at once. Resolves with the report, ok or not.
    */
-  requestUpdate(file: string, options: { strategy?: Strategy } = {}): Promise<UpdateReport> {
+  requestUpdate(file: string, options: { strategy?: Strategy; dryRun?: boolean } = {}): Promise<UpdateReport> {
     return new Promise((resolve, reject) => {
       this[kRequestUpdate](file, options, (report, error) => (report ? resolve(report) : reject(error)));
     });
   }
 
   /** @internal requestUpdate with a callback: `done(report)`, or `done(undefined, error)` if never taken. */
-  [kRequestUpdate](file: string, options: { strategy?: Strategy }, done: (report: UpdateReport | undefined, error?: UpdateError) => void): void {
+  [kRequestUpdate](file: string, options: { strategy?: Strategy; dryRun?: boolean }, done: (report: UpdateReport | undefined, error?: UpdateError) => void): void {
     const strategy = options?.strategy ?? this.strategy;
     const req: UpdateRequest = {
       file,
       strategy,
       requestedAt: performance.now(),
+      ...(options?.dryRun === true ? { dryRun: true } : {}),
       resolve: (report) => done(report),
       reject: (error) => done(undefined, error as UpdateError),
     };
@@ -230,7 +236,32 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.close();
   }
 
+  /**
+   * The running version, uptime, how many updates went through or failed, and the last report.
+   * @returns a new object each call (safe to keep or serialize).
+   */
+  status(): UpdateHostStatus {
+    return {
+      version: this.version,
+      pid: process.pid,
+      startedAt: this.#startedAt,
+      uptimeMs: this.#startedAt === undefined ? 0 : Date.now() - this.#startedAt,
+      updates: this.#updates,
+      failedUpdates: this.#failedUpdates,
+      lastReport: this.#lastReport,
+      pointsReached: this.pointsReached,
+      strategy: this.strategy,
+      versionsDir: this.versionsDir,
+    };
+  }
+
   #finish(req: UpdateRequest, report: UpdateReport): void {
+    if (req.dryRun) report.dryRun = true;
+    else {
+      if (report.ok) this.#updates++;
+      else this.#failedUpdates++;
+      this.#lastReport = report;
+    }
     req.resolve(report);
     this.emit('update', report);
   }
@@ -279,6 +310,28 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
     }
+    const handlers = reboundHandlers(old, prepared);
+    if (req.dryRun) {
+      // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
+      discardPrepared(this.#prepareHost, prepared);
+      const report: UpdateReport = {
+        ok: true,
+        from: old.module.version,
+        to: prepared.module.version,
+        strategy: req.strategy,
+        point,
+        pauseMs: performance.now() - reached,
+        phases,
+        eventsRewired: prepared.rewire.events.length,
+        stateItems: prepared.ctx.store.size,
+        messagesCarried: prepared.pubsub?.carry.length ?? 0,
+        messagesDropped: prepared.pubsub?.drop.map((d) => d.name) ?? [],
+        handlers,
+        dryRun: true,
+      };
+      this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
+      return report;
+    }
     const done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases);
     this.#base = done.base;
     this.#current = done.running;
@@ -294,8 +347,24 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       stateItems: prepared.ctx.store.size,
       messagesCarried: done.carried,
       messagesDropped: done.dropped,
+      handlers,
     };
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }
+}
+
+/** Old handler name -> new handler name, with the number of live events on each pair. */
+function reboundHandlers(old: Running, prepared: Prepared): { from: string; to: string; events: number }[] {
+  const pairs = new Map<string, { from: string; to: string; events: number }>();
+  const { events, fns } = prepared.rewire;
+  for (let i = 0; i < events.length; i++) {
+    const from = old.ctx.nameOfHandler.get(events[i]!.callback) ?? '?';
+    const to = prepared.ctx.nameOfHandler.get(fns[i]!) ?? '?';
+    const key = `${from}\0${to}`;
+    const entry = pairs.get(key);
+    if (entry) entry.events++;
+    else pairs.set(key, { from, to, events: 1 });
+  }
+  return [...pairs.values()];
 }

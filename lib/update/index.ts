@@ -11,5 +11,6 @@
 export { type Carried, type StateOptions, UpdateContext, type VersionContext, versionLib } from './context.js';
 export { checkControlDir, ControlServer, type ControlServerOptions, controlSocketDir, controlSocketPath } from './control.js';
 export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
-export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateReport, type VersionModule } from './host.js';
+export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type VersionModule } from './host.js';
+export { defineVersion } from './define.js';
 export { loadVersionModule } from './loader.js';

@@ -5,11 +5,16 @@
 // `children` array (both keep it reachable). So versions are CommonJS (TypeScript compiled to
 // CommonJS, or plain JS), and every module loaded from the versions directory is evicted right
 // after loading: the version object returned here is then the only path to its code.
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import Module, { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
 
 import { UpdateError } from './errors.js';
+// The host's own instance of this entry point, handed to versions that require it (read only
+// at load time, so the import cycle with index.ts is harmless).
+import * as updateEntry from './index.js';
 
 type CjsModule = NodeJS.Module & { parent?: CjsModule | null };
 
@@ -19,7 +24,24 @@ export interface LoadedModule {
   files: string[];
 }
 
+/** This package's own compiled modules: a version may `require('node-libevent/update')` (for defineVersion). */
+const packageDist = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist') + path.sep;
+const updateEntryFile = path.join(packageDist, 'update', 'index.js');
+
+/**
+ * A cache entry that makes `require('node-libevent/update')` in a version return the host's own
+ * module: the same classes and the same addon, never a second copy loaded beside it.
+ */
+function hostEntryModule(): NodeJS.Module {
+  const m = new Module(updateEntryFile) as NodeJS.Module & { filename: string; loaded: boolean };
+  m.filename = updateEntryFile;
+  m.loaded = true;
+  m.exports = updateEntry;
+  return m;
+}
+
 export function loadVersionModule(file: string, versionsDir: string): LoadedModule {
+  refuseUncollectable(file);
   const req = createRequire(path.join(versionsDir, '__node-libevent-loader__.js'));
   const cache = req.cache;
   const inDir = (f: string) => f.startsWith(versionsDir + path.sep);
@@ -27,11 +49,65 @@ export function loadVersionModule(file: string, versionsDir: string): LoadedModu
   for (const key of Object.keys(cache)) if (inDir(key)) delete cache[key];
   let files: string[] = [];
   const restore = confineResolution(inDir, versionsDir);
+  const previousEntry = cache[updateEntryFile];
+  cache[updateEntryFile] = hostEntryModule();
   try {
-    return { exports: req(file) as unknown, files };
+    const exports = req(file) as unknown;
+    if (types.isModuleNamespaceObject(exports)) throw esmRefusal(file, 'it loaded as an ES module');
+    return { exports, files };
   } finally {
     restore();
     files.push(...evict(cache, inDir));
+    if (previousEntry) cache[updateEntryFile] = previousEntry;
+    else delete cache[updateEntryFile];
+  }
+}
+
+/**
+ * Refuses, before anything runs, the versions Node would load in a way the host cannot handle:
+ * TypeScript sources (Node 20 cannot run them; compile them to CommonJS first) and ES modules
+ * (never collected: each update would keep the previous version's code alive forever).
+ */
+function refuseUncollectable(file: string): void {
+  const ext = path.extname(file);
+  if (ext === '.ts' || ext === '.mts' || ext === '.cts') {
+    const out = ext === '.cts' ? '.cjs' : '.js';
+    throw new UpdateError(
+      'ERR_VERSION_TYPESCRIPT',
+      'load',
+      `${file} is TypeScript source: compile it to CommonJS first (tsc with "module": "nodenext" and a .cts file, or "module": "commonjs"; see docs/update.md) and update to the ${out} file`,
+    );
+  }
+  if (ext === '.mjs') throw esmRefusal(file, 'it is a .mjs file');
+  if (ext === '.js' && nearestPackageType(path.dirname(file)) === 'module') throw esmRefusal(file, 'the nearest package.json says "type": "module"');
+}
+
+function esmRefusal(file: string, why: string): UpdateError {
+  return new UpdateError(
+    'ERR_VERSION_ESM',
+    'load',
+    `${file} is an ES module (${why}): Node never frees an ES module, so every update to it would keep the previous version's code in memory. Write versions as CommonJS (.cjs, or .js under "type": "commonjs")`,
+  );
+}
+
+/** The "type" of the package.json nearest to `dir`, as Node reads it for .js files. */
+function nearestPackageType(dir: string): string | undefined {
+  for (let d = dir; ; d = path.dirname(d)) {
+    let text: string | undefined;
+    try {
+      text = readFileSync(path.join(d, 'package.json'), 'utf8');
+    } catch {
+      // none here: look further up
+    }
+    if (text !== undefined) {
+      try {
+        const type = (JSON.parse(text) as { type?: unknown }).type;
+        return typeof type === 'string' ? type : 'commonjs';
+      } catch {
+        return undefined; // Node itself fails on a broken package.json: let it say so
+      }
+    }
+    if (path.dirname(d) === d) return undefined;
   }
 }
 
@@ -44,6 +120,7 @@ type Resolver = (request: string, parent: CjsModule | undefined, ...rest: unknow
  * (Module._resolveFilename is the one place every require of the load goes through.)
  */
 function confineResolution(inDir: (f: string) => boolean, versionsDir: string): () => void {
+  const allowed = (real: string) => inDir(real) || real.startsWith(packageDist);
   const M = Module as unknown as { _resolveFilename: Resolver };
   const original = M._resolveFilename;
   M._resolveFilename = function confined(this: unknown, request, parent, ...rest) {
@@ -55,7 +132,7 @@ function confineResolution(inDir: (f: string) => boolean, versionsDir: string): 
     } catch {
       // resolution found it, so it exists; keep the resolved name
     }
-    if (!inDir(real)) {
+    if (!allowed(real)) {
       const by = parent?.filename ? ` (required by ${parent.filename})` : '';
       throw new UpdateError('ERR_OUTSIDE_VERSIONS_DIR', 'load', `'${request}'${by} resolves to ${real}, outside the versions directory ${versionsDir}`);
     }

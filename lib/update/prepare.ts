@@ -9,9 +9,10 @@ import path from 'node:path';
 import type { Callback, Event, EventBase } from '../loop/index.js';
 import type { PubsubCarrier, PubsubPlan } from './carry.js';
 import { type ContextHost, UpdateContext } from './context.js';
+import { checkVersionShape } from './define.js';
 import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
 import { loadVersionModule } from './loader.js';
-import { type BufferedRebindPlan, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
+import { type BufferedRebindPlan, type BufferedSnapshot, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
 import type { Phases, Running, Strategy, VersionModule } from './types.js';
 
 /** Live events of the old version and the new version's callback for each, in step. */
@@ -31,6 +32,31 @@ export interface Prepared {
   rewire: RewirePlan;
   /** Bufferevents and listeners rebound with the events (rebind-buffered.ts). */
   buffered: BufferedRebindPlan;
+  /** What existed before prepare: a rollback frees everything else. */
+  rollback: Rollback;
+}
+
+/** What a rollback of prepare needs: the events and bufferevents that existed before it. */
+export interface Rollback {
+  before: readonly Event[];
+  bufferedBefore: BufferedSnapshot;
+}
+
+/**
+ * Undoes a prepare: disposes what the new publish-subscribe produced, frees the events and
+ * bufferevents created since the snapshot, retires the new context. The running version is
+ * left exactly as it was. Used when prepare fails, and for a dry run after it succeeded.
+ */
+export function rollbackPrepare(host: PrepareHost, rollback: Rollback, pubsub: PubsubPlan | undefined, ctx: UpdateContext | undefined): void {
+  host.carrier.abandon(pubsub);
+  freeCreatedSince(host.base, rollback.before);
+  freeBufferedCreatedSince(host.base, rollback.bufferedBefore);
+  ctx?.retireContext();
+}
+
+/** Discards a prepared update without committing it (a dry run). */
+export function discardPrepared(host: PrepareHost, prepared: Prepared): void {
+  rollbackPrepare(host, prepared.rollback, prepared.pubsub, prepared.ctx);
 }
 
 /** Why prepare stopped, with the phase it was in and the version it was loading. */
@@ -67,14 +93,11 @@ export function resolveVersionPath(versionsDir: string, file: string): string {
 
 /** Checks a loaded module's exports against the version shape. */
 export function validateVersion(exports: unknown): VersionModule {
-  const m = exports as Partial<VersionModule> | null;
-  if (!m || typeof m.version !== 'string' || m.version === '' || typeof m.main !== 'function') {
-    throw new UpdateError('ERR_VERSION_SHAPE', 'load', 'a version module exports `version` (a string) and `main(ctx)`');
-  }
-  if (m.renames !== undefined && (typeof m.renames !== 'object' || m.renames === null)) {
-    throw new UpdateError('ERR_VERSION_SHAPE', 'load', '`renames` must be an object { oldName: newName }');
-  }
-  return m as VersionModule;
+  // TypeScript's `export default defineVersion(…)` compiled to CommonJS: exports.default.
+  const m = exports as { __esModule?: unknown; default?: unknown } | null;
+  const candidate = m && typeof m === 'object' && m.__esModule === true && m.default !== undefined && !('main' in m) ? m.default : exports;
+  checkVersionShape(candidate);
+  return candidate;
 }
 
 /** Loads and checks the version at `resolved` (a path from resolveVersionPath). */
@@ -158,12 +181,9 @@ export function prepareUpdate(
     const rewire = planRewire(host, old, ctx, module, before);
     const buffered = planBufferedRebind(bufferedBefore, old, ctx, module, strategy);
     phases.rewire += performance.now() - t;
-    return { module, ctx, pubsub, rewire, buffered };
+    return { module, ctx, pubsub, rewire, buffered, rollback: { before, bufferedBefore } };
   } catch (err) {
-    host.carrier.abandon(pubsub);
-    freeCreatedSince(host.base, before);
-    freeBufferedCreatedSince(host.base, bufferedBefore);
-    ctx?.retireContext();
+    rollbackPrepare(host, { before, bufferedBefore }, pubsub, ctx);
     throw new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, to);
   }
 }

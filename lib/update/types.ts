@@ -30,6 +30,28 @@ export interface UpdateReport {
   messagesCarried: number;
   /** Names of queued messages the new version no longer has (disposed, not delivered). */
   messagesDropped: string[];
+  /** Which handlers the live events were (or, in a dry run, would be) rebound from and to, and how many events each. */
+  handlers?: { from: string; to: string; events: number }[];
+  /** A dry run: prepared fully, then rolled back; the running version is untouched. */
+  dryRun?: boolean;
+}
+
+/** What `host.status()` (and `node-libevent status <pid>`) tells about a running host. */
+export interface UpdateHostStatus {
+  /** The running version, or undefined before start() and after close(). */
+  version: string | undefined;
+  pid: number;
+  /** When the first version started (ms since the epoch), and ms since then. */
+  startedAt: number | undefined;
+  uptimeMs: number;
+  /** Updates that went through, and those refused or failed (dry runs are not counted). */
+  updates: number;
+  failedUpdates: number;
+  /** The last update's report (not a dry run's). */
+  lastReport: UpdateReport | undefined;
+  pointsReached: number;
+  strategy: Strategy;
+  versionsDir: string;
 }
 
 export interface UpdateHostOptions {
@@ -53,6 +75,8 @@ export interface UpdateRequest {
   file: string;
   strategy: Strategy;
   requestedAt: number;
+  /** Prepare, report, then roll back instead of committing. */
+  dryRun?: boolean;
   /** The version, loaded when the update was asked for (outside the pause). */
   loaded?: import('./prepare.js').Loaded;
   resolve: (r: UpdateReport) => void;

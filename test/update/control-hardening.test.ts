@@ -125,7 +125,7 @@ describe.each(updateMethods)('control socket in exclusive mode on %s', (method) 
     await host.start('v0.cjs');
     const socketPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'nle-excl-')), 'update.sock');
     const control = new ControlServer(host, socketPath);
-    const child = spawn(process.execPath, [cli, 'update', String(process.pid), v1, '--socket', socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, 'update', String(process.pid), v1, '--socket', socketPath, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -332,7 +332,7 @@ describe('item 14: the CLI checks the directory and the peer before sending anyt
       const running = host.run();
       const env = { ...process.env, XDG_RUNTIME_DIR: runtime };
       const r = await new Promise<{ code: number | null; stdout: string }>((resolve) =>
-        execFile(process.execPath, [cli, 'update', String(process.pid), v1], { env }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout })),
+        execFile(process.execPath, [cli, 'update', String(process.pid), v1, '--json'], { env }, (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout })),
       );
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, to: 'v1' });

@@ -117,7 +117,7 @@ export async function startNetwork(config: NetworkConfig, options: { relayEnv?: 
 /** One update through the project's CLI, as an operator would run it. */
 export function updateThroughCli(pid: number, versionFile: string): Promise<any> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cliPath, 'update', String(pid), versionFile], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [cliPath, 'update', String(pid), versionFile, '--json'], { timeout: 30_000 }, (err, stdout, stderr) => {
       try {
         resolve(JSON.parse(stdout));
       } catch {
