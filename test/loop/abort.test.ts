@@ -1,6 +1,10 @@
 // AbortSignal and keepAlive on base.run() and base.once(), and the promise helpers
 // base.sleep() / readable() / writable(), on every backend: aborts before, during and after,
 // reasons carried as `cause`, nothing left pending, coded errors for bad arguments.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AbortError, COUNT, EV, EventBase, io } from '../../lib/index.js';
@@ -355,5 +359,24 @@ describe.each(methods)('sleep / readable / writable on %s', (method) => {
     expect(() => base.once(-1, EV.TIMEOUT, () => {}, { signal: new AbortController().signal })).toThrow(
       expect.objectContaining({ code: 'ERR_BASE_FREED' }),
     );
+  });
+});
+
+describe.each(methods)('the README sample on %s', (method) => {
+  it('runs as written', async () => {
+    const readme = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
+    const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('keepAlive: true, signal'));
+    expect(block).toBeDefined();
+    const base = new EventBase({ method });
+    const [a, b] = fds.pair();
+    io.write(b, bytes(5));
+    const logged: unknown[] = [];
+    const console = { log: (...args: unknown[]) => logged.push(...args) };
+    const AsyncFunction = (async () => {}).constructor as new (...args: string[]) => (...args: unknown[]) => Promise<void>;
+    await new AsyncFunction('base', 'a', 'io', 'console', block!)(base, a, io, console);
+    expect(logged).toEqual([5]);
+    expect(base.running).toBe(false);
+    expectEmpty(base);
+    base.free();
   });
 });
