@@ -360,6 +360,7 @@ export class EventBase implements Disposable {
    */
   rewire(map: (ev: Event) => Callback | undefined, options: RewireOptions = {}): number {
     checkFunction(map, 'map');
+    if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_ARG_TYPE', 'rewire options must be an object');
     this.#check();
     if (options.strategy !== undefined && options.strategy !== 'inplace') {
       throw rangeError('ERR_UNKNOWN_STRATEGY', `base.rewire only rewrites in place; got strategy '${String(options.strategy)}'`);

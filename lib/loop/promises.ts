@@ -31,7 +31,8 @@ export interface WaitOptions {
 
 /** @internal base.once(): its arguments (a number or an options object in 4th place). */
 export function onceOptions(timeoutOrOptions: unknown, options: unknown): { timeoutMs?: number; signal?: AbortSignal } {
-  if (typeof timeoutOrOptions === 'object' && timeoutOrOptions !== null) {
+  // An options object in 4th place (arrays and byte views are junk, refused as timeouts below).
+  if (typeof timeoutOrOptions === 'object' && timeoutOrOptions !== null && !Array.isArray(timeoutOrOptions) && !ArrayBuffer.isView(timeoutOrOptions)) {
     if (options !== undefined) throw typeError('ERR_INVALID_ARG_TYPE', 'once() takes its options once: (fd, events, cb, options) or (fd, events, cb, timeoutMs, options)');
     options = timeoutOrOptions;
     timeoutOrOptions = (timeoutOrOptions as OnceOptions).timeoutMs;
@@ -60,7 +61,7 @@ export function scheduleOnce(
   onAbort?: () => void,
 ): boolean {
   checkFunction(callback, 'callback');
-  if (typeof events !== 'number' || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
+  if (typeof events !== 'number' || !Number.isInteger(events) || events < 0 || events > 0xff || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
     throw rangeError('ERR_INVALID_EVENTS', 'once() takes only TIMEOUT, READ, WRITE and CLOSED (no SIGNAL, PERSIST or ET)');
   }
   const io = events & (EV.READ | EV.WRITE | EV.CLOSED);
