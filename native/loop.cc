@@ -27,6 +27,7 @@ struct Coop {
   bool inPass = false;
   bool stopRequested = false;
   bool woke = false;               // the last pass was ended for Node (its fd or its timer)
+  int keepFlags = 0;               // EVLOOP_NO_EXIT_ON_EMPTY for run({ keepAlive: true })
   uint32_t callbacksBefore = 0;    // b->callbacks when the last pass began
   napi_deferred deferred = nullptr;
   napi_ref resource = nullptr;
@@ -151,7 +152,7 @@ static void OnCheck(uv_check_t* h) {
   napi_open_callback_scope(env, resource, c->asyncContext, &cs);
 
   int timeout = uv_backend_timeout(c->loop);
-  int flags = EVLOOP_ONCE;
+  int flags = EVLOOP_ONCE | c->keepFlags;
   if (timeout == 0) {
     flags |= EVLOOP_NONBLOCK;
   } else if (timeout > 0) {
@@ -173,7 +174,7 @@ static void OnCheck(uv_check_t* h) {
       return;
     }
     napi_open_callback_scope(env, resource, c->asyncContext, &cs);
-    r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK | c->keepFlags);
   }
 
   napi_value err = nullptr;
@@ -217,7 +218,15 @@ static bool CheckDispatcher(napi_env env, BaseRec* b) {
 static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
-  if (!b || !CheckDispatcher(env, b)) return Napi::Value();
+  int64_t keepFlags = 0;  // optional: EVLOOP_NO_EXIT_ON_EMPTY only (the run's own flags are fixed)
+  if (!b || (info.Length() > 1 && !info[1].IsUndefined() &&
+             !ArgInt(info, 1, "run flags", 0, EVLOOP_NO_EXIT_ON_EMPTY, &keepFlags)))
+    return Napi::Value();
+  if (keepFlags & ~EVLOOP_NO_EXIT_ON_EMPTY) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "run flags take only EVLOOP_NO_EXIT_ON_EMPTY");
+    return Napi::Value();
+  }
+  if (!CheckDispatcher(env, b)) return Napi::Value();
   if (b->loopDepth > 0) {
     ThrowError(env, "ERR_LOOP_REENTRANT", "run() called from inside a callback of the same base");
     return Napi::Value();
@@ -266,6 +275,7 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_async_init(env, resource, name, &c->asyncContext);
   napi_create_reference(env, resource, 1, &c->resource);
   c->active = true;
+  c->keepFlags = static_cast<int>(keepFlags);
   c->stopRequested = false;
   b->userBreak = b->gotBreak = b->gotExit = false;
   event_add(c->uvfdEvent, nullptr);

@@ -1,10 +1,12 @@
 // EventBase: one libevent event_base, its events, and its two run modes.
 import { constants as osConstants } from 'node:os';
 
-import { COUNT, EV } from './constants.js';
+import { abortError, checkOptions, checkSignal, listenAbort } from './abort.js';
+import { COUNT, EV, EVLOOP } from './constants.js';
 import { checkFunction, rangeError, stateError, typeError } from './errors.js';
 import { type Callback, Event, MAKE_EVENT } from './event.js';
 import { binding } from './native.js';
+import { type OnceOptions, onceOptions, scheduleOnce, sleep, type SleepOptions, type WaitOptions, waitFor } from './promises.js';
 import { addRef, baseRegistry, live, moveSlot, newEntry, releaseIfUnused, type SlotEntry, slotFunction, unpin, weakEvents } from './registry.js';
 
 export type Method = 'epoll' | 'poll' | 'select' | (string & {});
@@ -23,6 +25,24 @@ export interface EventBaseOptions {
   preciseTimer?: boolean;
   /** EVENT_BASE_FLAG_NO_CACHE_TIME: read the clock at every now() instead of once per pass. */
   noCacheTime?: boolean;
+}
+
+/** Options of base.run(). */
+export interface RunOptions {
+  /** Aborting it ends the run and rejects it with an AbortError (cause: `signal.reason`). */
+  signal?: AbortSignal;
+  /** Keep running with no events left (EVLOOP_NO_EXIT_ON_EMPTY) until loopbreak/loopexit/abort. */
+  keepAlive?: boolean;
+}
+
+function runOptions(options: unknown): RunOptions {
+  checkOptions(options);
+  const { signal, keepAlive } = (options ?? {}) as RunOptions;
+  checkSignal(signal);
+  if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
+    throw typeError('ERR_INVALID_ARG_TYPE', `options.keepAlive must be a boolean, got ${keepAlive === null ? 'null' : typeof keepAlive}`);
+  }
+  return { signal, keepAlive };
 }
 
 export interface RewireOptions {
@@ -119,26 +139,85 @@ export class EventBase implements Disposable {
   /**
    * Runs `callback(fd, what)` once: when `fd` is ready for `events`, or after `timeoutMs`.
    * With fd -1 it is a pure timer (no timeout: as soon as the loop runs). Freed after it runs,
-   * and with the base if it never does.
+   * and with the base if it never does. Aborting `signal` deletes and frees the event (the
+   * callback never runs); an already aborted signal schedules nothing, as addEventListener.
+   *
+   * @param fd - the fd to watch, or -1 for a pure timer
+   * @param events - EV.READ, EV.WRITE, EV.CLOSED (any of them), or EV.TIMEOUT with fd -1
+   * @param callback - gets the fd and the bits that fired (EV.TIMEOUT when the timeout did)
+   * @param timeoutMs - a timeout in ms, or the options `{ timeoutMs, signal }`
+   * @param options - `{ signal }` when the timeout is given as a number
+   * @throws RangeError ERR_INVALID_EVENTS (SIGNAL, PERSIST or ET bits), ERR_OUT_OF_RANGE (a
+   *   pure timer on an fd, a bad fd or timeout); TypeError ERR_INVALID_ARG_TYPE (a callback,
+   *   timeout, options or signal of the wrong type); Error ERR_BAD_FD, ERR_BASE_FREED
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * base.once(fd, EV.READ, (fd, what) => console.log(what & EV.TIMEOUT ? 'late' : 'ready'), { timeoutMs: 500, signal: ac.signal });
+   * ac.abort(); // the event is gone: base.events() no longer lists it
+   * ```
    */
-  once(fd: number, events: number, callback: (fd: number, what: number) => void, timeoutMs?: number): void {
-    checkFunction(callback, 'callback');
-    if (typeof events !== 'number' || !Number.isInteger(events) || events < 0 || events > 0xff || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
-      throw rangeError('ERR_INVALID_EVENTS', 'once() takes only TIMEOUT, READ, WRITE and CLOSED (no SIGNAL, PERSIST or ET)');
-    }
-    const io = events & (EV.READ | EV.WRITE | EV.CLOSED);
-    if (!io && fd !== -1) throw rangeError('ERR_OUT_OF_RANGE', 'a pure timer once() takes fd -1');
-    const ev = this.event(fd, io, (f, what, self) => {
-      self.free();
-      callback(f, what);
-    });
-    try {
-      if (io || (timeoutMs !== undefined && timeoutMs !== 0)) ev.add(timeoutMs);
-      else ev.active(EV.TIMEOUT);
-    } catch (err) {
-      ev.free();
-      throw err;
-    }
+  once(fd: number, events: number, callback: (fd: number, what: number) => void, timeoutMs?: number | OnceOptions, options?: OnceOptions): void {
+    const opts = onceOptions(timeoutMs, options);
+    scheduleOnce(this, fd, events, callback, opts.timeoutMs, opts.signal);
+  }
+
+  /**
+   * A promise resolved by a libevent timer of this base after `ms` (like Node's
+   * timers/promises setTimeout, but in this base's loop: it settles only while the base runs).
+   * Under dispatch() the promise is fulfilled inside the loop and its `.then` callbacks run
+   * after dispatch() returns; under run() they run right after the pass that fired it.
+   *
+   * @param ms - milliseconds, fractional allowed, in [0, 1e15]
+   * @param options - `signal`: aborting it frees the timer and rejects the promise
+   * @returns a promise fulfilled with undefined
+   * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason); TypeError
+   *   ERR_INVALID_ARG_TYPE; RangeError ERR_OUT_OF_RANGE; Error ERR_BASE_FREED
+   * @example
+   * ```ts
+   * const running = base.run();
+   * await base.sleep(20);
+   * base.loopbreak();
+   * await running;
+   * ```
+   */
+  sleep(ms: number, options?: SleepOptions): Promise<void> {
+    return sleep(this, ms, options);
+  }
+
+  /**
+   * A promise fulfilled when `fd` is readable (data, EOF or an error to read), seen by a
+   * one-shot EV_READ event of this base. It settles only while the base runs.
+   *
+   * @param fd - an open fd (below 1024 with the select backend)
+   * @param options - `signal`: aborting it frees the event and rejects; `timeoutMs`: reject
+   *   with ERR_TIMEOUT if the fd is not readable by then (a libevent timeout)
+   * @returns a promise fulfilled with undefined
+   * @throws (as a rejection) AbortError ABORT_ERR; Error ERR_TIMEOUT, ERR_BAD_FD,
+   *   ERR_BASE_FREED; RangeError ERR_OUT_OF_RANGE, ERR_FD_SETSIZE; TypeError ERR_INVALID_ARG_TYPE
+   * @example
+   * ```ts
+   * const running = base.run();
+   * await base.readable(fd, { timeoutMs: 1000 });
+   * const n = io.read(fd, buf);
+   * ```
+   */
+  readable(fd: number, options?: WaitOptions): Promise<void> {
+    return waitFor(this, fd, EV.READ, options);
+  }
+
+  /**
+   * A promise fulfilled when `fd` is writable, seen by a one-shot EV_WRITE event of this base;
+   * otherwise as {@link EventBase.readable}.
+   *
+   * @param fd - an open fd (below 1024 with the select backend)
+   * @param options - `signal` and `timeoutMs`, as for readable()
+   * @returns a promise fulfilled with undefined
+   * @throws (as a rejection) AbortError ABORT_ERR; Error ERR_TIMEOUT, ERR_BAD_FD,
+   *   ERR_BASE_FREED; RangeError ERR_OUT_OF_RANGE, ERR_FD_SETSIZE; TypeError ERR_INVALID_ARG_TYPE
+   */
+  writable(fd: number, options?: WaitOptions): Promise<void> {
+    return waitFor(this, fd, EV.WRITE, options);
   }
 
   /** Runs libevent's own loop on this thread until no events are left (1) or exit/break (0). */
@@ -159,13 +238,47 @@ export class EventBase implements Disposable {
   /**
    * Cooperative run: serves libevent events inside Node's loop, so Node's timers, sockets,
    * fs and promises keep working. Resolves like dispatch(); rejects with a callback's error.
+   *
+   * @param options - `signal`: aborting it ends the run (as loopbreak() does) and rejects with
+   *   an AbortError; `keepAlive`: stay up with no events left, as loop(EVLOOP.NO_EXIT_ON_EMPTY)
+   *   (the run then ends only by loopbreak(), loopexit(), abort or a callback's error)
+   * @returns 1 when no events were left, 0 after loopbreak()/loopexit()
+   * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
+   *   error, Error ERR_LOOP_RUNNING, ERR_LOOP_REENTRANT, ERR_FD_CLOSED, ERR_BASE_FREED;
+   *   TypeError ERR_INVALID_ARG_TYPE (bad options)
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * setTimeout(() => ac.abort(), 1000);
+   * await base.run({ signal: ac.signal, keepAlive: true }).catch((err) => {
+   *   if (err.code !== 'ABORT_ERR') throw err;
+   * });
+   * ```
    */
-  async run(): Promise<0 | 1> {
+  async run(options: RunOptions = {}): Promise<0 | 1> {
     this.#check();
+    const { signal, keepAlive } = runOptions(options);
+    if (signal?.aborted) throw abortError(signal);
+    let aborted = false;
+    let result: Promise<0 | 1>;
     try {
-      return await binding.baseRun(this.#handle);
+      result = binding.baseRun(this.#handle, keepAlive ? EVLOOP.NO_EXIT_ON_EMPTY : 0);
     } catch (err) {
       throw forgetClosedFdEvents(err);
+    }
+    const stopListening = listenAbort(signal, () => {
+      if (this.#freed || !binding.baseRunning(this.#handle)) return; // already over: no effect
+      aborted = true;
+      this.loopbreak();
+    });
+    try {
+      const r = await result;
+      if (aborted) throw abortError(signal!);
+      return r;
+    } catch (err) {
+      throw forgetClosedFdEvents(err);
+    } finally {
+      stopListening();
     }
   }
 

@@ -6,10 +6,12 @@
 // Nothing here knows about publish-subscribe or updates.
 import { binding } from './native.js';
 
-export { EventBase, type EventBaseOptions, type Feature, type Method, type RewireOptions } from './base.js';
+export { AbortError } from './abort.js';
+export { EventBase, type EventBaseOptions, type Feature, type Method, type RewireOptions, type RunOptions } from './base.js';
 export { COUNT, EV, EVLOOP } from './constants.js';
 export { Event, type Callback } from './event.js';
 export { io, type IoBuffer } from './io.js';
+export { type OnceOptions, type SleepOptions, type WaitOptions } from './promises.js';
 export { rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from './rebind.js';
 
 /** The backends this libevent offers, most preferred first (e.g. ['epoll', 'poll', 'select']). */

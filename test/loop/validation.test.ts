@@ -52,7 +52,7 @@ describe('the public API against the argument table', () => {
       ['base.event', [() => a, () => EV.READ, () => cb], (fd, ev, f) => base.event(fd as number, ev as number, f as never).free(), [[], [], ['function']]],
       ['base.timer', [() => cb, () => ({})], (f, o) => base.timer(f as never, o as never).free(), [['function'], ['undefined', 'object', 'function', 'array', 'emptyBytes', 'detachedBytes']]],
       ['base.signal', [() => 'SIGUSR2', () => cb], (s, f) => base.signal(s as never, f as never).free(), [[], ['function']]],
-      ['base.once', [() => -1, () => EV.TIMEOUT, () => cb, () => 1e6], (fd, ev, f, ms) => base.once(fd as number, ev as number, f as never, ms as number), [['minusOne'], [], ['function'], ['undefined', 'fraction']]],
+      ['base.once', [() => -1, () => EV.TIMEOUT, () => cb, () => 1e6], (fd, ev, f, ms) => base.once(fd as number, ev as number, f as never, ms as number), [['minusOne'], [], ['function'], ['undefined', 'fraction', 'object']]], // an object: the options form
       ['base.loopexit', [() => 1e6], (ms) => base.loopexit(ms as number), [['undefined', 'fraction']]],
       ['base.numEvents', [() => 1], (f) => base.numEvents(f as number), [['undefined']]],
       ['base.rewire', [() => () => undefined, () => ({})], (m, o) => base.rewire(m as never, o as never), [[], ['undefined', 'object', 'function', 'array', 'emptyBytes', 'detachedBytes']]],
