@@ -55,16 +55,37 @@ export interface Summary {
  * and since those rounds yield thousands of times more samples they dominated the pool. With
  * `warmup_threshold: Infinity` the batch decision rests on the warm-up calls alone (batched as
  * soon as one takes under 65 µs), so every round of a case samples the same way.
+ *
+ * A batch holds as many calls as last about SAMPLE_NS (a power of two, 4 to 4,096, from a first
+ * timing of the case): long enough that clock reads do not count, short enough that on a busy
+ * machine most samples run without being descheduled, so the median stays the cost of the code.
  */
+const SAMPLE_NS = 100_000;
+
+/** Calls per batch for `fn`: a power of two, 4 to 4,096, that lasts about SAMPLE_NS. */
+function batchFor(fn: () => unknown): number {
+  for (let i = 0; i < 200; i++) fn();
+  let best = Infinity;
+  for (let k = 0; k < 5; k++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 64; i++) fn();
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 64);
+  }
+  const want = SAMPLE_NS / Math.max(best, 1);
+  return Math.min(4096, Math.max(4, 2 ** Math.round(Math.log2(want))));
+}
+
 export async function measureInterleaved(
   cases: Record<string, () => unknown>,
   rounds = 5,
 ): Promise<Record<string, Summary>> {
   const pooled: Record<string, number[]> = {};
   const batch: Record<string, number> = {};
+  const calls: Record<string, number> = {};
+  for (const [name, fn] of Object.entries(cases)) calls[name] = batchFor(fn);
   for (let r = 0; r < rounds; r++) {
     for (const [name, fn] of Object.entries(cases)) {
-      const stats = await measure(fn, { min_cpu_time: 300e6, warmup_threshold: Infinity, warmup_samples: 50 });
+      const stats = await measure(fn, { min_cpu_time: 300e6, warmup_threshold: Infinity, warmup_samples: 50, batch_samples: calls[name] });
       const into = (pooled[name] ??= []);
       for (const x of stats.samples) into.push(x);
       batch[name] = Math.min(batch[name] ?? Infinity, Math.round(stats.ticks / stats.samples.length));

@@ -18,31 +18,11 @@
 // Needs the compiled package (npx tsc -p tsconfig.build.json) and a C compiler; `npm run
 // bench:buffered` does both.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 
-import { fdLimits, pinAddon, root, shell, writeSection } from './lib/report.mjs';
-import { summarize } from './lib/stats.mjs';
-import { barChart } from './lib/svg.mjs';
-
-const { values: opt } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '3' },
-    secs: { type: 'string', default: '2' },
-    size: { type: 'string', default: '4096' },
-    'proxy-mib': { type: 'string', default: '64' },
-    'proxy-runs': { type: 'string', default: '3' },
-    quick: { type: 'boolean', default: false },
-    'no-docs': { type: 'boolean', default: false },
-    from: { type: 'string' },
-  },
-});
-const outDir = path.join(root, 'bench', 'out');
-const latest = path.join(outDir, 'buffered-latest.json');
-const docsFile = path.join(root, 'docs', 'benchmarks.md');
-const plotsDir = path.join(root, 'docs', 'plots');
+import { Load, log, machine, pinAddon, root, rotate, shell, suite, summarize } from './lib/harness.mjs';
+import { bars, machineTable } from './lib/report.mjs';
 
 const ECHO = ['c', 'binding', 'node'];
 const PROXY = ['c', 'binding-relay', 'binding-js', 'node-pipe'];
@@ -88,28 +68,28 @@ function proxyServer(exe, variant, upstream) {
   if (variant === 'c') return startServer(exe, ['proxy', '0', String(upstream)]);
   return startServer(process.execPath, [servers, variant, String(upstream)]);
 }
-const rotate = (xs, k) => xs.map((_, i) => xs[(i + k) % xs.length]);
-
-async function measure() {
+async function measure(opt) {
   const rounds = opt.quick ? 1 : Number(opt.rounds);
   const secs = opt.quick ? 0.5 : Number(opt.secs);
   const size = Number(opt.size);
   const proxyBytes = (opt.quick ? 8 : Number(opt['proxy-mib'])) * 1024 * 1024;
   const proxyRuns = opt.quick ? 1 : Number(opt['proxy-runs']);
   const exe = buildC();
-  const pinned = pinAddon('nle-buffered-');
+  const pinned = pinAddon();
+  const m = { ...(await machine(['lib', 'native', 'bench/c/buffered.c', 'bench/buffered-servers.mjs', 'bench/buffered-rebind.mjs'])), addonBuilt: pinned.built };
   const echo = {}; // `${variant}/${conns}` -> [{bytesPerSec, p50us, p99us}]
   const proxy = {}; // variant -> [bytesPerSec]
-  const load = [shell('uptime')];
-  try {
+  const load = new Load();
+  {
     for (let r = 0; r < rounds; r++) {
+      load.sample();
       for (const conns of CONNS) {
         for (const v of rotate(ECHO, r)) {
           const s = await echoServer(exe, v);
           try {
             const res = runJson(exe, ['load', String(s.port), String(conns), String(size), String(secs)]);
             (echo[`${v}/${conns}`] ??= []).push(res);
-            console.log(`round ${r + 1} echo ${v} x${conns}: ${(res.bytesPerSec / 1e6).toFixed(1)} MB/s p50 ${res.p50us} µs p99 ${res.p99us} µs`);
+            log(`round ${r + 1} echo ${v} x${conns}: ${(res.bytesPerSec / 1e6).toFixed(1)} MB/s p50 ${res.p50us} µs p99 ${res.p99us} µs`);
           } finally {
             await s.stop();
           }
@@ -123,7 +103,7 @@ async function measure() {
             for (let k = 0; k < proxyRuns; k++) {
               const res = runJson(exe, ['stream', String(s.port), String(proxyBytes)]);
               (proxy[v] ??= []).push(res.bytesPerSec);
-              console.log(`round ${r + 1} proxy ${v}: ${(res.bytesPerSec / 1e6).toFixed(1)} MB/s`);
+              log(`round ${r + 1} proxy ${v}: ${(res.bytesPerSec / 1e6).toFixed(1)} MB/s`);
             }
           } finally {
             await s.stop();
@@ -132,22 +112,11 @@ async function measure() {
       } finally {
         await up.stop();
       }
-      load.push(shell('uptime'));
     }
     const rb = spawnSync(process.execPath, [path.join(root, 'bench', 'buffered-rebind.mjs'), '10000', opt.quick ? '5' : '15'], { encoding: 'utf8', env: process.env });
     if (rb.status !== 0) throw new Error(`buffered-rebind.mjs failed: ${rb.stderr}`);
     const rebind = JSON.parse(rb.stdout.trim());
-    return {
-      when: new Date().toISOString(),
-      machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, kernel: os.release(), node: process.version, libevent: shell('pkg-config --modversion libevent_core'), fds: fdLimits() },
-      load,
-      params: { rounds, secs, size, proxyMiB: proxyBytes / 1024 / 1024, proxyRuns, addonBuilt: pinned.built },
-      echo,
-      proxy,
-      rebind,
-    };
-  } finally {
-    rmSync(pinned.dir, { recursive: true, force: true });
+    return { machine: m, load: load.done(), params: { rounds, secs, size, proxyMiB: proxyBytes / 1024 / 1024, proxyRuns }, echo, proxy, rebind };
   }
 }
 
@@ -155,17 +124,13 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 const mb = (x) => fmt(x / 1e6);
 
 function render(raw) {
-  mkdirSync(plotsDir, { recursive: true });
-  const med = (xs) => summarize(xs).median;
   const echoCell = (v, c, key) => summarize((raw.echo[`${v}/${c}`] ?? []).map((x) => x[key]));
   const lines = [];
-  lines.push('<!-- buffered:begin -->');
   lines.push('## Buffered connections');
   lines.push('');
-  lines.push(`Written by \`node bench/run-buffered.mjs\` (\`npm run bench:buffered\`) on ${raw.when.slice(0, 10)}: ${raw.machine.cpu}, ${raw.machine.cores} cores, Linux ${raw.machine.kernel}, Node ${raw.machine.node}, libevent ${raw.machine.libevent}. The machine was shared with other jobs during the run; load averages (\`uptime\`) before and after each round:`);
+  lines.push(`Measured ${raw.machine.date.slice(0, 10)} by \`npm run bench:buffered\`${raw.quick ? ' (**quick run**: figures are indicative only)' : ''}; the machine was shared with other jobs during the run (see the load average).`);
   lines.push('');
-  for (const l of raw.load) lines.push(`- \`${l}\``);
-  lines.push('');
+  lines.push(machineTable(raw.machine, raw.load));
   lines.push(`Each server runs in its own process and the client is a C program on libevent (\`bench/c/buffered.c\`), the same for every server. ${raw.params.rounds} rounds; each round runs every variant once, rotating the order. Medians over rounds, min–max in brackets.`);
   lines.push('');
   lines.push(`### Echo (ping-pong, ${raw.params.size}-byte messages, ${raw.params.secs} s per measurement after 0.5 s warm-up)`);
@@ -204,13 +169,12 @@ function render(raw) {
   lines.push('');
   lines.push('Targets of issue 9: echo ≥ 0.8× C and ≥ 1.5× Node net; native relay ≥ 0.9× C and ≥ 2× Node pipe().');
   lines.push('');
-  lines.push('Reading the figures: where the min–max ranges of two variants overlap, this run cannot tell them apart (the other jobs on the machine move every figure by several times). One difference is structural: libevent 2.1.12 reads at most 4096 bytes per readable event into a bufferevent (`EVBUFFER_MAX_READ`), for the C program and the binding alike, while Node reads up to 64 KiB per call; on bulk transfers (the proxy) that is 16 times the read calls per byte, which is why the libevent-based proxies trail `pipe()` here. The native relay does move bytes without a JS call per chunk: its JS calls are the connection events only (test/buffer/relay.test.ts counts them).');
-  lines.push('<!-- buffered:end -->');
-  lines.push('');
+  lines.push('Reading the figures: where the min–max ranges of two variants overlap, this run cannot tell them apart (the other jobs on the machine move every figure by several times). One difference is structural: libevent 2.1.12 reads at most 4096 bytes per readable event into a bufferevent (`EVBUFFER_MAX_READ`), for the C program and the binding alike, while Node reads up to 64 KiB per call; on bulk transfers (the proxy) that is 16 times the read calls per byte, which is why the libevent-based proxies trail `pipe()` here. With many connections, libevent also runs at most about 32 deferred bufferevent callbacks per loop iteration (`MAX_DEFERREDS_QUEUED`) and polls again for the rest; the binding needs `BEV_OPT_DEFER_CALLBACKS` (no JS re-entry), and the C program uses it too so that the comparison stays like for like. The native relay does move bytes without a JS call per chunk: its JS calls are the connection events only (test/buffer/relay.test.ts counts them).');
 
-  const echoSvg = barChart({
+  const echoSvg = bars({
     title: 'Echo throughput (ping-pong, both directions)',
     subtitle: `${raw.params.size}-byte messages; C load client; higher is better`,
+    whiskers: 'min–max',
     yLabel: 'MB/s',
     groups: CONNS.map((c) => `${c} conn${c > 1 ? 's' : ''}`),
     series: ECHO.map((v) => ({
@@ -219,27 +183,27 @@ function render(raw) {
       lo: CONNS.map((c) => echoCell(v, c, 'bytesPerSec').min / 1e6),
       hi: CONNS.map((c) => echoCell(v, c, 'bytesPerSec').max / 1e6),
     })),
-    valueLabels: true,
   });
-  const proxySvg = barChart({
+  const proxySvg = bars({
     title: `Proxy throughput (${raw.params.proxyMiB} MiB through and back)`,
     subtitle: 'one connection; higher is better',
+    whiskers: 'min–max',
     yLabel: 'MB/s',
     groups: PROXY.map((v) => names[v].replace(', ', '\n')),
     series: [{ name: 'MB/s', values: PROXY.map((v) => px[v].median / 1e6), lo: PROXY.map((v) => px[v].min / 1e6), hi: PROXY.map((v) => px[v].max / 1e6) }],
-    valueLabels: true,
   });
-  writeFileSync(path.join(plotsDir, 'buffered-echo.svg'), echoSvg);
-  writeFileSync(path.join(plotsDir, 'buffered-proxy.svg'), proxySvg);
-  writeSection(docsFile, 'buffered', lines.join('\n'));
-  void med;
+  return { source: 'bench/run-buffered.mjs (npm run bench:buffered)', markdown: lines.join('\n'), plots: { 'buffered-echo.svg': echoSvg, 'buffered-proxy.svg': proxySvg } };
 }
 
-const raw = opt.from ? JSON.parse(readFileSync(opt.from, 'utf8')) : await measure();
-if (!opt.from) {
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(opt.quick ? path.join(outDir, 'buffered-quick.json') : latest, JSON.stringify(raw, null, 1));
-}
-if (!opt['no-docs'] && !opt.quick) render(raw);
-else if (opt.quick) console.log('quick run: raw figures in bench/out/buffered-quick.json, docs untouched');
-if (!existsSync(docsFile) && !opt.quick) throw new Error('docs/benchmarks.md was not written');
+await suite({
+  name: 'buffered',
+  options: {
+    rounds: { type: 'string', default: '3' },
+    secs: { type: 'string', default: '2' },
+    size: { type: 'string', default: '4096' },
+    'proxy-mib': { type: 'string', default: '64' },
+    'proxy-runs': { type: 'string', default: '3' },
+  },
+  run: measure,
+  render,
+});

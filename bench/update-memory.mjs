@@ -14,8 +14,7 @@
 // evaluation leaves a WeakRef on globalThis).
 //
 // node --expose-gc bench/update-memory.mjs --technique loader   one technique, JSON line
-// node bench/update-memory.mjs                                   all four, each in its own child
-import { spawnSync } from 'node:child_process';
+// (bench/run-update.mjs runs each technique in its own process)
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -107,22 +106,5 @@ async function one(technique) {
   return result;
 }
 
-if (opt.technique) {
-  const res = await one(opt.technique);
-  process.stdout.write(JSON.stringify(res) + '\n');
-} else {
-  const all = [];
-  for (const technique of TECHNIQUES) {
-    const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--technique', technique, '--generations', String(generations)], {
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) throw new Error(`${technique}: exited with ${r.status ?? r.signal}\n${r.stderr}`);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop());
-    all.push(res);
-    const f = (x) => x.toFixed(1).padStart(7);
-    process.stderr.write(
-      `${technique.padEnd(10)} alive ${String(res.alive).padStart(2)}/${res.loaded}  heapUsed ${f(res.after.heapUsed)} MiB  arrayBuffers ${f(res.after.arrayBuffers)} MiB  rss ${f(res.after.rss)} MiB\n`,
-    );
-  }
-  process.stdout.write(JSON.stringify(all) + '\n');
-}
+if (!opt.technique) throw new Error(`--technique is required (one of ${TECHNIQUES.join(', ')})`);
+process.stdout.write(JSON.stringify(await one(opt.technique)) + '\n');

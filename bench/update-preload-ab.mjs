@@ -10,8 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { root, shell } from './lib/report.mjs';
-import { summarize } from './lib/stats.mjs';
+import { root, shell, summarize } from './lib/harness.mjs';
 
 const { values: opt } = parseArgs({
   options: { baseline: { type: 'string' }, rounds: { type: 'string', default: '3' }, repeats: { type: 'string', default: '30' } },

@@ -36,6 +36,7 @@ static void Cleanup(void* arg) {
     d->liveBases--;
   }
   if (inst->dispatcher) napi_delete_reference(inst->env, inst->dispatcher);
+  if (inst->batchDispatcher) napi_delete_reference(inst->env, inst->batchDispatcher);
   if (inst->probe) napi_delete_reference(inst->env, inst->probe);
   auto& all = d->instances;
   for (size_t k = 0; k < all.size(); k++)
@@ -82,6 +83,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBase(env, exports);
   InitEvent(env, exports);
   InitLoop(env, exports);
+  InitBatch(env, exports);
   InitRewrite(env, exports);
   InitStrategies(env, exports);
   InitIo(env, exports);

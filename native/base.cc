@@ -266,6 +266,7 @@ void StorePendingError(BaseRec* b, napi_value err) {
 void FreeBaseNow(BaseRec* b) {
   if (!b->eb) return;
   CloseCoop(b);
+  CloseBatch(b);
   FreeBufferedOfBase(b);
   CloseTeardownWatch(b);
   for (EventRec* r : b->events) FreeEventStruct(r);  // deletes first: restores signal handlers
@@ -299,6 +300,7 @@ void ReleaseBaseIfUnused(BaseRec* b) {
 static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
+  BatchSpill(b);
   if (b->loopDepth > 0) {
     // Inside one of its own callbacks: libevent is still on the stack. Stop the loop now and
     // free when it returns; from here on every call already reports ERR_BASE_FREED.
@@ -314,6 +316,7 @@ static Napi::Value BaseFree(const Napi::CallbackInfo& info) {
 static Napi::Value BaseRelease(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0, false);
   if (!b) return Napi::Value();
+  BatchSpill(b);
   if (b->loopDepth == 0) {
     FreeBaseNow(b);
   } else if (b->eb) {
@@ -330,6 +333,7 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   int64_t flags;
   if (!b || !ArgInt(info, 1, "count flags", 1, 7, &flags)) return Napi::Value();
+  BatchSpill(b);
   int n = event_base_get_num_events(b->eb, static_cast<unsigned>(flags));
   if (flags & EVENT_BASE_COUNT_ACTIVE) n -= ActiveInternalEvents(b);
   return Napi::Number::New(info.Env(), n);
@@ -340,6 +344,7 @@ static Napi::Value BaseNumEvents(const Napi::CallbackInfo& info) {
 // one typed array costs a fraction of a JS array filled element by element through N-API.
 static Napi::Value EventIndexes(const Napi::CallbackInfo& info, bool pendingOnly) {
   BaseRec* b = ArgBase(info, 0);
+  if (b && pendingOnly) BatchSpill(b);
   if (!b) return Napi::Value();
   auto wanted = [pendingOnly](const EventRec* r) {
     return r->ev && !r->freeDeferred && (!pendingOnly || (r->ev->ev_evcallback.evcb_flags & kPendingFlags));
@@ -359,6 +364,7 @@ static Napi::Value BaseAllEvents(const Napi::CallbackInfo& info) { return EventI
 
 static Napi::Value BaseDump(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
+  if (b) BatchSpill(b);
   if (!b) return Napi::Value();
   char* buf = nullptr;
   size_t len = 0;

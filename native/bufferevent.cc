@@ -74,6 +74,7 @@ bool ArgBytesOrString(const Napi::CallbackInfo& info, size_t i, const char* name
 void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, double c) {
   BufferedData* bd = Buffered();
   if (!bd || bd->tearingDown || !bd->dispatcher) return;
+  if (b) BatchRunWaiting(b);  // events recorded earlier in this pass run first (batch.cc)
   napi_env env = bd->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);

@@ -11,6 +11,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +32,7 @@ constexpr short kPendingFlags = EVLIST_INSERTED | EVLIST_TIMEOUT | EVLIST_ACTIVE
 struct AddonData;
 struct BaseRec;
 struct Coop;
+struct Batch;
 
 // One loaded copy of the addon in this thread. Loading it again (process.dlopen, or require
 // after a require.cache reset) makes another napi_env with its own JS layer and dispatcher;
@@ -37,6 +40,7 @@ struct Coop;
 struct Instance {
   napi_env env = nullptr;
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
+  napi_ref batchDispatcher = nullptr;  // JS function(ring) running a batch of records (batch.cc)
   napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
 };
 
@@ -54,6 +58,16 @@ struct EventRec {
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
   bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
   short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
+  int32_t batchPos = -1;     // position of its last record in the base's waiting batch (batch.cc)
+  short spillWhat = 0;       // result bits a spill could not re-queue (batch.cc), for its next call
+  bool spilled = false;      // re-queued by a spill since its last call
+  // Our own view of its queues, kept by add/del/removeTimer and by its calls (batch.cc needs
+  // the state a non-persistent event had before libevent deleted it for its call).
+  bool inserted = false, timed = false;
+  int64_t deadlineNs = 0;    // CLOCK_MONOTONIC expiry of its timeout while `timed`
+  // A spilled persistent timeout (batch.cc): the deadline and period to put back at its call.
+  bool fixDeadline = false;
+  struct timeval fixExpiry = {0, 0}, fixPeriod = {0, 0};
   uint64_t fdDev = 0, fdIno = 0; // identity of the file behind fd at the last add (I/O events)
 };
 
@@ -78,6 +92,8 @@ struct BaseRec {
   napi_ref pendingError = nullptr;  // exception thrown by a callback, rethrown by loop()/run()
   std::vector<EventRec*> events;    // every live event record of this base
   Coop* coop = nullptr;
+  Batch* batch = nullptr;           // batched dispatch state (batch.cc)
+  uint32_t callbacks = 0;           // trampoline calls so far (wraps; only compared)
   // Exclusive mode's wake-up for environment teardown (see loop.cc: WatchForTeardown).
   struct event* nodeWatch = nullptr;
   struct event* nodeRetry = nullptr;
@@ -145,6 +161,19 @@ void CloseTeardownWatch(BaseRec* b);
 int ActiveInternalEvents(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
+// batch.cc (batched dispatch)
+bool BatchRecordEvent(BaseRec* b, EventRec* r, uint32_t slot, int fd, int what);
+void BatchSpill(BaseRec* b);     // before anything that would see the waiting events' state
+void BatchTouch(EventRec* r);    // before any call on r: spills if r is still waiting
+bool BatchWaiting(BaseRec* b);   // records made, not yet handed to JS
+void BatchBreakAfterFlush(BaseRec* b);
+void BatchRunWaiting(BaseRec* b);  // runs waiting records now (before other JS of the pass, after a loop)
+void CloseBatch(BaseRec* b);
+void NoteAdded(EventRec* r, const struct timeval* tv);
+void NoteDeleted(EventRec* r);
+void FixSpilledDeadline(EventRec* r);
+void InitBatch(Napi::Env env, Napi::Object exports);
+
 // rewrite.cc
 void InitRewrite(Napi::Env env, Napi::Object exports);
 
@@ -154,6 +183,11 @@ void InitStrategies(Napi::Env env, Napi::Object exports);
 // io.cc
 void InitIo(Napi::Env env, Napi::Object exports);
 
+// iobuf.cc (socket-aware transfers, registered buffers)
+ssize_t FdRead(int fd, uint8_t* p, size_t n);
+ssize_t FdWrite(int fd, const uint8_t* p, size_t n);
+void ForgetFdKind(int fd);
+void InitIoBuffers(Napi::Env env, Napi::Object io);
 // bufferevent.cc (buffered connections: bufferevents, evbuffers, listeners; see buffered.h)
 void FreeBufferedOfBase(BaseRec* b);  // before event_base_free: they hold pointers into it
 void InitBuffered(Napi::Env env, Napi::Object exports);

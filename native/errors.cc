@@ -187,6 +187,7 @@ EventRec* ArgEvent(const Napi::CallbackInfo& info, size_t i, bool mustBeLive) {
       return nullptr;
     }
   }
+  BatchTouch(r);  // an event recorded but not yet run goes back to libevent's queue first
   return r;
 }
 

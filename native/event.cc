@@ -99,11 +99,13 @@ static bool SameFile(const EventRec* r) {
 bool CollectClosedFdEvents(BaseRec* b, int onlyFd, napi_value* err) {
   std::vector<int> fds;
   std::vector<uint32_t> deleted;
+  BatchSpill(b);  // deleting waiting events takes them off libevent's queue, as it would
   for (EventRec* r : b->events) {
     if (!r->ev || !(r->events & kIoBits) || (r->events & EV_SIGNAL) || (onlyFd >= 0 && r->fd != onlyFd)) continue;
     bool added = r->ev->ev_evcallback.evcb_flags & (EVLIST_INSERTED | EVLIST_ACTIVE);
     if (SameFile(r) || (!added && r->fd != onlyFd)) continue;
     event_del(r->ev);
+    NoteDeleted(r);
     deleted.push_back(r->index);
     if (std::find(fds.begin(), fds.end(), r->fd) == fds.end()) fds.push_back(r->fd);
   }
@@ -149,6 +151,13 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
     event_base_loopbreak(b->eb);
     return;
   }
+  if (r->spillWhat) {
+    what |= r->spillWhat;
+    r->spillWhat = 0;
+  }
+  r->spilled = false;
+  if (r->fixDeadline) FixSpilledDeadline(r);
+  r->base->callbacks++;
   // Tell JS whether the event left every queue before this call (non-persistent events are
   // deleted first), so it can stop pinning it. A signal closure may still have deliveries to
   // make with the same event: it counts as pending until its last one.
@@ -161,8 +170,12 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
                  (isSignal && ev->ev_.ev_signal.ev_ncalls > 0);
   if (isSignal && !(r->events & EV_PERSIST)) UpdateSignalOwner(r->base);  // libevent deleted it to run it
+  int full = what | (pending ? 0 : kWhatNoLongerPending);
+  bool recorded = BatchRecordEvent(r->base, r, ArgFn(arg), fd, full);  // reads the state before this call
+  if (!(r->events & EV_PERSIST)) r->inserted = r->timed = false;      // libevent deleted it for the call
+  if (recorded) return;  // JS runs it with the rest of the pass (batch.cc)
   r->running++;
-  CallDispatcher(r->base, ArgFn(arg), index, fd, what | (pending ? 0 : kWhatNoLongerPending));
+  CallDispatcher(r->base, ArgFn(arg), index, fd, full);
   if (isSignal) SettleSignalDeliveries(r, deliveriesLeft);
   if (--r->running == 0) {
     if (r->releaseDeferred) {
@@ -416,6 +429,7 @@ static Napi::Value EventAdd(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_LIBEVENT", "event_add failed: " + LastLibeventMessage());
     return Napi::Value();
   }
+  NoteAdded(r, hasTimeout ? &tv : nullptr);
   if (isSignal) {
     struct sigaction now;
     // The first add of a signal installs libevent's handler: note which function that is.
@@ -437,6 +451,7 @@ static Napi::Value EventDel(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_del failed: " + LastLibeventMessage());
     return Napi::Value();
   }
+  NoteDeleted(r);
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -444,6 +459,8 @@ static Napi::Value EventRemoveTimer(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   if (!r) return Napi::Value();
   event_remove_timer(r->ev);
+  r->timed = false;
+  r->fixDeadline = false;
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -457,7 +474,15 @@ static Napi::Value EventActive(const Napi::CallbackInfo& info) {
     ThrowRange(info.Env(), "ERR_INVALID_EVENTS", "active() takes a non-empty mix of TIMEOUT, READ, WRITE, SIGNAL, CLOSED");
     return Napi::Value();
   }
+  // Queues behind the events a running batch still holds (batch.cc), as libevent would.
+  BatchSpill(r->base);
+  bool foldSignal = (r->events & EV_SIGNAL) && r->spilled && (r->ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE);
   event_active(r->ev, static_cast<int>(what), 1);
+  if (foldSignal) {
+    // The spill re-queued this signal's remaining deliveries; the new activation adds one.
+    short& calls = r->ev->ev_.ev_signal.ev_ncalls;
+    if (calls < SHRT_MAX) calls++;
+  }
   return Napi::Boolean::New(info.Env(), IsPending(r));
 }
 
@@ -465,6 +490,7 @@ static Napi::Value EventPending(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
   int64_t what = kResultBits;
   if (!r) return Napi::Value();
+  int requeued = (r->ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE) ? r->spillWhat : 0;  // see batch.cc
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     if (!ArgInt(info, 1, "what", 0, 0xffff, &what)) return Napi::Value();
     if (what & ~kResultBits) {
@@ -472,7 +498,7 @@ static Napi::Value EventPending(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
-  return Napi::Number::New(info.Env(), event_pending(r->ev, static_cast<short>(what), nullptr));
+  return Napi::Number::New(info.Env(), event_pending(r->ev, static_cast<short>(what), nullptr) | (requeued & what));
 }
 
 static Napi::Value EventGetPriority(const Napi::CallbackInfo& info) {
@@ -501,11 +527,13 @@ static Napi::Value EventFree(const Napi::CallbackInfo& info) {
 
 // The JS object was collected (or its base went away): drop whatever is left, never throw
 // about freed state.
+// Returns the callback slot its struct named (the JS side counts the events per slot).
 static Napi::Value EventRelease(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0, false);
   if (!r) return Napi::Value();
+  uint32_t slot = r->fnIndex;
   DisposeEventRec(r);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), slot);
 }
 
 void InitEvent(Napi::Env env, Napi::Object exports) {

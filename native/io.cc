@@ -52,6 +52,8 @@ static Napi::Value Socketpair(const Napi::CallbackInfo& info) {
     ThrowErrno(info.Env(), errno, "socketpair");
     return Napi::Value();
   }
+  ForgetFdKind(sv[0]);  // a number reused since an fd was closed outside io.close
+  ForgetFdKind(sv[1]);
   return Pair(info.Env(), sv[0], sv[1]);
 }
 
@@ -61,6 +63,8 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
     ThrowErrno(info.Env(), errno, "pipe2");
     return Napi::Value();
   }
+  ForgetFdKind(p[0]);
+  ForgetFdKind(p[1]);
   return Pair(info.Env(), p[0], p[1]);
 }
 
@@ -97,9 +101,10 @@ static Napi::Value Transfer(const Napi::CallbackInfo& info, Op op, const char* s
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
-static Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, ::read, "read", true); }
+// recv/send on sockets, read/write on anything else (iobuf.cc caches which an fd is).
+static Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, FdRead, "read", true); }
 static Napi::Value Write(const Napi::CallbackInfo& info) {
-  return Transfer(info, [](int fd, uint8_t* p, size_t n) { return ::write(fd, p, n); }, "write", false);
+  return Transfer(info, [](int fd, uint8_t* p, size_t n) { return FdWrite(fd, p, n); }, "write", false);
 }
 
 // close(fd) -> indexes of the events it deleted. Deleting first keeps libevent's evmap in
@@ -120,12 +125,15 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
   uint32_t n = 0;
   for (BaseRec* b : d->bases) {
     if (!b || !b->eb) continue;
+    BatchSpill(b);  // deleting a waiting event takes it off libevent's queue, as it would
     for (EventRec* r : b->events) {
       if (!r->ev || r->fd != fd || (r->events & EV_SIGNAL) || !(r->events & (EV_READ | EV_WRITE | EV_CLOSED))) continue;
       event_del(r->ev);
+      NoteDeleted(r);
       deleted.Set(n++, r->index);
     }
   }
+  ForgetFdKind(fd);
   if (close(fd) != 0 && errno != EINTR) {
     ThrowErrno(info.Env(), errno, "close");
     return Napi::Value();
@@ -137,6 +145,7 @@ static Napi::Value Close(const Napi::CallbackInfo& info) {
 static int StreamSocket(napi_env env, int family) {
   int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowErrno(env, errno, "socket");
+  ForgetFdKind(fd);
   return fd;
 }
 
@@ -214,6 +223,7 @@ static Napi::Value Accept(const Napi::CallbackInfo& info) {
     ThrowErrno(info.Env(), errno, "accept");
     return Napi::Value();
   }
+  ForgetFdKind(c);
   int one = 1;
   setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return Napi::Number::New(info.Env(), c);
@@ -338,6 +348,7 @@ void InitIo(Napi::Env env, Napi::Object exports) {
   io.Set("connect", Napi::Function::New(env, Connect));
   io.Set("listenUnix", Napi::Function::New(env, ListenUnix));
   io.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
+  InitIoBuffers(env, io);
   exports.Set("io", io);
 }
 

@@ -26,6 +26,8 @@ struct Coop {
   bool active = false;
   bool inPass = false;
   bool stopRequested = false;
+  bool woke = false;               // the last pass was ended for Node (its fd or its timer)
+  uint32_t callbacksBefore = 0;    // b->callbacks when the last pass began
   napi_deferred deferred = nullptr;
   napi_ref resource = nullptr;
   napi_async_context asyncContext = nullptr;
@@ -34,7 +36,10 @@ struct Coop {
 
 static void WakeForNode(evutil_socket_t, short, void* arg) {
   BaseRec* b = static_cast<BaseRec*>(arg);
-  event_base_loopbreak(b->eb);
+  b->coop->woke = true;
+  // Events recorded earlier in this queue run first (their flush event is behind us).
+  if (BatchWaiting(b)) BatchBreakAfterFlush(b);
+  else event_base_loopbreak(b->eb);
 }
 
 static struct event* NewInternalEvent(BaseRec* b, int fd, short events) {
@@ -107,6 +112,26 @@ static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
   CloseHandles(c);
 }
 
+constexpr int kMaxPassesPerTurn = 16;
+
+static int RunPass(Coop* c, BaseRec* b, int flags) {
+  c->woke = false;
+  c->callbacksBefore = b->callbacks;
+  b->loopDepth++;
+  c->inPass = true;
+  int r = event_base_loop(b->eb, flags);
+  BatchRunWaiting(b);
+  c->inPass = false;
+  b->loopDepth--;
+  return r;
+}
+
+// The last pass ran callbacks and nothing asks to stop or to let Node run.
+static bool MoreWork(Coop* c, BaseRec* b) {
+  return b->callbacks != c->callbacksBefore && !c->woke && !b->userBreak && !b->pendingError && !b->freeDeferred &&
+         !event_base_got_exit(b->eb) && !event_base_got_break(b->eb);
+}
+
 static void OnCheck(uv_check_t* h) {
   Coop* c = static_cast<Coop*>(h->data);
   BaseRec* b = c->owner;
@@ -133,11 +158,23 @@ static void OnCheck(uv_check_t* h) {
     struct timeval tv = {timeout / 1000, (timeout % 1000) * 1000};
     event_add(c->timerEvent, &tv);
   }
-  b->loopDepth++;
-  c->inPass = true;
-  int r = event_base_loop(b->eb, flags);
-  c->inPass = false;
-  b->loopDepth--;
+  int r = RunPass(c, b, flags);
+  // While the callbacks keep finding work, run more non-blocking passes in this turn of
+  // libuv's loop: a libuv iteration costs more than a libevent pass. Node is not kept
+  // waiting: its fd and its next timer are in libevent's poll set (they end a pass at once),
+  // and the passes are bounded. Promise jobs and nextTicks still run after each pass.
+  int maxPasses = timeout == 0 ? 1 : kMaxPassesPerTurn;  // 0: Node has work ready now
+  for (int passes = 1; r == 0 && passes < maxPasses && MoreWork(c, b); passes++) {
+    napi_close_callback_scope(env, cs);
+    if (!c->active || c->owner != b || c->stopRequested) {
+      // A promise job stopped or freed the run: the next check (soon: idle) settles it.
+      if (c->active) uv_idle_start(&c->idle, [](uv_idle_t*) {});
+      napi_close_handle_scope(env, hs);
+      return;
+    }
+    napi_open_callback_scope(env, resource, c->asyncContext, &cs);
+    r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  }
 
   napi_value err = nullptr;
   bool failed = TakePendingError(b, &err);
@@ -341,6 +378,7 @@ static Napi::Value BaseLoop(const Napi::CallbackInfo& info) {
   b->loopInst = InstanceOf(env);
   b->loopDepth++;
   int r = event_base_loop(b->eb, static_cast<int>(flags));
+  BatchRunWaiting(b);
   b->loopDepth--;
   b->loopInst = outer;
   if (b->terminating) return Napi::Value();  // the env is ending: no JS runs any more
@@ -381,6 +419,7 @@ static Napi::Value BaseLoopbreak(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
   b->userBreak = true;
+  BatchSpill(b);  // the events a running batch still holds stay queued for the next call
   if (b->coop && b->coop->active && !b->coop->inPass) b->coop->stopRequested = true;
   else event_base_loopbreak(b->eb);
   return info.Env().Undefined();
@@ -389,6 +428,7 @@ static Napi::Value BaseLoopbreak(const Napi::CallbackInfo& info) {
 static Napi::Value BaseLoopcontinue(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
+  BatchSpill(b);
   event_base_loopcontinue(b->eb);
   return info.Env().Undefined();
 }

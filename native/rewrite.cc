@@ -10,6 +10,8 @@
 // Never touched: events that are not ours (their callback word is not our trampoline),
 // libevent's internal events, and finalizing events (their union holds a finalizer).
 // Rewrites run on the loop's own thread (all JS runs there), so no lock is needed.
+#include <algorithm>
+
 #include "common.h"
 
 namespace nle {
@@ -62,6 +64,7 @@ static Napi::Value BaseRewire(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   AddonData* d = b->data;
+  BatchSpill(b);  // waiting events must run the callbacks written here
   std::vector<EventRec*> recs(n);
   for (size_t i = 0; i < n; i++) {
     double h = handles[i];
@@ -86,6 +89,89 @@ static Napi::Value BaseRewire(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+static bool SlotArrays(const Napi::CallbackInfo& info, Napi::Uint32Array* from, Napi::Uint32Array* to) {
+  for (size_t i : {1u, 2u}) {
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "rewire by slot takes two Uint32Arrays (old slots, new slots)");
+      return false;
+    }
+  }
+  *from = info[1].As<Napi::Uint32Array>();
+  *to = info[2].As<Napi::Uint32Array>();
+  if (from->ElementLength() != to->ElementLength()) {
+    ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "old and new slots differ in length");
+    return false;
+  }
+  return true;
+}
+
+// baseRewireSlots(base, from: Uint32Array, to: Uint32Array) -> Uint32Array of counts.
+// Every live event of the base whose struct names slot from[k] gets slot to[k]: one pass over
+// the base's events, no JS per event. The old slots must be distinct and none may also be a
+// new one. All or nothing: every event to move is checked before the first write.
+static Napi::Value BaseRewireSlots(const Napi::CallbackInfo& info) {
+  napi_env env = info.Env();
+  BaseRec* b = ArgBase(info, 0);
+  Napi::Uint32Array from, to;
+  if (!b || !SlotArrays(info, &from, &to)) return Napi::Value();
+  size_t n = from.ElementLength();
+  // A dense map slot -> pair index (slots are small integers handed out by the JS side).
+  uint32_t maxSlot = 0;
+  for (size_t k = 0; k < n; k++) maxSlot = std::max({maxSlot, from[k], to[k]});
+  if (n > 0 && maxSlot >= (1u << 26)) {
+    ThrowRange(env, "ERR_OUT_OF_RANGE", "callback slots must be below 2^26");
+    return Napi::Value();
+  }
+  std::vector<int32_t> pairOf(n > 0 ? maxSlot + 1 : 0, -1);
+  for (size_t k = 0; k < n; k++) {
+    if (pairOf[from[k]] != -1) {
+      ThrowRange(env, "ERR_OUT_OF_RANGE", "old slot " + std::to_string(from[k]) + " is given twice");
+      return Napi::Value();
+    }
+    pairOf[from[k]] = static_cast<int32_t>(k);
+  }
+  for (size_t k = 0; k < n; k++) {
+    if (pairOf[to[k]] != -1) {
+      ThrowRange(env, "ERR_OUT_OF_RANGE", "new slot " + std::to_string(to[k]) + " is also an old slot");
+      return Napi::Value();
+    }
+  }
+  BatchSpill(b);  // waiting events must run the callbacks written here
+  auto match = [&](const EventRec* r) -> int32_t {
+    if (!r->ev || r->freeDeferred || r->releaseDeferred || r->fnIndex >= pairOf.size()) return -1;
+    return pairOf[r->fnIndex];
+  };
+  for (const EventRec* r : b->events) {
+    if (match(r) >= 0 && !Rewritable(r)) {
+      ThrowError(env, "ERR_NOT_REWRITABLE", "an event on slot " + std::to_string(r->fnIndex) + " cannot be rewritten in place");
+      return Napi::Value();
+    }
+  }
+  Napi::Uint32Array counts = Napi::Uint32Array::New(env, n);
+  for (size_t k = 0; k < n; k++) counts[k] = 0;
+  for (EventRec* r : b->events) {
+    int32_t k = match(r);
+    if (k < 0) continue;
+    WriteCallback(r, to[k]);
+    counts[k]++;
+  }
+  return counts;
+}
+
+// baseSlots(base) -> Uint32Array: the distinct callback slots its live events name.
+static Napi::Value BaseSlots(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  std::vector<uint32_t> slots;
+  for (const EventRec* r : b->events)
+    if (r->ev && !r->freeDeferred && !r->releaseDeferred) slots.push_back(r->fnIndex);
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), slots.size());
+  std::copy(slots.begin(), slots.end(), out.Data());
+  return out;
+}
+
 // The words actually stored in the struct, for tests and diagnostics: [isTrampoline, fnIndex].
 static Napi::Value EventStoredCallback(const Napi::CallbackInfo& info) {
   EventRec* r = ArgEvent(info, 0);
@@ -100,6 +186,8 @@ static Napi::Value EventStoredCallback(const Napi::CallbackInfo& info) {
 void InitRewrite(Napi::Env env, Napi::Object exports) {
   exports.Set("eventRewrite", Napi::Function::New(env, EventRewrite));
   exports.Set("baseRewire", Napi::Function::New(env, BaseRewire));
+  exports.Set("baseRewireSlots", Napi::Function::New(env, BaseRewireSlots));
+  exports.Set("baseSlots", Napi::Function::New(env, BaseSlots));
   exports.Set("eventStoredCallback", Napi::Function::New(env, EventStoredCallback));
 }
 

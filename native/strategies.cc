@@ -39,6 +39,7 @@ static Napi::Value EventReassign(const Napi::CallbackInfo& info) {
     return Napi::Value();
   }
   event_del(r->ev);
+  NoteDeleted(r);
   if (r->events & EV_SIGNAL) UpdateSignalOwner(r->base);
   if (event_assign(r->ev, target->eb, r->fd, r->events, EventTrampoline, PackArg(r->index, static_cast<uint32_t>(slot))) != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "event_assign failed: " + LastLibeventMessage());

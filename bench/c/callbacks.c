@@ -84,8 +84,16 @@ static double now_us(void) {
   return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-/* One run; returns µs per callback (a + w callbacks). */
-static double run_once(struct event_base *base, int active, long writes) {
+/* CPU time of the whole process (all threads, user + system): unlike the wall clock, it does
+   not count time the process spent descheduled by other load. */
+static double cpu_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+/* One run; returns µs per callback (a + w callbacks), and the CPU µs per callback in *cpu. */
+static double run_once(struct event_base *base, int active, long writes, double *cpu) {
   int spacing = npairs / active;
   writes_left = writes;
   bytes_sent = 0;
@@ -95,6 +103,7 @@ static double run_once(struct event_base *base, int active, long writes) {
     else errors++;
   }
   double t0 = now_us();
+  double c0 = cpu_us();
   do {
     if (event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK) < 0) {
       fprintf(stderr, "callbacks: event_base_loop failed\n");
@@ -102,6 +111,7 @@ static double run_once(struct event_base *base, int active, long writes) {
     }
   } while (bytes_read != bytes_sent || writes_left > 0);
   double t1 = now_us();
+  *cpu = (cpu_us() - c0) / (double)bytes_read;
   return (t1 - t0) / (double)bytes_read;
 }
 
@@ -202,15 +212,19 @@ int main(int argc, char **argv) {
     }
   }
 
-  for (int i = 0; i < warmup; i++) run_once(base, active, writes);
+  double cpu_ignored;
+  for (int i = 0; i < warmup; i++) run_once(base, active, writes, &cpu_ignored);
   double *us = malloc(sizeof(double) * (size_t)runs);
-  for (int i = 0; i < runs; i++) us[i] = run_once(base, active, writes);
+  double *cpu = malloc(sizeof(double) * (size_t)runs);
+  for (int i = 0; i < runs; i++) us[i] = run_once(base, active, writes, &cpu[i]);
 
   printf("{\"impl\":\"c\",\"method\":\"%s\",\"n\":%d,\"a\":%d,\"w\":%ld,\"callbacksPerRun\":%ld,"
          "\"io\":\"%s\",\"idleThreads\":%d,\"libevent\":\"%s\",\"errors\":%ld,\"usPerCallback\":[",
          event_base_get_method(base), npairs, active, writes, (long)active + writes, use_rw ? "read/write" : "recv/send",
          threads, event_get_version(), errors);
   for (int i = 0; i < runs; i++) printf("%s%.4f", i ? "," : "", us[i]);
+  printf("],\"cpuUsPerCallback\":[");
+  for (int i = 0; i < runs; i++) printf("%s%.4f", i ? "," : "", cpu[i]);
   printf("]}\n");
 
   for (int i = 0; i < npairs; i++) {
@@ -220,6 +234,7 @@ int main(int argc, char **argv) {
   }
   free(pairs);
   free(us);
+  free(cpu);
   event_base_free(base);
   return errors ? 1 : 0;
 }

@@ -38,6 +38,10 @@ export const flushImmediately: AlertFn = (dispatcher, channel) => {
 
 /** Receivers and routing of one message. Immutable once the dispatcher exists. */
 class Route {
+  /** The sender that used this route last, and its link (most messages have one sender). */
+  lastHeader: MessageHeader | null = null;
+  lastLink: MessageLink | null = null;
+
   constructor(
     readonly channel: number,
     readonly type: number,
@@ -47,39 +51,44 @@ class Route {
 }
 
 /**
- * One channel's FIFO: a ring of two parallel arrays (header, payload) whose capacity is a power
- * of two and only grows. Popped slots are cleared so the queue keeps no payload alive.
+ * One channel's FIFO: a ring of (link, payload) pairs in one array, two slots per entry, whose
+ * capacity is a power of two and only grows. A popped payload slot is cleared so the queue
+ * keeps no payload alive; link slots are not (links live as long as the dispatcher).
  */
 class ChannelQueue {
-  headers: (MessageHeader | undefined)[];
-  payloads: unknown[];
+  ring: unknown[];
+  /** Entry index of the oldest message, and the number of messages. */
   head = 0;
   size = 0;
+  /** Capacity in entries, minus one. */
   mask: number;
   alert: AlertFn = noop;
   alertArg: unknown = undefined;
   /** True when `alert` is flushImmediately. */
   immediate = false;
+  /** True once the dispatcher is closed: sends dispose their payload and are refused. */
+  closed = false;
 
-  constructor(capacity: number) {
-    this.headers = slots(capacity);
-    this.payloads = slots(capacity);
+  constructor(
+    readonly core: Core,
+    readonly channel: number,
+    capacity: number,
+  ) {
+    this.ring = slots(2 * capacity);
     this.mask = capacity - 1;
   }
 
   grow(): void {
-    const cap = this.headers.length;
-    const headers: (MessageHeader | undefined)[] = slots(cap * 2);
-    const payloads: unknown[] = slots(cap * 2);
+    const cap = this.mask + 1;
+    const ring: unknown[] = slots(4 * cap);
     for (let i = 0; i < this.size; i++) {
       const j = (this.head + i) & this.mask;
-      headers[i] = this.headers[j];
-      payloads[i] = this.payloads[j];
+      ring[2 * i] = this.ring[2 * j];
+      ring[2 * i + 1] = this.ring[2 * j + 1];
     }
-    this.headers = headers;
-    this.payloads = payloads;
+    this.ring = ring;
     this.head = 0;
-    this.mask = cap * 2 - 1;
+    this.mask = 2 * cap - 1;
   }
 }
 
@@ -91,21 +100,192 @@ function slots(n: number): undefined[] {
 
 const INITIAL_CAPACITY = 16;
 
+/** What the queues and links of one dispatcher share: the error handler. */
+class Core {
+  dispatcher: Dispatcher | null = null;
+  onError: DeliveryErrorHandler | null = null;
+
+  failed(
+    errors: unknown[] | undefined,
+    err: unknown,
+    header: MessageHeader,
+    subsystem: number | null,
+    stage: 'receive' | 'dispose',
+  ): unknown[] | undefined {
+    const handler = this.onError;
+    if (handler !== null) {
+      try {
+        handler(err, { header, subsystem, stage });
+        return errors;
+      } catch (handlerErr) {
+        err = handlerErr;
+      }
+    }
+    (errors ??= []).push(err);
+    return errors;
+  }
+}
+
+/**
+ * A sender's message resolved against one dispatcher (`Dispatcher.link`): the header was
+ * checked against the configuration once, and the link knows its channel queue, receivers and
+ * dispose function, so `send` checks nothing per message. Behaves exactly like
+ * `dispatcher.send(link.header, payload)`.
+ */
+export class MessageLink {
+  /** @internal */ readonly queue: ChannelQueue;
+  /** @internal */ readonly fns: readonly Receiver[];
+  /** @internal */ readonly subsystems: readonly number[];
+  /** @internal */ readonly dispose: ((payload: unknown) => void) | null;
+
+  /** @internal */
+  constructor(
+    readonly header: MessageHeader,
+    route: Route,
+    queue: ChannelQueue,
+    dispose: ((payload: unknown) => void) | null,
+  ) {
+    this.queue = queue;
+    this.fns = route.fns;
+    this.subsystems = route.subsystems;
+    this.dispose = dispose;
+  }
+
+  /** `Dispatcher.send` for this link's header: true when taken, false (payload disposed) once closed. */
+  send(payload: unknown): boolean {
+    const q = this.queue;
+    if (q.size === 0) {
+      if (q.closed || this.fns.length === 0) return this.#drop(payload);
+      if (q.immediate) {
+        // What flushImmediately would do with this message, minus the round trip through the queue.
+        deliver(this, payload);
+        return true;
+      }
+    } else if (this.fns.length === 0) {
+      return this.#drop(payload);
+    }
+    if (q.size === q.mask + 1) q.grow();
+    const tail = 2 * ((q.head + q.size) & q.mask);
+    const ring = q.ring;
+    ring[tail] = this;
+    ring[tail + 1] = payload;
+    if (++q.size === 1) q.alert(q.core.dispatcher!, q.channel, q.alertArg);
+    return true;
+  }
+
+  /** A message nobody receives, or sent after close: disposed at once, never queued. */
+  #drop(payload: unknown): boolean {
+    const dispose = this.dispose;
+    if (this.queue.closed) {
+      if (dispose !== null) dispose(payload);
+      return false;
+    }
+    if (dispose !== null) {
+      try {
+        dispose(payload);
+      } catch (err) {
+        const errors = this.queue.core.failed(undefined, err, this.header, null, 'dispose');
+        if (errors !== undefined) throw errors[0];
+      }
+    }
+    return true;
+  }
+}
+
+/** Delivers one message that never entered the queue (immediate delivery). */
+function deliver(link: MessageLink, payload: unknown): void {
+  const fns = link.fns;
+  const header = link.header;
+  let errors: unknown[] | undefined;
+  for (let k = 0; k < fns.length; k++) {
+    try {
+      fns[k]!(payload, header);
+    } catch (err) {
+      errors = link.queue.core.failed(errors, err, header, link.subsystems[k]!, 'receive');
+    }
+  }
+  const dispose = link.dispose;
+  if (dispose !== null) {
+    try {
+      dispose(payload);
+    } catch (err) {
+      errors = link.queue.core.failed(errors, err, header, null, 'dispose');
+    }
+  }
+  if (errors !== undefined) throwAll(errors);
+}
+
+/**
+ * The flush loop. One try block covers the whole loop rather than one per call: the message in
+ * delivery and the receiver reached live outside it, so after an error the loop goes on with
+ * the next receiver (or, when the dispose function threw, the next message).
+ */
+function drain(q: ChannelQueue, max: number): number {
+  let n = 0;
+  let errors: unknown[] | undefined;
+  let link: MessageLink | null = null;
+  let payload: unknown;
+  /** The next receiver of `link` to run; -1 while its dispose function runs. */
+  let k = 0;
+  for (;;) {
+    try {
+      for (;;) {
+        if (link === null) {
+          if (n >= max || q.size === 0) break;
+          const i = 2 * q.head;
+          link = q.ring[i] as MessageLink;
+          payload = q.ring[i + 1];
+          q.ring[i + 1] = undefined;
+          q.head = (q.head + 1) & q.mask;
+          q.size--;
+          n++;
+          k = 0;
+        }
+        const fns = link.fns;
+        const header = link.header;
+        while (k < fns.length) fns[k++]!(payload, header);
+        k = -1;
+        const dispose = link.dispose;
+        if (dispose !== null) dispose(payload);
+        link = null;
+      }
+      break;
+    } catch (err) {
+      const failing = link!;
+      if (k < 0) {
+        errors = q.core.failed(errors, err, failing.header, null, 'dispose');
+        link = null;
+      } else {
+        errors = q.core.failed(errors, err, failing.header, failing.subsystems[k - 1]!, 'receive');
+      }
+    }
+  }
+  if (errors !== undefined) throwAll(errors);
+  return n;
+}
+
 /**
  * The live dispatcher built from a DispatchConfig (the config is copied, not kept).
  *
  * Ownership: `send` takes the payload. It is disposed exactly once, through its type's dispose
  * function: after its last receiver ran, at once when the message has no receivers, or by
  * `close()` if it is still queued then.
+ *
+ * Routes are resolved once per sender: `link(header)` checks a header against the
+ * configuration and returns a `MessageLink` whose `send` checks nothing per message (the
+ * publishers of node-libevent/pubsub use one each). `send(header, payload)` finds the link of
+ * its header (the route's last one, or a per-header table) and does the same.
  */
 export class Dispatcher {
   #routes: (Route | undefined)[];
   readonly #queues: ChannelQueue[];
+  readonly #core: Core;
   /** Per type; null when the type has no dispose function (saves a call per message). */
   readonly #disposers: (((payload: unknown) => void) | null)[];
   readonly #formatters: ((payload: unknown) => string)[];
   readonly #typeFns: (TypeFns | undefined)[];
-  #onError: DeliveryErrorHandler | null = null;
+  /** Links of headers that were sent with but are not their route's last one. */
+  readonly #links = new WeakMap<MessageHeader, MessageLink>();
   #closed = false;
 
   constructor(cfg: DispatchConfig) {
@@ -139,10 +319,12 @@ export class Dispatcher {
       );
     }
     this.#routes = routes;
+    this.#core = new Core();
+    this.#core.dispatcher = this;
 
     const nQueues = Math.max(maxChannel + 1, cfg.minChannels, 1);
     this.#queues = [];
-    for (let c = 0; c < nQueues; c++) this.#queues.push(new ChannelQueue(INITIAL_CAPACITY));
+    for (let c = 0; c < nQueues; c++) this.#queues.push(new ChannelQueue(this.#core, c, INITIAL_CAPACITY));
 
     const nTypes = Math.max(maxType + 1, cfg.typeFns.length);
     this.#disposers = [];
@@ -167,6 +349,27 @@ export class Dispatcher {
   }
 
   /**
+   * The link of `header`: checks once that the header matches the configuration (throws the
+   * DispatchError `send` would) and returns an object whose `send(payload)` behaves like
+   * `send(header, payload)` with no checks per message. The same header gets the same link.
+   * After `close()` existing links refuse (dispose and return false), like `send`; a header
+   * never linked before is refused with ERR_DISPATCH_HEADER.
+   */
+  link(header: MessageHeader): MessageLink {
+    const route = this.#routes[header.msg];
+    if (route !== undefined && route.lastHeader === header) return route.lastLink!;
+    let link = this.#links.get(header);
+    if (link === undefined) {
+      if (route === undefined || route.channel !== header.channel || route.type !== header.type) this.#refuse(header);
+      link = new MessageLink(header, route!, this.#queues[route!.channel]!, this.#disposers[route!.type]!);
+      this.#links.set(header, link);
+    }
+    route!.lastHeader = header;
+    route!.lastLink = link;
+    return link;
+  }
+
+  /**
    * Queues `payload` as the message described by `header`, and alerts the channel if its queue
    * was empty. A message nobody receives is disposed at once and not queued (no alert).
    * Returns true when the message was taken, false (payload disposed) if the dispatcher is closed.
@@ -175,33 +378,12 @@ export class Dispatcher {
    */
   send(header: MessageHeader, payload: unknown): boolean {
     const route = this.#routes[header.msg];
-    if (route === undefined || route.channel !== header.channel || route.type !== header.type) {
-      return this.#refuse(header, payload);
+    if (route !== undefined && route.lastHeader === header) return route.lastLink!.send(payload);
+    if (this.#closed) {
+      this.dispose(header.type, payload);
+      return false;
     }
-    if (route.fns.length === 0) {
-      const dispose = this.#disposers[route.type]!;
-      if (dispose !== null) {
-        try {
-          dispose(payload);
-        } catch (err) {
-          const errors = this.#failed(undefined, err, header, null, 'dispose');
-          if (errors !== undefined) throw errors[0];
-        }
-      }
-      return true;
-    }
-    const q = this.#queues[route.channel]!;
-    if (q.size === 0 && q.immediate) {
-      // What flushImmediately would do with this message, minus the round trip through the queue.
-      this.#deliver(header, payload, route);
-      return true;
-    }
-    if (q.size === q.payloads.length) q.grow();
-    const tail = (q.head + q.size) & q.mask;
-    q.headers[tail] = header;
-    q.payloads[tail] = payload;
-    if (++q.size === 1) q.alert(this, route.channel, q.alertArg);
-    return true;
+    return this.link(header).send(payload);
   }
 
   /**
@@ -215,62 +397,8 @@ export class Dispatcher {
    */
   flush(channel: number, max: number = Infinity): number {
     const q = this.#queues[channel];
-    if (q === undefined) return 0;
-    let n = 0;
-    let errors: unknown[] | undefined;
-    while (n < max && q.size !== 0) {
-      const i = q.head;
-      // The header slot is not cleared: headers are long-lived templates, payloads are not.
-      const header = q.headers[i]!;
-      const payload = q.payloads[i];
-      q.payloads[i] = undefined;
-      q.head = (i + 1) & q.mask;
-      q.size--;
-      n++;
-      const route = this.#routes[header.msg];
-      if (route !== undefined) {
-        const fns = route.fns;
-        for (let k = 0; k < fns.length; k++) {
-          try {
-            fns[k]!(payload, header);
-          } catch (err) {
-            errors = this.#failed(errors, err, header, route.subsystems[k]!, 'receive');
-          }
-        }
-      }
-      const dispose = this.#disposers[header.type]!;
-      if (dispose !== null) {
-        try {
-          dispose(payload);
-        } catch (err) {
-          errors = this.#failed(errors, err, header, null, 'dispose');
-        }
-      }
-    }
-    if (errors !== undefined) throwAll(errors);
-    return n;
-  }
-
-  /** Delivers one message that never entered the queue (immediate delivery). */
-  #deliver(header: MessageHeader, payload: unknown, route: Route): void {
-    let errors: unknown[] | undefined;
-    const fns = route.fns;
-    for (let k = 0; k < fns.length; k++) {
-      try {
-        fns[k]!(payload, header);
-      } catch (err) {
-        errors = this.#failed(errors, err, header, route.subsystems[k]!, 'receive');
-      }
-    }
-    const dispose = this.#disposers[route.type]!;
-    if (dispose !== null) {
-      try {
-        dispose(payload);
-      } catch (err) {
-        errors = this.#failed(errors, err, header, null, 'dispose');
-      }
-    }
-    if (errors !== undefined) throwAll(errors);
+    if (q === undefined || q.size === 0) return 0;
+    return drain(q, max);
   }
 
   /** The messages waiting on `channel`, oldest first, left in place (for inspection and update planning). */
@@ -279,8 +407,8 @@ export class Dispatcher {
     const out: [MessageHeader, unknown][] = [];
     if (q === undefined) return out;
     for (let k = 0; k < q.size; k++) {
-      const i = (q.head + k) & q.mask;
-      out.push([q.headers[i]!, q.payloads[i]]);
+      const i = 2 * ((q.head + k) & q.mask);
+      out.push([(q.ring[i] as MessageLink).header, q.ring[i + 1]]);
     }
     return out;
   }
@@ -293,7 +421,7 @@ export class Dispatcher {
     const out = this.queued(channel);
     const q = this.#queues[channel];
     if (q !== undefined) {
-      for (let k = 0; k < q.size; k++) q.payloads[(q.head + k) & q.mask] = undefined;
+      for (let k = 0; k < q.size; k++) q.ring[2 * ((q.head + k) & q.mask) + 1] = undefined;
       q.head = 0;
       q.size = 0;
     }
@@ -322,11 +450,11 @@ export class Dispatcher {
 
   /** Sets (or with null removes) the handler for errors thrown during delivery. */
   setErrorHandler(handler: DeliveryErrorHandler | null): void {
-    this.#onError = handler;
+    this.#core.onError = handler;
   }
 
   get errorHandler(): DeliveryErrorHandler | null {
-    return this.#onError;
+    return this.#core.onError;
   }
 
   /** Calls the type's format function (`"<>"` when it has none). */
@@ -374,32 +502,29 @@ export class Dispatcher {
     this.#routes = [];
     let errors: unknown[] | undefined;
     for (const q of this.#queues) {
+      q.closed = true;
       q.alert = noop;
       q.alertArg = undefined;
       q.immediate = false;
       while (q.size !== 0) {
-        const i = q.head;
-        const header = q.headers[i]!;
-        const payload = q.payloads[i];
-        q.headers[i] = undefined;
-        q.payloads[i] = undefined;
-        q.head = (i + 1) & q.mask;
+        const i = 2 * q.head;
+        const link = q.ring[i] as MessageLink;
+        const payload = q.ring[i + 1];
+        q.ring[i] = undefined;
+        q.ring[i + 1] = undefined;
+        q.head = (q.head + 1) & q.mask;
         q.size--;
         try {
-          this.dispose(header.type, payload);
+          if (link.dispose !== null) link.dispose(payload);
         } catch (err) {
-          errors = this.#failed(errors, err, header, null, 'dispose');
+          errors = this.#core.failed(errors, err, link.header, null, 'dispose');
         }
       }
     }
     if (errors !== undefined) throwAll(errors);
   }
 
-  #refuse(header: MessageHeader, payload: unknown): boolean {
-    if (this.#closed) {
-      this.dispose(header.type, payload);
-      return false;
-    }
+  #refuse(header: MessageHeader): never {
     checkId('message', header.msg);
     checkId('channel', header.channel);
     checkId('type', header.type);
@@ -412,26 +537,6 @@ export class Dispatcher {
         ? `channel ${header.channel}, but it is configured on channel ${route.channel}`
         : `type ${header.type}, but it is configured with type ${route.type}`;
     throw new DispatchError('ERR_DISPATCH_HEADER', `Message ${header.msgName} (${header.msg}) was sent with ${what}.`);
-  }
-
-  #failed(
-    errors: unknown[] | undefined,
-    err: unknown,
-    header: MessageHeader,
-    subsystem: number | null,
-    stage: 'receive' | 'dispose',
-  ): unknown[] | undefined {
-    const handler = this.#onError;
-    if (handler !== null) {
-      try {
-        handler(err, { header, subsystem, stage });
-        return errors;
-      } catch (handlerErr) {
-        err = handlerErr;
-      }
-    }
-    (errors ??= []).push(err);
-    return errors;
   }
 }
 

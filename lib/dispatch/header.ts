@@ -2,8 +2,9 @@ import type { Naming } from './names.js';
 
 /**
  * Who sent a message, on which channel, which message and of which payload type: Tor's message
- * template. A publisher builds one header once and sends every payload with it, so a queued
- * message costs two slots in its channel's ring (header, payload) and nothing else.
+ * template. A publisher builds one header once and links it to the dispatcher once
+ * (`Dispatcher.link`), so a queued message costs two slots in its channel's ring (the link,
+ * the payload) and nothing else.
  *
  * The numeric fields are what the dispatcher reads. The `…Name` getters resolve through the
  * naming the header was made with (or show `{id}` without one); they are for logs and errors.

@@ -19,4 +19,4 @@ export { MAX_IDS, MAX_NAME_BYTES, Names, Naming } from './names.js';
 export { DispatchError, type DispatchErrorCode } from './errors.js';
 export { MessageHeader } from './header.js';
 export { DispatchConfig, type Receiver, type ReceiverRecord, type TypeFns } from './config.js';
-export { Dispatcher, flushImmediately, type AlertFn, type DeliveryErrorHandler, type DeliveryErrorInfo } from './dispatcher.js';
+export { Dispatcher, MessageLink, flushImmediately, type AlertFn, type DeliveryErrorHandler, type DeliveryErrorInfo } from './dispatcher.js';

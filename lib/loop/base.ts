@@ -5,7 +5,7 @@ import { COUNT, EV } from './constants.js';
 import { checkFunction, rangeError, stateError, typeError } from './errors.js';
 import { type Callback, Event, MAKE_EVENT } from './event.js';
 import { binding } from './native.js';
-import { allocSlot, baseRegistry, freeSlot, live, unpin, weakEvents } from './registry.js';
+import { addRef, baseRegistry, live, moveSlot, newEntry, releaseIfUnused, type SlotEntry, slotFunction, unpin, weakEvents } from './registry.js';
 
 export type Method = 'epoll' | 'poll' | 'select' | (string & {});
 export type Feature = 'et' | 'o1' | 'fds' | 'earlyClose';
@@ -50,6 +50,8 @@ export class EventBase implements Disposable {
   readonly priorities: number;
   #handle: number;
   #freed = false;
+  /** The slot of each callback function its events run (see registry.ts). */
+  #entries = new WeakMap<Callback, SlotEntry>();
 
   constructor(options: EventBaseOptions = {}) {
     const info = binding.baseNew(options);
@@ -73,15 +75,26 @@ export class EventBase implements Disposable {
   event(fd: number, events: number, callback: Callback): Event {
     checkFunction(callback, 'callback');
     this.#check();
-    const slot = allocSlot();
+    const entry = this._entryFor(callback);
     let handle: number;
     try {
-      handle = binding.eventNew(this.#handle, fd, events, slot);
+      handle = binding.eventNew(this.#handle, fd, events, entry.slot);
     } catch (err) {
-      freeSlot(slot);
+      releaseIfUnused(entry);
       throw err;
     }
-    return new Event(MAKE_EVENT, this, handle, slot, fd, events, callback);
+    addRef(entry.slot);
+    return new Event(MAKE_EVENT, this, handle, entry, fd, events);
+  }
+
+  /** @internal the slot entry of `fn` on this base (made on first use). */
+  _entryFor(fn: Callback): SlotEntry {
+    let entry = this.#entries.get(fn);
+    if (entry === undefined || entry.slot < 0 || entry.fn !== fn) {
+      entry = newEntry(fn);
+      this.#entries.set(fn, entry);
+    }
+    return entry;
   }
 
   /** A timer (fd -1); persistent timers repeat with the timeout given to add(). */
@@ -262,18 +275,73 @@ export class EventBase implements Disposable {
     if (fns.length !== chosen.length) throw rangeError('ERR_OUT_OF_RANGE', 'events and callbacks differ in length');
     const handles = new Float64Array(chosen.length);
     const slots = new Uint32Array(chosen.length);
+    const entries: SlotEntry[] = [];
     for (let k = 0; k < chosen.length; k++) {
       handles[k] = chosen[k]!._handle;
-      slots[k] = allocSlot();
+      entries.push(this._entryFor(fns[k]!));
+      slots[k] = entries[k]!.slot;
     }
     try {
       binding.baseRewire(this.#handle, handles, slots);
     } catch (err) {
-      for (const s of slots) freeSlot(s);
+      for (const e of entries) releaseIfUnused(e);
       throw err;
     }
-    for (let k = 0; k < chosen.length; k++) chosen[k]!._retarget(slots[k]!, fns[k]!);
+    for (let k = 0; k < chosen.length; k++) chosen[k]!._retarget(entries[k]!);
     return chosen.length;
+  }
+
+  /**
+   * @internal The callback functions this base's live events run, each once (the update host
+   * maps these, not every event). An event freed from inside its own callback is left out.
+   */
+  _callbacks(): Callback[] {
+    this.#check();
+    const out: Callback[] = [];
+    for (const slot of binding.baseSlots(this.#handle)) {
+      const fn = slotFunction(slot);
+      if (fn !== undefined) out.push(fn);
+    }
+    return out;
+  }
+
+  /**
+   * @internal Rewrites, in place, every live event of this base that runs a key of `map` to
+   * run its value instead: one native call moves every event from the old function's slot to
+   * the new one's, and no event is visited in JS. All or nothing, like rewire(). Returns the
+   * number of events rewritten.
+   */
+  _rewireCallbacks(map: ReadonlyMap<Callback, Callback>): number {
+    this.#check();
+    const from: SlotEntry[] = [];
+    const to: SlotEntry[] = [];
+    for (const [oldFn, newFn] of map) {
+      checkFunction(newFn, 'a replacement callback');
+      const entry = this.#entries.get(oldFn);
+      if (entry === undefined || entry.slot < 0 || entry.fn !== oldFn || oldFn === newFn) continue;
+      from.push(entry);
+      to.push(this._entryFor(newFn));
+    }
+    if (to.some((e) => from.includes(e))) {
+      for (const e of to) releaseIfUnused(e);
+      throw rangeError('ERR_OUT_OF_RANGE', 'a replacement callback is itself being replaced (swap the functions in two calls)');
+    }
+    const olds = Uint32Array.from(from, (e) => e.slot);
+    const news = Uint32Array.from(to, (e) => e.slot);
+    let moved: Uint32Array;
+    try {
+      moved = binding.baseRewireSlots(this.#handle, olds, news);
+    } catch (err) {
+      for (const e of to) releaseIfUnused(e);
+      throw err;
+    }
+    let total = 0;
+    for (let k = 0; k < from.length; k++) {
+      this.#entries.delete(from[k]!.fn);
+      moveSlot(from[k]!, to[k]!, moved[k]!);
+      total += moved[k]!;
+    }
+    return total;
   }
 
   /** @internal every event of this base not yet freed, pending or not (idle ones if still referenced). */

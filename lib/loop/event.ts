@@ -3,7 +3,7 @@
 import type { EventBase } from './base.js';
 import { checkFunction, stateError, typeError } from './errors.js';
 import { binding } from './native.js';
-import { allocSlot, eventRegistry, type EventTicket, freeSlot, INDEX_MODULUS, live, pin, unpin, weakEvents } from './registry.js';
+import { addRef, dropRef, eventRegistry, INDEX_MODULUS, live, pin, releaseIfUnused, resolve, type SlotEntry, unpin, weakEvents } from './registry.js';
 
 /** An event callback: `fd` (the signal number for signals), the bits that fired, the event. */
 export type Callback = (fd: number, what: number, ev: Event) => void;
@@ -19,22 +19,20 @@ export class Event implements Disposable {
   readonly events: number;
   #handle: number;
   #index: number;
-  #ticket: EventTicket;
-  #callback: Callback;
+  #entry: SlotEntry;
   #freed = false;
 
-  /** Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(). */
-  constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, slot: number, fd: number, events: number, cb: Callback) {
+  /** Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(); `entry` already counts it. */
+  constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, entry: SlotEntry, fd: number, events: number) {
     if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
     this.#base = base;
     this.#handle = handle;
     this.#index = handle % INDEX_MODULUS;
-    this.#ticket = { handle, slot };
+    this.#entry = entry;
     this.fd = fd;
     this.events = events;
-    this.#callback = cb;
     weakEvents[this.#index] = new WeakRef(this);
-    eventRegistry.register(this, this.#ticket, this);
+    eventRegistry.register(this, handle, this);
   }
 
   /** The base this event belongs to. */
@@ -49,29 +47,37 @@ export class Event implements Disposable {
 
   /** The callback. Setting it rewrites the callback in the live struct event, in place. */
   get callback(): Callback {
-    return this.#callback;
+    return this._entry.fn;
   }
 
   set callback(fn: Callback) {
     checkFunction(fn, 'callback');
     this.#check();
-    const slot = allocSlot();
+    const entry = this.#base._entryFor(fn);
     try {
-      binding.eventRewrite(this.#handle, slot);
+      binding.eventRewrite(this.#handle, entry.slot);
     } catch (err) {
-      freeSlot(slot);
+      releaseIfUnused(entry);
       throw err;
     }
-    this._retarget(slot, fn);
+    this._retarget(entry);
   }
 
-  /** @internal after the addon wrote `slot` into the struct: move the JS side along. */
-  _retarget(slot: number, fn: Callback): void {
+  /** @internal the slot entry its struct names (shared with the base's other events running the same function). */
+  get _entry(): SlotEntry {
+    const e = this.#entry;
+    return e.next === undefined ? e : (this.#entry = resolve(e));
+  }
+
+  /** @internal after the addon wrote `entry.slot` into the struct: move the JS side along. */
+  _retarget(entry: SlotEntry): void {
     const pinned = live[this.#index] === this;
-    freeSlot(this.#ticket.slot);
-    this.#ticket.slot = slot;
-    this.#callback = fn;
-    if (pinned) pin(this.#index, this, slot, fn);
+    if (pinned) unpin(this.#index);
+    const old = this._entry;
+    addRef(entry.slot);
+    this.#entry = entry;
+    dropRef(old.slot);
+    if (pinned) pin(this.#index, this, entry);
   }
 
   /** @internal */
@@ -146,7 +152,7 @@ export class Event implements Disposable {
 
   #release(): void {
     unpin(this.#index);
-    freeSlot(this.#ticket.slot);
+    dropRef(this._entry.slot);
     if (weakEvents[this.#index]?.deref() === this) weakEvents[this.#index] = undefined;
     eventRegistry.unregister(this);
     this.#freed = true;
@@ -154,7 +160,7 @@ export class Event implements Disposable {
 
   #sync(pending: boolean): void {
     if (pending) {
-      if (live[this.#index] !== this) pin(this.#index, this, this.#ticket.slot, this.#callback);
+      if (live[this.#index] !== this) pin(this.#index, this, this.#entry);
     } else {
       unpin(this.#index);
     }

@@ -9,7 +9,7 @@ import { binding } from './native.js';
 export { EventBase, type EventBaseOptions, type Feature, type Method, type RewireOptions } from './base.js';
 export { COUNT, EV, EVLOOP } from './constants.js';
 export { Event, type Callback } from './event.js';
-export { io } from './io.js';
+export { io, type IoBuffer } from './io.js';
 export { rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from './rebind.js';
 
 /** The backends this libevent offers, most preferred first (e.g. ['epoll', 'poll', 'select']). */

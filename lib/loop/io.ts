@@ -1,6 +1,62 @@
 // Non-blocking fd helpers for driving events without Node's streams.
+import { typeError } from './errors.js';
 import { binding } from './native.js';
 import { unpin } from './registry.js';
+
+const bufferRead = binding.io.bufferRead;
+const bufferWrite = binding.io.bufferWrite;
+const bufferRegistry = new FinalizationRegistry<number>((id) => {
+  try {
+    binding.io.bufferFree(id);
+  } catch {
+    // already freed with its environment
+  }
+});
+
+/**
+ * Bytes registered with the addon once (io.buffer(size)), for the cheapest read and write
+ * calls: each call passes only numbers. `bytes` stays usable after free(); only the calls stop.
+ */
+export class IoBuffer implements Disposable {
+  /** The registered bytes. */
+  readonly bytes: Uint8Array;
+  #id: number;
+  #freed = false;
+
+  /** @internal use io.buffer(size) */
+  constructor(size: number) {
+    const [id, bytes] = binding.io.bufferNew(size);
+    this.#id = id;
+    this.bytes = bytes;
+    bufferRegistry.register(this, id, this);
+  }
+
+  /** Reads up to `length` bytes into bytes[offset..]: bytes read, 0 at EOF, -1 when it would block. */
+  read(fd: number, length?: number, offset = 0): number {
+    return bufferRead(fd, this.#id, length === undefined ? this.bytes.length - offset : length, offset);
+  }
+
+  /** Writes bytes[offset..offset+length]: bytes written, -1 when it would block. */
+  write(fd: number, length?: number, offset = 0): number {
+    return bufferWrite(fd, this.#id, length === undefined ? this.bytes.length - offset : length, offset);
+  }
+
+  get freed(): boolean {
+    return this.#freed;
+  }
+
+  /** Drops the registration; later read/write calls throw ERR_BUFFER_FREED. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    bufferRegistry.unregister(this);
+    binding.io.bufferFree(this.#id);
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}
 
 export const io = Object.freeze({
   /** An AF_UNIX stream pair, non-blocking, close-on-exec. */
@@ -8,10 +64,17 @@ export const io = Object.freeze({
   /** A pipe [readEnd, writeEnd], non-blocking, close-on-exec. */
   pipe: (): [number, number] => binding.io.pipe(),
   // read and write are the addon's own functions: no JS frame in between on the hot path.
+  // Both use recv/send on sockets (the fd's kind is looked up once and cached), read/write
+  // on anything else.
   /** Bytes read into buf, 0 at EOF, -1 when it would block. */
   read: binding.io.read as (fd: number, buf: Uint8Array) => number,
   /** Bytes written, -1 when it would block. */
   write: binding.io.write as (fd: number, buf: Uint8Array) => number,
+  /** `size` bytes registered once, read and written with numbers only (see IoBuffer). */
+  buffer(size: number): IoBuffer {
+    if (typeof size !== 'number') throw typeError('ERR_INVALID_ARG_TYPE', `size must be a number, got ${typeof size}`);
+    return new IoBuffer(size);
+  },
   /** Deletes every event still registered on fd (in every base), then closes it. */
   close(fd: number): void {
     for (const index of binding.io.close(fd)) unpin(index);

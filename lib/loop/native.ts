@@ -23,10 +23,15 @@ export interface NativeIo {
   connect(host: string, port: number): number;
   listenUnix(path: string, mode?: number): number;
   connectUnix(path: string): number;
+  bufferNew(size: number): [number, Uint8Array];
+  bufferFree(id: number): void;
+  bufferRead(fd: number, id: number, length: number, offset: number): number;
+  bufferWrite(fd: number, id: number, length: number, offset: number): number;
 }
 
 export interface NativeBinding {
   setDispatcher(fn: (slot: number, index: number, fd: number, what: number) => void): void;
+  setBatchDispatcher(fn: ((ring: Int32Array) => void) | null): void;
   libeventVersion(): string;
   supportedMethods(): string[];
   stats(): { liveEvents: number; liveBases: number };
@@ -48,6 +53,8 @@ export interface NativeBinding {
   baseRunning(base: number): boolean;
   baseInPass(base: number): boolean;
   baseRewire(base: number, handles: Float64Array, slots: Uint32Array): number;
+  baseRewireSlots(base: number, from: Uint32Array, to: Uint32Array): Uint32Array;
+  baseSlots(base: number): Uint32Array;
   eventNew(base: number, fd: number, events: number, slot: number): number;
   eventAdd(ev: number, ms?: number): boolean;
   eventDel(ev: number): boolean;
@@ -57,7 +64,7 @@ export interface NativeBinding {
   eventGetPriority(ev: number): number;
   eventSetPriority(ev: number, priority: number): void;
   eventFree(ev: number): void;
-  eventRelease(ev: number): void;
+  eventRelease(ev: number): number;
   eventRewrite(ev: number, slot: number): number;
   eventStoredCallback(ev: number): [boolean, number];
   eventRemainingMs(ev: number): number;

@@ -7,7 +7,7 @@
 import type { EventBase } from './base.js';
 import type { Callback, Event } from './event.js';
 import { binding } from './native.js';
-import { allocSlot, INDEX_MODULUS, unpin } from './registry.js';
+import { INDEX_MODULUS, releaseIfUnused, unpin } from './registry.js';
 
 export type RebindPair = readonly [Event, Callback];
 
@@ -17,10 +17,15 @@ function readdOne(ev: Event, fn: Callback, target?: EventBase): void {
   const h = ev._handle;
   const remaining = binding.eventRemainingMs(h);
   const inserted = (binding.eventListFlags(h) & EVLIST_INSERTED) !== 0;
-  const slot = allocSlot();
-  binding.eventReassign(h, slot, target?._handle);
+  const entry = (target ?? ev.base)._entryFor(fn);
+  try {
+    binding.eventReassign(h, entry.slot, target?._handle);
+  } catch (err) {
+    releaseIfUnused(entry);
+    throw err;
+  }
   unpin(h % INDEX_MODULUS);
-  ev._retarget(slot, fn);
+  ev._retarget(entry);
   if (target) ev._moveTo(target);
   if (remaining >= 0) ev.add(remaining);
   else if (inserted) ev.add();

@@ -4,6 +4,7 @@ import {
   MessageHeader,
   Naming,
   type AlertFn,
+  type MessageLink,
   type Receiver,
   type TypeFns,
 } from '../dispatch/index.js';
@@ -122,6 +123,8 @@ let connectPublisher: (p: PublisherImpl<unknown>, d: Dispatcher | null) => void;
 
 class PublisherImpl<T> implements Publisher<T> {
   #dispatcher: Dispatcher | null = null;
+  /** The header's route, resolved once at connect time. */
+  #link: MessageLink | null = null;
   readonly #types: TypeTable;
 
   constructor(
@@ -137,8 +140,8 @@ class PublisherImpl<T> implements Publisher<T> {
   }
 
   publish(payload: T): boolean {
-    const d = this.#dispatcher;
-    if (d !== null) return d.send(this.header, payload);
+    const link = this.#link;
+    if (link !== null) return link.send(payload);
     const dispose = this.#types.get(this.message.typeName)?.dispose as ((p: T) => void) | undefined;
     if (dispose !== undefined) dispose(payload);
     return false;
@@ -146,6 +149,7 @@ class PublisherImpl<T> implements Publisher<T> {
 
   static {
     connectPublisher = (p, d) => {
+      p.#link = d === null ? null : d.link(p.header);
       p.#dispatcher = d;
     };
   }

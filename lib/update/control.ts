@@ -13,6 +13,7 @@ import path from 'node:path';
 import { EV, type Event, io } from '../loop/index.js';
 import { codeOf } from './errors.js';
 import type { UpdateHost } from './host.js';
+import { onExitSignal } from './signals.js';
 import { kRequestUpdate, type Strategy, type UpdateReport } from './types.js';
 
 export interface ControlServerOptions {
@@ -85,8 +86,6 @@ function ensureControlDir(dir: string): void {
   }
   checkControlDir(dir);
 }
-
-const EXIT_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 /** Removes `update-<pid>.sock` files in `dir` whose process is gone (killed without cleaning up). */
 function removeStaleSockets(dir: string): void {
@@ -169,25 +168,20 @@ export class ControlServer implements Disposable {
     this.#listener.add();
     // Out of descriptors: the listener rests, then tries again (the backlog keeps the connection).
     this.#resume = host.own(host.base.timer(() => this.#guard(() => this.#unpause())));
-    // The socket file goes with the process: at exit, and on SIGTERM/SIGINT, which then keep
-    // their usual effect (the process ends) unless the program handles them itself.
+    // The socket file goes with the process: at exit, and on SIGTERM/SIGINT (see signals.ts).
     process.on('exit', this.#onExit);
-    for (const sig of EXIT_SIGNALS) process.once(sig, this.#onSignal);
+    this.#cancelSignal = onExitSignal(this.#onExit);
   }
+
+  #cancelSignal: () => void;
 
   readonly #onExit = (): void => {
     rmSync(this.path, { force: true });
   };
 
-  readonly #onSignal = (sig: NodeJS.Signals): void => {
-    this.#forgetProcess();
-    rmSync(this.path, { force: true });
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-
   #forgetProcess(): void {
     process.off('exit', this.#onExit);
-    for (const sig of EXIT_SIGNALS) process.off(sig, this.#onSignal);
+    this.#cancelSignal();
   }
 
   /** `using control = new ControlServer(host)`: close() at the end of the scope. */

@@ -4,6 +4,7 @@
 // stack (UpdateUnwind) to the host loop, which takes it there.
 import { type EventBase, EVLOOP } from '../loop/index.js';
 import { UpdateUnwind } from './errors.js';
+import { suspendExitSignals } from './signals.js';
 import type { UpdateReport, UpdateRequest } from './types.js';
 
 export interface DriverHost {
@@ -22,6 +23,8 @@ export class PointDriver {
   #points = 0;
   /** An UpdateUnwind is on its way to the host loop: further points in that callback do not throw another. */
   #unwinding = false;
+  /** The host closed: its loops return at their next point. */
+  #stopped = false;
 
   constructor(private readonly host: DriverHost) {}
 
@@ -60,6 +63,7 @@ export class PointDriver {
   /** Cooperative loop (base.run()) with an update point between iterations. */
   async run(): Promise<0 | 1> {
     for (;;) {
+      if (this.#stopped) return 0;
       this.reach('loop');
       let r: 0 | 1;
       try {
@@ -75,7 +79,17 @@ export class PointDriver {
 
   /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */
   dispatch(): 0 | 1 {
+    const resumeSignals = suspendExitSignals(); // Node could not run its signal listeners meanwhile
+    try {
+      return this.#dispatchLoop();
+    } finally {
+      resumeSignals();
+    }
+  }
+
+  #dispatchLoop(): 0 | 1 {
     for (;;) {
+      if (this.#stopped) return 0;
       this.reach('loop');
       let r: 0 | 1;
       const base = this.host.base;
@@ -88,6 +102,17 @@ export class PointDriver {
       const end = this.#outcome(r, base.gotBreak);
       if (end !== undefined) return end;
     }
+  }
+
+  /** Ends run()/dispatch() at their next point (breaking a running loop to get there). */
+  stop(): void {
+    this.#stopped = true;
+    if (this.host.base.running) this.host.base.loopbreak();
+  }
+
+  /** A fresh start after stop(). */
+  resume(): void {
+    this.#stopped = false;
   }
 
   /** Refuses every waiting request with `err` (the host is closing). */
@@ -127,6 +152,7 @@ export class PointDriver {
   #outcome(r: 0 | 1, brokeOff: boolean): 0 | 1 | undefined {
     const woke = this.#woke; // our own loopbreak (an update request) is not the user's
     this.#woke = false;
+    if (this.#stopped) return 0;
     if (this.#pending.length > 0) return undefined;
     if (r === 1) return 1;
     const base = this.host.base;

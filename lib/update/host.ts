@@ -145,6 +145,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       ctx.dropCarried();
       this.#current = { module, ctx };
       this.#closed = false;
+      this.#driver.resume();
       this.#log(`start ${module.version}`);
     } finally {
       this.#starting = false;
@@ -204,11 +205,16 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     return this.#driver.dispatch();
   }
 
-  /** Shuts the service down: disconnects publish-subscribe and shuts subsystems down. */
+  /**
+   * Shuts the service down: refuses waiting requests (ERR_HOST_CLOSED), ends host.run() and
+   * host.dispatch() (they return 0 at their next update point), disconnects publish-subscribe
+   * and shuts subsystems down. The version's events stay on the base (free it, or them).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#driver.rejectAll(new UpdateError('ERR_HOST_CLOSED', 'request', 'the update host was closed before this update could happen'));
+    this.#driver.stop();
     this.#carrier.close();
     this.#current?.ctx.retireContext();
     this.#current = undefined;

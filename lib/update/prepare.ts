@@ -18,6 +18,9 @@ import type { Phases, Running, Strategy, VersionModule } from './types.js';
 export interface RewirePlan {
   events: Event[];
   fns: Callback[];
+  /** Old callback -> new one; `bySlot` when no host-owned event runs one of the old ones. */
+  byCallback: Map<Callback, Callback>;
+  bySlot: boolean;
 }
 
 /** A new version ready to commit. */
@@ -183,9 +186,14 @@ function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module:
   const fns: Callback[] = [];
   const renames = module.renames ?? {};
   const resolved = new Map<Callback, Callback>();
+  const ownCallbacks = new Set<Callback>();
   const what = (ev: Event) => `event (fd ${ev.fd}, events 0x${ev.events.toString(16)})`;
   for (const ev of before) {
-    if (host.isOwn(ev) || ev.freed) continue;
+    if (ev.freed) continue;
+    if (host.isOwn(ev)) {
+      ownCallbacks.add(ev.callback);
+      continue;
+    }
     const cb = ev.callback;
     let fn = resolved.get(cb);
     if (fn === undefined) {
@@ -203,7 +211,7 @@ function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module:
     events.push(ev);
     fns.push(fn);
   }
-  return { events, fns };
+  return { events, fns, byCallback: resolved, bySlot: ![...ownCallbacks].some((cb) => resolved.has(cb)) };
 }
 
 /** Frees every event of `base` created after the snapshot `before` (a rollback). */

@@ -192,6 +192,22 @@ describe.each(methods)('Listener and connect (%s)', (method) => {
     base.free();
   });
 
+  it('accepted and connecting sockets are closed after free() and one loop pass: no fd leaks', () => {
+    const base = newBase();
+    const openFds = () => fs.readdirSync('/proc/self/fd').length;
+    const l = base.listen({ host: '127.0.0.1' }, (bev) => server.push(bev));
+    const server: BufferEvent[] = [];
+    const before = openFds();
+    const clients = Array.from({ length: 50 }, () => base.connect('127.0.0.1', l.port));
+    loopUntil(base, () => server.length === 50);
+    expect(openFds()).toBe(before + 100);
+    for (const b of [...clients, ...server]) b.free();
+    base.loop(2 /* NONBLOCK */ | 1 /* ONCE */);
+    expect(openFds()).toBe(before);
+    l.free();
+    base.free();
+  });
+
   it('freeing the base frees its listeners and bufferevents', () => {
     const base = newBase();
     const l = base.listen({ host: '127.0.0.1' }, () => undefined);

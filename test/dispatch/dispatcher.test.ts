@@ -570,3 +570,111 @@ describe('flushImmediately', () => {
     expect(handled).toEqual(['first fails']);
   });
 });
+
+describe('MessageLink (routes resolved once per sender)', () => {
+  function oneMessage(receivers: Receiver[], dispose?: (p: unknown) => void) {
+    const cfg = configFor([0, 1], 0, 0);
+    cfg.setTypeFns(0, { dispose });
+    receivers.forEach((fn, i) => cfg.addReceiver(0, i, fn));
+    return new Dispatcher(cfg);
+  }
+
+  it('the same header gets the same link, whose send queues exactly like send(header)', () => {
+    const got: [unknown, number][] = [];
+    const d = oneMessage([(p, h) => got.push([p, h.sender])]);
+    const alice = new MessageHeader(1, 0, 0, 0);
+    const bob = new MessageHeader(2, 0, 0, 0);
+    const la = d.link(alice);
+    expect(d.link(alice)).toBe(la);
+    expect(la.header).toBe(alice);
+    // Two senders of one message, interleaved through both ways of sending.
+    expect(la.send('a1')).toBe(true);
+    expect(d.send(bob, 'b1')).toBe(true);
+    expect(d.send(alice, 'a2')).toBe(true);
+    expect(d.link(bob).send('b2')).toBe(true);
+    expect(d.send(bob, 'b3')).toBe(true);
+    expect(d.pending(0)).toBe(5);
+    expect(d.queued(0).map(([h, p]) => [p, h.sender])).toEqual([
+      ['a1', 1],
+      ['b1', 2],
+      ['a2', 1],
+      ['b2', 2],
+      ['b3', 2],
+    ]);
+    expect(d.flush(0)).toBe(5);
+    expect(got).toEqual([
+      ['a1', 1],
+      ['b1', 2],
+      ['a2', 1],
+      ['b2', 2],
+      ['b3', 2],
+    ]);
+  });
+
+  it('a header that does not match the configuration is refused when linking', () => {
+    const d = oneMessage([() => {}]);
+    expect(() => d.link(new MessageHeader(0, 1, 0, 0))).toThrow(expect.objectContaining({ code: 'ERR_DISPATCH_HEADER' }));
+    expect(() => d.link(new MessageHeader(0, 0, 0, 3))).toThrow(/configured with type 0/);
+    expect(() => d.link(new MessageHeader(0, 0, 7, 0))).toThrow(/not configured/);
+    expect(() => d.link(new MessageHeader(0, 0, -1, 0))).toThrow(expect.objectContaining({ code: 'ERR_DISPATCH_ID' }));
+    // A refused header stays refused for send too, and nothing was queued.
+    expect(() => d.send(new MessageHeader(0, 1, 0, 0), 'x')).toThrow(DispatchError);
+    expect(d.pending(0)).toBe(0);
+  });
+
+  it('a link of a message nobody receives disposes at once; after close() it disposes and refuses', () => {
+    const disposed: unknown[] = [];
+    const alert = vi.fn();
+    const d = oneMessage([() => {}], (p) => disposed.push(p));
+    d.setAlert(0, alert);
+    const unheard = d.link(new MessageHeader(0, 0, 1, 0));
+    expect(unheard.send('u')).toBe(true);
+    expect(disposed).toEqual(['u']);
+    expect(alert).not.toHaveBeenCalled();
+    const link = d.link(new MessageHeader(0, 0, 0, 0));
+    expect(link.send('q')).toBe(true);
+    expect(alert).toHaveBeenCalledTimes(1);
+    d.close();
+    expect(disposed).toEqual(['u', 'q']);
+    expect(link.send('late')).toBe(false);
+    expect(unheard.send('late2')).toBe(false);
+    expect(disposed).toEqual(['u', 'q', 'late', 'late2']);
+    expect(d.pending(0)).toBe(0);
+    expect(alert).toHaveBeenCalledTimes(1);
+  });
+
+  it('after a throwing receiver or dispose the flush goes on with exactly the next step', () => {
+    const log: string[] = [];
+    const d = oneMessage(
+      [
+        (p) => log.push(`r0 ${String(p)}`),
+        (p) => {
+          log.push(`r1 ${String(p)}`);
+          if (p === 2) throw new Error(`r1 ${String(p)}`);
+        },
+        (p) => log.push(`r2 ${String(p)}`),
+      ],
+      (p) => {
+        log.push(`dispose ${String(p)}`);
+        if (p === 3) throw new Error(`dispose ${String(p)}`);
+      },
+    );
+    const errors: [string, number | null, string][] = [];
+    d.setErrorHandler((e, info) => errors.push([(e as Error).message, info.subsystem, info.stage]));
+    const link = d.link(new MessageHeader(0, 0, 0, 0));
+    for (const p of [1, 2, 3, 4]) link.send(p);
+    expect(d.flush(0, 3)).toBe(3);
+    expect(log).toEqual([
+      'r0 1', 'r1 1', 'r2 1', 'dispose 1',
+      'r0 2', 'r1 2', 'r2 2', 'dispose 2',
+      'r0 3', 'r1 3', 'r2 3', 'dispose 3',
+    ]); // prettier-ignore
+    expect(errors).toEqual([
+      ['r1 2', 1, 'receive'],
+      ['dispose 3', null, 'dispose'],
+    ]);
+    expect(d.pending(0)).toBe(1);
+    expect(d.flush(0)).toBe(1);
+    expect(log.slice(-4)).toEqual(['r0 4', 'r1 4', 'r2 4', 'dispose 4']);
+  });
+});

@@ -126,7 +126,7 @@ describe.each(methods)('bad input on %s', (method) => {
       ['preciseTimer', () => new EventBase({ preciseTimer: any('yes') }), TypeError, 'ERR_INVALID_ARG_TYPE'],
       ['options string', () => new EventBase(any('epoll')), TypeError, 'ERR_INVALID_ARG_TYPE'],
       ['options array', () => new EventBase(any(['epoll'])), TypeError, 'ERR_INVALID_ARG_TYPE'],
-      ['new Event', () => new Event(any(Symbol('fake')), base, 0, 0, -1, 0, cb), TypeError, 'ERR_ILLEGAL_CONSTRUCTOR'],
+      ['new Event', () => new Event(any(Symbol('fake')), base, 0, any({ slot: 0, fn: cb }), -1, 0), TypeError, 'ERR_ILLEGAL_CONSTRUCTOR'],
     ];
     expect(() => new EventBase({ method: 'kqueue' })).not.toThrow(RangeError);
     expectAll(base, cases);

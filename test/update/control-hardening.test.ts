@@ -118,6 +118,38 @@ describe.each(updateMethods)('control socket survives bad clients on %s', (metho
   });
 });
 
+describe.each(updateMethods)('control socket in exclusive mode on %s', (method) => {
+  it('answers the CLI while host.dispatch() owns the thread (no microtask checkpoint needed)', async () => {
+    const base = new EventBase({ method });
+    const host = new UpdateHost({ base, versionsDir });
+    await host.start('v0.cjs');
+    const socketPath = path.join(mkdtempSync(path.join(os.tmpdir(), 'nle-excl-')), 'update.sock');
+    const control = new ControlServer(host, socketPath);
+    const child = spawn(process.execPath, [cli, 'update', String(process.pid), v1, '--socket', socketPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // The CLI needs a moment to start; the loop ends once its connection is gone after the update.
+    let updated = false;
+    host.on('update', () => (updated = true));
+    host.own(
+      base.timer(
+        () => {
+          if (updated && control.clients === 0) base.loopexit();
+        },
+        { persist: true },
+      ),
+    ).add(20);
+    host.own(base.timer(() => base.loopexit())).add(15_000); // a guard, far beyond the expected time
+    expect(host.dispatch()).toBe(0);
+    expect(updated).toBe(true);
+    expect(await exited).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ ok: true, to: 'v1' });
+    control.close();
+    base.free();
+  });
+});
+
 describe('item 11: running out of descriptors pauses the listener instead of ending the service', () => {
   it('a host under `ulimit -n 64` survives 100 connections and then serves a request', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'nle-emfile-'));

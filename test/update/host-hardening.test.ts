@@ -56,11 +56,18 @@ describe.each(updateMethods)('update host hardening on %s', (method) => {
     const running = host.run();
     await sleep(5);
     const waiting = host.requestUpdate('v1.cjs'); // taken at the next point, which close() beats
-    host.close();
-    host.base.loopexit(); // at once: the closed version's own timers would fail loudly (ERR_VERSION_RETIRED)
+    host.close(); // also ends run() at its next point, before the closed version's timers fire again
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_HOST_CLOSED' });
     expect(await running).toBe(0);
     expect(await host.requestUpdate('v1.cjs')).toMatchObject({ ok: false, error: { code: 'ERR_NOT_STARTED' } });
+    host.base.free();
+  });
+
+  it('item 20: close() from a callback ends host.dispatch() too, with the version\'s timers still armed', async () => {
+    const { host } = await startHost(method);
+    host.own(host.base.timer(() => host.close())).add(30);
+    expect(host.dispatch()).toBe(0);
+    expect(host.base._allEvents().some((ev) => !host.isOwn(ev) && ev.pending() !== 0)).toBe(true);
     host.base.free();
   });
 

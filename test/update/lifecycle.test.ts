@@ -71,6 +71,38 @@ describe.each(updateMethods)('lifecycle on %s', (method) => {
 });
 
 describe('the socket file goes with its process', () => {
+  it('a host in host.dispatch() still ends on SIGTERM (its stale socket is removed by the next server)', async () => {
+    const runtime = mkdtempSync(path.join(os.tmpdir(), 'nle-sig-'));
+    const child = spawn(process.execPath, [path.join(here, 'fixtures', 'signal-host.mjs'), versionsDir, 'dispatch'], {
+      env: { ...process.env, XDG_RUNTIME_DIR: runtime },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (code, signal) => r([code, signal])));
+    for (let i = 0; i < 200 && !out.includes('socket '); i++) await sleep(25);
+    const socketPath = /socket (\S+)/.exec(out)?.[1];
+    expect(socketPath).toBeDefined();
+    await sleep(50); // inside dispatch() by now
+    child.kill('SIGTERM');
+    const timeout = sleep(5000).then(() => 'still running');
+    expect(await Promise.race([exited, timeout])).toEqual([null, 'SIGTERM']);
+    const saved = process.env.XDG_RUNTIME_DIR;
+    process.env.XDG_RUNTIME_DIR = runtime;
+    try {
+      const base = new EventBase();
+      const control = new ControlServer(new UpdateHost({ base, versionsDir }));
+      expect(existsSync(socketPath!)).toBe(false);
+      control.close();
+      base.free();
+    } finally {
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
+    }
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(runtime, { recursive: true, force: true });
+  });
+
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     it(`on ${sig} the host removes its socket and still ends by the signal`, async () => {
       const runtime = mkdtempSync(path.join(os.tmpdir(), 'nle-sig-'));

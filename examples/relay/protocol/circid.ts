@@ -13,6 +13,8 @@
  * `CircIdAllocator` tracks the IDs in use on one link, including "pending destroy" placeholders:
  * after a circuit is closed its ID stays taken until its DESTROY has been flushed, so a new
  * circuit cannot reuse it while the peer still thinks the old one exists.
+ *
+ * Stream IDs (nonzero, unique per circuit, picked by the client) come from `allocateStreamId`.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -177,4 +179,27 @@ export class CircIdAllocator {
   release(id: number): void {
     this.#ids.delete(id);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream IDs (per circuit, picked by the client; Tor's get_unique_stream_id_by_circ)
+
+/** The part of an origin circuit stream-ID allocation needs: a plain counter that migrates as is. */
+export interface StreamIdCounter {
+  /** The next ID to try, 1..65535. */
+  nextStreamId: number;
+}
+
+/**
+ * A nonzero stream ID not in use on the circuit: Tor counts up from the last one, wraps to 1
+ * after 65535 and skips IDs in use. All 65535 in use: ERR_CIRCID_EXHAUSTED with END RESOURCELIMIT.
+ */
+export function allocateStreamId(counter: StreamIdCounter, inUse: (id: number) => boolean): number {
+  for (let tries = 0; tries < 0xffff; tries++) {
+    let id = counter.nextStreamId;
+    if (!Number.isInteger(id) || id < 1 || id > 0xffff) id = 1;
+    counter.nextStreamId = id === 0xffff ? 1 : id + 1;
+    if (!inUse(id)) return id;
+  }
+  throw new ProtocolError('ERR_CIRCID_EXHAUSTED', 'every stream ID of the circuit is in use', { endReason: 11 });
 }

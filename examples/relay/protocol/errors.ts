@@ -16,6 +16,7 @@ export type ProtocolErrorCode =
   | 'ERR_CELL_BAD_FIELD' // a field with a value the format forbids (address type, HTYPE, ...)
   | 'ERR_LINK_VERSION' // an unsupported or unnegotiated link protocol version
   | 'ERR_LINK_NO_COMMON_VERSION' // VERSIONS lists share no version
+  | 'ERR_LINK_HANDSHAKE' // a cell out of order in the link handshake (link-handshake.ts)
   | 'ERR_CIRCID' // a circuit ID that is 0, has the wrong high bit, or is unknown/in use
   | 'ERR_CIRCID_EXHAUSTED' // no free circuit ID after the allowed attempts
   // relay cells (relay-cell.ts, relay-crypto.ts)

@@ -10,6 +10,7 @@ export * from './circid.js';
 export * from './consensus.js';
 export * from './create-fast.js';
 export * from './errors.js';
+export * from './link-handshake.js';
 export * from './ntor.js';
 export * from './relay-cell.js';
 export * from './relay-crypto.js';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CircIdAllocator,
   MAX_CIRCID_ATTEMPTS,
+  allocateStreamId,
   checkPeerCircId,
   circIdRule,
 } from '../../../examples/relay/protocol/circid.js';
@@ -99,5 +100,23 @@ describe('circuit ID rules', () => {
     expect(b.status(ids[0]!)).toBe('open');
     expect(b.status(ids[1]!)).toBe('pending-destroy');
     expect(b.rule).toEqual({ width: 4, highBit: true });
+  });
+
+  it('stream IDs count up per circuit, skip 0 and IDs in use, wrap after 65535', () => {
+    const counter = { nextStreamId: 1 };
+    const open = new Set<number>();
+    const take = () => {
+      const id = allocateStreamId(counter, (i) => open.has(i));
+      open.add(id);
+      return id;
+    };
+    expect([take(), take(), take()]).toEqual([1, 2, 3]);
+    open.delete(2);
+    counter.nextStreamId = 0xffff;
+    expect(take()).toBe(0xffff);
+    expect(take()).toBe(2); // wrapped: 1 in use, 2 free again
+    const full = { nextStreamId: 7 };
+    const err = expectCode(() => allocateStreamId(full, () => true), 'ERR_CIRCID_EXHAUSTED');
+    expect(err.endReason).toBe(11);
   });
 });
