@@ -52,14 +52,22 @@ void ThrowErrno(napi_env env, int err, const char* syscall) {
 
 // libevent logs warnings (e.g. "epoll_ctl: Bad file descriptor") to stderr by default. Keep
 // the last one so that a failing call can say why, and print nothing on success paths.
-static thread_local std::string lastMessage;
+// libevent logs from inside its signal handler too ("evsig_handler: received signal N, but
+// have no base configured"), on whatever thread the signal hit: that message is dropped before
+// touching anything (thread-local storage of a loaded library may allocate on first use), and
+// the others are copied into a fixed buffer, never allocated.
+static thread_local char lastMessage[256];
 static void LogToLast(int severity, const char* msg) {
   (void)severity;
-  lastMessage = msg ? msg : "";
+  if (msg && strncmp(msg, "evsig_handler", 13) == 0) return;
+  size_t n = 0;
+  if (msg)
+    for (; n + 1 < sizeof lastMessage && msg[n]; n++) lastMessage[n] = msg[n];
+  lastMessage[n] = '\0';
 }
 std::string LastLibeventMessage() {
   std::string m = lastMessage;
-  lastMessage.clear();
+  lastMessage[0] = '\0';
   return m;
 }
 void InstallLibeventLogging() {

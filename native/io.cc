@@ -69,12 +69,28 @@ static Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 // One read(2) or write(2) of `buf`: bytes moved (0 at EOF for reads), -1 when it would block.
+// A read into no room would return 0, the EOF value, while data waits: an empty or detached
+// buffer is refused for reads, and a detached one for writes.
 template <typename Op>
-static Napi::Value Transfer(const Napi::CallbackInfo& info, Op op, const char* syscall) {
+static Napi::Value Transfer(const Napi::CallbackInfo& info, Op op, const char* syscall, bool isRead) {
   int fd;
   uint8_t* data;
   size_t len;
   if (!ArgFd(info, 0, &fd) || !ArgBytes(info, 1, &data, &len)) return Napi::Value();
+  if (len == 0) {
+    napi_value ab;
+    bool detached = false;
+    if (napi_get_typedarray_info(info.Env(), info[1], nullptr, nullptr, nullptr, &ab, nullptr) == napi_ok)
+      napi_is_detached_arraybuffer(info.Env(), ab, &detached);
+    if (detached) {
+      ThrowType(info.Env(), "ERR_INVALID_STATE", "buffer's ArrayBuffer is detached (transferred)");
+      return Napi::Value();
+    }
+    if (isRead) {
+      ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "read needs a buffer of at least 1 byte (0 would mean EOF)");
+      return Napi::Value();
+    }
+  }
   ssize_t n;
   do n = op(fd, data, len); while (n < 0 && errno == EINTR);
   if (n < 0) {
@@ -86,9 +102,9 @@ static Napi::Value Transfer(const Napi::CallbackInfo& info, Op op, const char* s
 }
 
 // recv/send on sockets, read/write on anything else (iobuf.cc caches which an fd is).
-static Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, FdRead, "read"); }
+static Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, FdRead, "read", true); }
 static Napi::Value Write(const Napi::CallbackInfo& info) {
-  return Transfer(info, [](int fd, uint8_t* p, size_t n) { return FdWrite(fd, p, n); }, "write");
+  return Transfer(info, [](int fd, uint8_t* p, size_t n) { return FdWrite(fd, p, n); }, "write", false);
 }
 
 // close(fd) -> indexes of the events it deleted. Deleting first keeps libevent's evmap in

@@ -22,6 +22,7 @@ export type Bytes = Uint8Array | string;
 /** What a view's owner must tell: whether it (or its base) is gone. */
 export interface BufferOwner {
   readonly freed: boolean;
+  /** @internal */
   _checkLive(): void;
 }
 

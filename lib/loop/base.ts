@@ -123,7 +123,7 @@ export class EventBase implements Disposable {
    */
   once(fd: number, events: number, callback: (fd: number, what: number) => void, timeoutMs?: number): void {
     checkFunction(callback, 'callback');
-    if (typeof events !== 'number' || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
+    if (typeof events !== 'number' || !Number.isInteger(events) || events < 0 || events > 0xff || events & ~(EV.TIMEOUT | EV.READ | EV.WRITE | EV.CLOSED)) {
       throw rangeError('ERR_INVALID_EVENTS', 'once() takes only TIMEOUT, READ, WRITE and CLOSED (no SIGNAL, PERSIST or ET)');
     }
     const io = events & (EV.READ | EV.WRITE | EV.CLOSED);
@@ -247,6 +247,7 @@ export class EventBase implements Disposable {
    */
   rewire(map: (ev: Event) => Callback | undefined, options: RewireOptions = {}): number {
     checkFunction(map, 'map');
+    if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_ARG_TYPE', 'rewire options must be an object');
     this.#check();
     if (options.strategy !== undefined && options.strategy !== 'inplace') {
       throw rangeError('ERR_UNKNOWN_STRATEGY', `base.rewire only rewrites in place; got strategy '${String(options.strategy)}'`);

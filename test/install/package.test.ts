@@ -154,7 +154,7 @@ describe('installed into a consumer with no compiler and no libevent-dev', () =>
   it('has a working command line', () => {
     const r = sh(path.join(consumer, 'node_modules', '.bin', 'node-libevent'), [], consumer);
     expect(r.status).toBe(2);
-    expect(r.out).toMatch(/usage: node-libevent update/);
+    expect(r.out).toMatch(/usage: node-libevent /);
   });
 
   it('typechecks a TypeScript consumer under nodenext, bundler and node10', () => {

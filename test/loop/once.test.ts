@@ -86,6 +86,9 @@ describe.each(methods)('once on %s', (method) => {
     expectCode(() => base.once(a, EV.READ | EV.ET, cb), RangeError, 'ERR_INVALID_EVENTS');
     expectCode(() => base.once(a, 0x4000, cb), RangeError, 'ERR_INVALID_EVENTS');
     expectCode(() => base.once(a, 'READ' as unknown as number, cb), RangeError, 'ERR_INVALID_EVENTS');
+    for (const events of [NaN, Infinity, 1.5, -1, 2 ** 53]) {
+      expectCode(() => base.once(-1, events, cb), RangeError, 'ERR_INVALID_EVENTS'); // issue 7: NaN/1.5 were accepted
+    }
     expectCode(() => base.once(a, EV.TIMEOUT, cb), RangeError, 'ERR_OUT_OF_RANGE'); // a pure timer takes -1
     expectCode(() => base.once(-1, EV.READ, cb), RangeError, 'ERR_OUT_OF_RANGE');
     expectCode(() => base.once(-1, EV.TIMEOUT, 'cb' as unknown as () => void), TypeError, 'ERR_INVALID_ARG_TYPE');
