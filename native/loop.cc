@@ -183,12 +183,10 @@ static void OnCheck(uv_check_t* h) {
     FreeBaseNow(b);  // settles the run with 0
   } else {
     event_del(c->timerEvent);
-    if (failed) {
+    if (failed || (r == -1 && b->checkFds && CollectClosedFdEvents(b, -1, &err))) {
       FinishRun(c, err, 0);
     } else if (r == 1) {
       FinishRun(c, nullptr, 1);
-    } else if (r == -1 && b->checkFds && CollectClosedFdEvents(b, -1, &err)) {
-      FinishRun(c, err, 0);
     } else if (r == -1) {
       napi_value code, msg;
       napi_create_string_utf8(env, "ERR_LIBEVENT", NAPI_AUTO_LENGTH, &code);

@@ -89,16 +89,24 @@ static Napi::Value BaseRewire(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-static bool SlotArrays(const Napi::CallbackInfo& info, Napi::Uint32Array* from, Napi::Uint32Array* to) {
-  for (size_t i : {1u, 2u}) {
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-      ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "rewire by slot takes two Uint32Arrays (old slots, new slots)");
+// Copies the two Uint32Array arguments (old slots, new slots) of equal length.
+static bool SlotArrays(const Napi::CallbackInfo& info, std::vector<uint32_t>* from, std::vector<uint32_t>* to) {
+  std::vector<uint32_t>* out[2] = {from, to};
+  for (size_t i = 0; i < 2; i++) {
+    napi_typedarray_type type;
+    size_t len = 0;
+    void* data = nullptr;
+    if (napi_get_typedarray_info(info.Env(), info[i + 1], &type, &len, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_uint32_array) {
+      bool pending = false;
+      napi_is_exception_pending(info.Env(), &pending);
+      if (!pending) ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "rewire by slot takes two Uint32Arrays (old slots, new slots)");
       return false;
     }
+    const uint32_t* p = static_cast<const uint32_t*>(data);
+    if (p) out[i]->assign(p, p + len);
   }
-  *from = info[1].As<Napi::Uint32Array>();
-  *to = info[2].As<Napi::Uint32Array>();
-  if (from->ElementLength() != to->ElementLength()) {
+  if (from->size() != to->size()) {
     ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "old and new slots differ in length");
     return false;
   }
@@ -112,9 +120,9 @@ static bool SlotArrays(const Napi::CallbackInfo& info, Napi::Uint32Array* from, 
 static Napi::Value BaseRewireSlots(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
   BaseRec* b = ArgBase(info, 0);
-  Napi::Uint32Array from, to;
+  std::vector<uint32_t> from, to;
   if (!b || !SlotArrays(info, &from, &to)) return Napi::Value();
-  size_t n = from.ElementLength();
+  size_t n = from.size();
   // A dense map slot -> pair index (slots are small integers handed out by the JS side).
   uint32_t maxSlot = 0;
   for (size_t k = 0; k < n; k++) maxSlot = std::max({maxSlot, from[k], to[k]});
@@ -147,14 +155,15 @@ static Napi::Value BaseRewireSlots(const Napi::CallbackInfo& info) {
       return Napi::Value();
     }
   }
-  Napi::Uint32Array counts = Napi::Uint32Array::New(env, n);
-  for (size_t k = 0; k < n; k++) counts[k] = 0;
+  std::vector<uint32_t> moved(n, 0);
   for (EventRec* r : b->events) {
     int32_t k = match(r);
     if (k < 0) continue;
-    WriteCallback(r, to[k]);
-    counts[k]++;
+    WriteCallback(r, to[static_cast<size_t>(k)]);
+    moved[static_cast<size_t>(k)]++;
   }
+  Napi::Uint32Array counts = Napi::Uint32Array::New(env, n);
+  if (n > 0) std::copy(moved.begin(), moved.end(), counts.Data());
   return counts;
 }
 
