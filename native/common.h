@@ -57,7 +57,6 @@ struct EventRec {
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
   bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
-  short* closureCalls = nullptr; // libevent's signal-closure counter while that closure runs
   int32_t batchPos = -1;     // position of its last record in the base's waiting batch (batch.cc)
   short spillWhat = 0;       // result bits a spill could not re-queue (batch.cc), for its next call
   bool spilled = false;      // re-queued by a spill since its last call

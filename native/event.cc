@@ -69,11 +69,13 @@ static void CallDispatcher(BaseRec* b, uint32_t fnIndex, uint32_t index, int fd,
 //    deliveries into it, so the closure's next rounds cannot overwrite its count;
 //  - the loop is breaking (a throw, loopbreak, base.free): queue the remaining deliveries as
 //    an activation, so the next loop call makes them (nothing is lost);
-//  - otherwise the closure goes on, and the counter is remembered for its next call.
+//  - otherwise the closure goes on with its counter.
+// `left` is the closure's ev_pncalls as read before the call: it points into libevent's
+// stack frame, so it is used only here, never kept (libevent clears ev_pncalls before the
+// last call, when nothing is left to settle).
 static void SettleSignalDeliveries(EventRec* r, short* left) {
   struct event* ev = r->ev;
   BaseRec* b = r->base;
-  r->closureCalls = nullptr;
   if (!left || *left <= 0) return;
   if (r->stopDeliveries || r->freeDeferred || r->releaseDeferred || !b->eb || b->freeDeferred) {
     *left = 0;
@@ -86,8 +88,6 @@ static void SettleSignalDeliveries(EventRec* r, short* left) {
   } else if (event_base_got_break(b->eb)) {
     event_active(ev, EV_SIGNAL, *left);
     *left = 0;
-  } else {
-    r->closureCalls = left;
   }
 }
 
@@ -164,7 +164,7 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   bool isSignal = (r->events & EV_SIGNAL) != 0;
   short* deliveriesLeft = nullptr;
   if (isSignal) {
-    deliveriesLeft = ev->ev_.ev_signal.ev_pncalls ? ev->ev_.ev_signal.ev_pncalls : r->closureCalls;
+    deliveriesLeft = ev->ev_.ev_signal.ev_pncalls;
     if (r->running == 0) r->stopDeliveries = false;
   }
   bool pending = (ev->ev_evcallback.evcb_flags & kPendingFlags) ||
