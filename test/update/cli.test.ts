@@ -145,12 +145,14 @@ describe('node-libevent CLI without a working host', () => {
   });
 
   it('warns when run through npx inside its own checkout, and not elsewhere', async () => {
-    const env = { ...process.env, npm_command: 'exec' };
+    // Another cwd: a relative NODE_LIBEVENT_ADDON (the ASan and CMake runs set one) must still name the same file.
+    const addon = process.env.NODE_LIBEVENT_ADDON;
+    const env = { ...process.env, npm_command: 'exec', ...(addon ? { NODE_LIBEVENT_ADDON: path.resolve(addon) } : {}) };
     const inside = await callCli(['--help'], { env, cwd: path.join(repo, 'lib') });
     expect(inside.stderr).toMatch(/warning: run through npx inside node-libevent's own checkout/);
     const outside = await callCli(['--help'], { env, cwd: os.tmpdir() });
     expect(outside.stderr).not.toMatch(/warning/);
-    const direct = await callCli(['--help'], { env: { ...process.env, npm_command: 'run-script' }, cwd: repo });
+    const direct = await callCli(['--help'], { env: { ...env, npm_command: 'run-script' }, cwd: repo });
     expect(direct.stderr).not.toMatch(/warning/);
   });
 });
