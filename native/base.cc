@@ -261,6 +261,17 @@ void StorePendingError(BaseRec* b, napi_value err) {
   napi_create_reference(env, holder, 1, &b->pendingError);
 }
 
+// A JS call from a trampoline failed: keep the exception it left (if any) for the loop's caller.
+void StoreThrownError(BaseRec* b) {
+  napi_env env = b->inst->env;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) return;
+  napi_value err;
+  napi_get_and_clear_last_exception(env, &err);
+  StorePendingError(b, err);
+}
+
 // Frees libevent's side of a base. Records stay until JS lets go of them, so that every
 // later call gets ERR_BASE_FREED instead of touching freed memory.
 void FreeBaseNow(BaseRec* b) {

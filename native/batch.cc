@@ -294,13 +294,7 @@ static void RunRecords(BaseRec* b) {
                 napi_get_reference_value(env, bt->ringRef, &ring) == napi_ok;
   napi_get_undefined(env, &recv);
   if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      StorePendingError(b, err);
-    }
+    StoreThrownError(b);
     // The throwing callback counts as run; the rest of the pass is delivered next time.
     BatchSpill(b);
     if (b->eb) event_base_loopbreak(b->eb);

@@ -137,6 +137,7 @@ void FreeBaseNow(BaseRec* b);
 void ReleaseBaseIfUnused(BaseRec* b);
 bool TakePendingError(BaseRec* b, napi_value* err);
 void StorePendingError(BaseRec* b, napi_value err);
+void StoreThrownError(BaseRec* b);  // after a failed napi_call_function
 void InitBase(Napi::Env env, Napi::Object exports);
 
 // event.cc

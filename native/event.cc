@@ -47,13 +47,7 @@ static void CallDispatcher(BaseRec* b, uint32_t fnIndex, uint32_t index, int fd,
   napi_create_int32(env, fd, &argv[2]);
   napi_create_int32(env, what, &argv[3]);
   if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value err;
-      napi_get_and_clear_last_exception(env, &err);
-      StorePendingError(b, err);
-    }
+    StoreThrownError(b);
     if (b->eb) event_base_loopbreak(b->eb);
   }
   napi_close_handle_scope(env, scope);
