@@ -1,16 +1,22 @@
 // Event bases: creation from options, introspection, counts, once-events and freeing.
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "common.h"
 
 namespace nle {
+
+static std::vector<int> HighPipes();
 
 static const char* const kKnownMethods[] = {"epoll", "poll", "select", "kqueue", "devpoll", "evport", "win32"};
 static const struct { const char* name; int bit; } kFeatures[] = {
@@ -198,6 +204,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
     return Napi::Value();
   }
+  std::vector<int> highPipesBefore = HighPipes();
   struct event_base* eb = event_base_new_with_config(cfg);
   if (!eb) {
     std::string why = LastLibeventMessage();
@@ -223,7 +230,12 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   b->priorities = event_base_get_npriorities(eb);
   b->selectBackend = b->method == "select";
   b->checkFds = b->selectBackend || b->method == "poll";
-  if (b->selectBackend) b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd
+  if (b->selectBackend) {
+    b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd, unless another thread raced
+    for (int fd : HighPipes())
+      if (std::find(highPipesBefore.begin(), highPipesBefore.end(), fd) == highPipesBefore.end())
+        b->selectSignalFd = std::max(b->selectSignalFd, fd);
+  }
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);
   b->generation = d->baseGenerations[b->index];
   d->bases[b->index] = b;
@@ -259,6 +271,24 @@ void StorePendingError(BaseRec* b, napi_value err) {
   napi_create_array_with_length(env, 1, &holder);
   napi_set_element(env, holder, 0, err);
   napi_create_reference(env, holder, 1, &b->pendingError);
+}
+
+// Pipes at fd >= FD_SETSIZE, as listed in /proc/self/fd. The lowest-free probe before a
+// select base is made races with other threads opening fds, so the pipes above select's
+// limit are also compared before and after: a new one may be the base's signal pipe.
+static std::vector<int> HighPipes() {
+  std::vector<int> out;
+  DIR* dir = opendir("/proc/self/fd");
+  if (!dir) return out;
+  while (struct dirent* e = readdir(dir)) {
+    char* end;
+    long fd = strtol(e->d_name, &end, 10);
+    struct stat st;
+    if (*end || fd < FD_SETSIZE || fd == dirfd(dir)) continue;
+    if (fstat(static_cast<int>(fd), &st) == 0 && S_ISFIFO(st.st_mode)) out.push_back(static_cast<int>(fd));
+  }
+  closedir(dir);
+  return out;
 }
 
 // A JS call from a trampoline failed: keep the exception it left (if any) for the loop's caller.
