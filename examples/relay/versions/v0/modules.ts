@@ -10,6 +10,7 @@ export type ModuleLoaders = { [K in keyof Modules]: () => Modules[K] };
 export const loaders: ModuleLoaders = {
   constants: () => require('./constants.js'),
   state: () => require('./state.js'),
+  cells: () => require('./cells.js'),
   link: () => require('./link.js'),
   circuit: () => require('./circuit.js'),
   relay: () => require('./relay.js'),

@@ -2,7 +2,12 @@
 // the recognized check with digest rollback, forwarding, and the exit's streams: BEGIN ->
 // connect -> CONNECTED, DATA both ways under circuit and stream windows, END, SENDME, and
 // queue back-pressure (edge reading stops above the high-water mark, resumes at the low).
-import { CMD, crypt, ipv4, parseExtend2, ProtocolError, readRelayHeader, recognize, RELAY, RELAY_DATA_MAX, relayBody, relayData, setDigest } from '../../common/proto.js';
+import { CellCommand as CMD, decodeExtend2, extendTargetOf } from '../../protocol/cell.js';
+import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
+import {
+  decodeRelayCell, encodeConnected, encodeEnd, encodeRelayCell, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, type RelayCell, RelayCommand as RELAY,
+} from '../../protocol/relay-cell.js';
+import { relayReceiveForward, relaySendBackward } from '../../protocol/relay-crypto.js';
 import type { R } from './main.js';
 import type { Circuit, ExitStream } from './types.js';
 
@@ -15,9 +20,8 @@ export function create(R: R) {
   const S = () => R.S;
 
   function sendBackward(circ: Circuit, command: number, streamId: number, data?: Uint8Array): void {
-    const body = relayBody(command, streamId, data);
-    setDigest(circ.crypto.bDigest, body);
-    crypt(circ.crypto.bCipher, body);
+    const body = encodeRelayCell({ command, streamId, ...(data ? { data } : {}) });
+    relaySendBackward(circ.crypto, body, true);
     R.circ.queueCell(circ, 'p', CMD.RELAY, body);
   }
 
@@ -28,7 +32,7 @@ export function create(R: R) {
 
   function beginStream(circ: Circuit, streamId: number, data: Buffer): void {
     const T = R.T;
-    if (!S().options.flags.includes('Exit')) return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.EXITPOLICY]));
+    if (!S().options.flags.includes('Exit')) return sendBackward(circ, RELAY.END, streamId, encodeEnd(T.endReason.EXITPOLICY));
     if (streamId === 0 || circ.streams.has(streamId)) throw new ProtocolError('ERR_RELAY_BAD_BODY', 'BEGIN with a stream ID of 0 or in use');
     const nul = data.indexOf(0);
     const target = data.subarray(0, nul < 0 ? data.length : nul).toString('latin1');
@@ -40,7 +44,7 @@ export function create(R: R) {
       if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('bad target');
       fd = io.connect(host === 'localhost' ? '127.0.0.1' : host, port);
     } catch {
-      return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.RESOLVEFAILED]));
+      return sendBackward(circ, RELAY.END, streamId, encodeEnd(T.endReason.RESOLVEFAILED));
     }
     const s: ExitStream = {
       gid: S().gids.next++,
@@ -71,7 +75,7 @@ export function create(R: R) {
 
   function endStream(s: ExitStream, reason: number): void {
     const circ: Circuit | undefined = S().circuits.get(s.circGid);
-    if (circ && !s.sentEnd && !circ.marked) sendBackward(circ, RELAY.END, s.streamId, Buffer.from([reason]));
+    if (circ && !s.sentEnd && !circ.marked) sendBackward(circ, RELAY.END, s.streamId, encodeEnd(reason));
     s.sentEnd = true;
     markStream(s);
   }
@@ -146,13 +150,13 @@ export function create(R: R) {
     if (circ) R.relay.considerSendingSendme(circ, s);
   }
 
-  function handleData(circ: Circuit, header: { streamId: number }, body: Buffer): void {
+  function handleData(circ: Circuit, cell: RelayCell): void {
     circ.deliverWindow--;
     if (circ.deliverWindow < 0) throw new ProtocolError('ERR_WINDOW_OVERRUN', 'circuit deliver window below 0');
-    const s = streamOf(circ, header.streamId);
+    const s = streamOf(circ, cell.streamId);
     if (s && !s.marked) {
       s.deliverWindow--;
-      const data = Buffer.from(relayData(body));
+      const data = cell.data; // decodeRelayCell's copy: the body is not reused
       s.outbuf.push(data);
       s.outLen += data.length;
       if (s.state === 'OPEN') writeStream(s);
@@ -174,8 +178,7 @@ export function create(R: R) {
         s.state = 'OPEN';
         const circ: Circuit | undefined = S().circuits.get(s.circGid);
         if (!circ) return markStream(s);
-        const addr = Buffer.concat([ipv4('127.0.0.1'), Buffer.from([0, 0, 0x0e, 0x10])]);
-        sendBackward(circ, RELAY.CONNECTED, s.streamId, addr);
+        sendBackward(circ, RELAY.CONNECTED, s.streamId, encodeConnected({ address: '127.0.0.1', ttl: 3600 }));
         s.readEv.add();
       }
       writeStream(s);
@@ -187,21 +190,13 @@ export function create(R: R) {
     sendBackward,
     /** A cell from the client side: remove our layer; ours if recognized, else pass it on. */
     receiveForward(circ: Circuit, body: Buffer, cmd: number): string {
-      crypt(circ.crypto.fCipher, body);
-      if (recognize(circ.crypto.fDigest, body)) {
-        try {
-          return R.relay.handleRelayCell(circ, body, cmd);
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          S().stats.protocolErrors++;
-          R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
-          R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
-          return 'cell';
-        }
-      }
-      if (!circ.nLink) {
+      try {
+        // At the last hop a cell no layer recognizes is an error (ERR_RELAY_DIGEST / _UNRECOGNIZED).
+        if (relayReceiveForward(circ.crypto, body, circ.nLink !== 0)) return R.relay.handleRelayCell(circ, decodeRelayCell(body), cmd);
+      } catch (err) {
+        if (!isProtocolError(err)) throw err;
         S().stats.protocolErrors++;
-        R.log(`circuit ${circ.gid}: a cell no layer recognized at the last hop`);
+        R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
         R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
         return 'cell';
       }
@@ -217,7 +212,7 @@ export function create(R: R) {
     /** A cell from the next hop: add our layer and send it toward the client. */
     receiveBackward(circ: Circuit, body: Buffer, cmd: number): void {
       if (cmd === CMD.RELAY_EARLY) return R.relay.inboundRelayEarly(circ);
-      crypt(circ.crypto.bCipher, body);
+      relaySendBackward(circ.crypto, body, false);
       circ.cellsRelayed++;
       S().stats.cellsRelayed++;
       R.circ.queueCell(circ, 'p', CMD.RELAY, body);
@@ -226,24 +221,23 @@ export function create(R: R) {
     inboundRelayEarly(circ: Circuit): void {
       R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
     },
-    handleRelayCell(circ: Circuit, body: Buffer, cmd: number): string {
-      const header = readRelayHeader(body);
-      if (header.length > RELAY_DATA_MAX) throw new ProtocolError('ERR_RELAY_LENGTH', `relay length ${header.length}`);
-      switch (header.command) {
+    /** A relay cell for this hop, decoded (decodeRelayCell refuses a length over 498). */
+    handleRelayCell(circ: Circuit, cell: RelayCell, cmd: number): string {
+      switch (cell.command) {
         case RELAY.EXTEND2: {
           if (cmd !== CMD.RELAY_EARLY) throw new ProtocolError('ERR_EXTEND', 'EXTEND2 outside RELAY_EARLY');
-          const { target, htype, hdata } = parseExtend2(relayData(body));
-          R.circ.extend(circ, target, htype, hdata);
+          const ext = decodeExtend2(cell.data);
+          R.circ.extend(circ, extendTargetOf(ext), ext.htype, ext.hdata);
           return 'extend';
         }
         case RELAY.BEGIN:
-          beginStream(circ, header.streamId, relayData(body));
+          beginStream(circ, cell.streamId, cell.data);
           return 'begin';
         case RELAY.DATA:
-          handleData(circ, header, body);
+          handleData(circ, cell);
           return 'stream';
         case RELAY.END: {
-          const s = streamOf(circ, header.streamId);
+          const s = streamOf(circ, cell.streamId);
           if (s) {
             s.sentEnd = true; // the other side ended it: no END back
             if (s.outLen > 0) writeStream(s);
@@ -252,7 +246,7 @@ export function create(R: R) {
           return 'stream';
         }
         case RELAY.SENDME: {
-          if (header.streamId === 0) {
+          if (cell.streamId === 0) {
             circ.packageWindow += R.T.circwindowIncrement;
             if (circ.packageWindow > R.T.circwindowStart) throw new ProtocolError('ERR_SENDME_UNEXPECTED', 'circuit SENDME past the window');
             for (const gid of circ.streams.values()) {
@@ -260,7 +254,7 @@ export function create(R: R) {
               if (s) resumeStream(s, circ);
             }
           } else {
-            const s = streamOf(circ, header.streamId);
+            const s = streamOf(circ, cell.streamId);
             if (s) {
               s.packageWindow += R.T.streamwindowIncrement;
               resumeStream(s, circ);

@@ -3,9 +3,9 @@
 // version takes this table, drops the transforms (they convert from *its* predecessor only)
 // and adds its own: see `evolve`.
 import { randomBytes } from 'node:crypto';
-import { generateKeyPairSync } from 'node:crypto';
-import { nodeId, rawPublic, x25519Pair } from '../../common/proto.js';
-import type { Circuit, Conn, DirRequest, DirView, Identity, PeriodicItem, RelayOptions, Stats } from './types.js';
+import { generateEd25519KeyPair } from '../../protocol/consensus.js';
+import { generateX25519KeyPair, nodeIdOf } from '../../protocol/ntor.js';
+import type { Circuit, Conn, DirRequest, DirView, Identity, OnionKeys, PeriodicItem, RelayOptions, Stats } from './types.js';
 import type { Tables } from './constants.js';
 import type { Callback } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
@@ -32,13 +32,12 @@ export const items: StateTable = {
   options: { init: ({ options }) => ({ ...options }) },
   identity: {
     init: (): Identity => {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      const raw = rawPublic(publicKey);
-      const id = nodeId(raw);
-      return { privateKey, publicKey, raw, id, idHex: id.toString('hex') };
+      const { privateKey, publicKey } = generateEd25519KeyPair();
+      const id = nodeIdOf(publicKey);
+      return { privateKey, publicKey, id, idHex: id.toString('hex') };
     },
   },
-  onionKeys: { init: () => ({ current: x25519Pair(), previous: null, rotatedAt: Date.now() / 1000 }) },
+  onionKeys: { init: (): OnionKeys => ({ current: generateX25519KeyPair(), previous: null, rotatedAt: Date.now() / 1000 }) },
   dirView: { init: (): DirView => ({ consensus: null, fetchedAt: 0, descriptorDirty: true, lastPublished: 0, publishAccepted: 0 }) },
   dirRequests: { init: () => new Map<number, DirRequest>() },
   // The connection list (Tor's connection_array with each connection's index), by fd too.

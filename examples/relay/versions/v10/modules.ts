@@ -5,6 +5,6 @@ import type { ModuleLoaders } from '../v0/modules.js';
 export const loaders: ModuleLoaders = {
   ...previous,
   state: () => require('./state.js'),
-  link: () => require('./link.js'),
+  cells: () => require('./cells.js'),
   relay: () => require('./relay.js'),
 };

@@ -1,11 +1,11 @@
 // v2 relay cells: SENDMEs go out when a deliver window reaches a full increment below its
 // start (<=), not one cell later (0.2.1.20's off-by-one fix).
-import { RELAY } from '../../common/proto.js';
+import { RELAY_PAYLOAD_SIZE, RelayCommand as RELAY } from '../../protocol/relay-cell.js';
 import { create as previous } from '../v1/relay.js';
 import type { R } from '../v0/main.js';
 import type { Circuit, ExitStream } from '../v0/types.js';
 
-const STREAM_OUT_LIMIT = 10 * 498;
+const STREAM_OUT_LIMIT = 10 * RELAY_PAYLOAD_SIZE;
 
 export function create(R: R) {
   const base = previous(R);
