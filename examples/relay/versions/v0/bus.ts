@@ -77,3 +77,25 @@ export function create(R: R) {
     },
   };
 }
+
+/**
+ * A new message between two new subsystems: one that publishes it and one that subscribes.
+ * Later versions add messages this way (v2's descriptor_status, v12's clock_skew) without
+ * touching the `or` and btrack subsystems every link and circuit message goes through.
+ */
+export function messagePair<T>(
+  R: R,
+  spec: { message: string; type: string; channel: string; publisher: { name: string; level: number }; subscriber: { name: string; level: number }; deliver(m: T): void },
+) {
+  const message = R.lib.defineMessage<T>(spec.message, spec.type);
+  let pub: Publisher<T> | undefined;
+  return {
+    subsystems: [
+      R.lib.defineSubsystem({ ...spec.publisher, addPubsub: (con) => void (pub = con.addPub(spec.channel, message)) }),
+      R.lib.defineSubsystem({ ...spec.subscriber, addPubsub: (con) => void con.addSub(spec.channel, message, (m) => spec.deliver(m)) }),
+    ],
+    publish(m: T): void {
+      pub?.publish(m);
+    },
+  };
+}
