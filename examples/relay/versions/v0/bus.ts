@@ -83,19 +83,19 @@ export function create(R: R) {
  * Later versions add messages this way (v2's descriptor_status, v12's clock_skew) without
  * touching the `or` and btrack subsystems every link and circuit message goes through.
  */
-export function messagePair<T>(
-  R: R,
-  spec: { message: string; type: string; channel: string; publisher: { name: string; level: number }; subscriber: { name: string; level: number }; deliver(m: T): void },
-) {
-  const message = R.lib.defineMessage<T>(spec.message, spec.type);
+export function messagePair<T>(R: R, message: string, channel: string, publisher: SubsystemSlot, subscriber: SubsystemSlot, deliver: (m: T) => void) {
+  const type = R.lib.defineMessage<T>(message, `${message}_msg`);
   let pub: Publisher<T> | undefined;
   return {
     subsystems: [
-      R.lib.defineSubsystem({ ...spec.publisher, addPubsub: (con) => void (pub = con.addPub(spec.channel, message)) }),
-      R.lib.defineSubsystem({ ...spec.subscriber, addPubsub: (con) => void con.addSub(spec.channel, message, (m) => spec.deliver(m)) }),
+      R.lib.defineSubsystem({ ...publisher, addPubsub: (con) => void (pub = con.addPub(channel, type)) }),
+      R.lib.defineSubsystem({ ...subscriber, addPubsub: (con) => void con.addSub(channel, type, (m) => deliver(m)) }),
     ],
     publish(m: T): void {
       pub?.publish(m);
     },
   };
 }
+
+/** A subsystem's name and level (its place in the initialization order). */
+export interface SubsystemSlot { name: string; level: number }

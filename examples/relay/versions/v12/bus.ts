@@ -8,19 +8,8 @@ export interface ClockSkewMsg { gid: number; skew: number }
 
 export function create(R: R) {
   const base = previous(R);
-  const skew = messagePair<ClockSkewMsg>(R, {
-    message: 'clock_skew',
-    type: 'clock_skew_msg',
-    channel: 'orconn',
-    publisher: { name: 'or_skew', level: 21 },
-    subscriber: { name: 'btrack_skew', level: 57 },
-    deliver: (m) => void (R.S.btrack.lastSkew = m.skew),
+  const clockSkew = messagePair<ClockSkewMsg>(R, 'clock_skew', 'orconn', { name: 'or_skew', level: 21 }, { name: 'btrack_skew', level: 57 }, (m) => {
+    R.S.btrack.lastSkew = m.skew;
   });
-  return {
-    ...base,
-    subsystems: () => [...base.subsystems(), ...skew.subsystems],
-    clockSkew(gid: number, skewSeconds: number): void {
-      skew.publish({ gid, skew: skewSeconds });
-    },
-  };
+  return { ...base, subsystems: () => [...base.subsystems(), ...clockSkew.subsystems], clockSkew: (gid: number, skew: number) => clockSkew.publish({ gid, skew }) };
 }

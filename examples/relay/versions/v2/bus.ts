@@ -7,21 +7,12 @@ export interface DescriptorStatusMsg { accepted: boolean; detail: string }
 
 export function create(R: R) {
   const base = previous(R);
-  const status = messagePair<DescriptorStatusMsg>(R, {
-    message: 'descriptor_status',
-    type: 'descriptor_status_msg',
-    channel: 'orconn',
-    publisher: { name: 'relay', level: 50 },
-    subscriber: { name: 'btrack_desc', level: 56 },
-    deliver: (m) => {
-      if (m.accepted) R.S.btrack.events++;
-    },
+  const status = messagePair<DescriptorStatusMsg>(R, 'descriptor_status', 'orconn', { name: 'relay', level: 50 }, { name: 'btrack_desc', level: 56 }, (m) => {
+    if (m.accepted) R.S.btrack.events++;
   });
   return {
     ...base,
     subsystems: () => [...base.subsystems(), ...status.subsystems],
-    descriptorStatus(accepted: boolean, detail: string): void {
-      status.publish({ accepted, detail });
-    },
+    descriptorStatus: (accepted: boolean, detail: string) => status.publish({ accepted, detail }),
   };
 }
