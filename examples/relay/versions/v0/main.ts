@@ -19,7 +19,8 @@ import type { RelayOptions } from './types.js';
 
 export interface Modules {
   constants: typeof Constants;
-  state: typeof State;
+  /** A version's state table, and the version that last changed it. */
+  state: Pick<typeof State, 'items' | 'changedIn'>;
   cells: typeof Cells;
   link: typeof Link;
   circuit: typeof Circuit;

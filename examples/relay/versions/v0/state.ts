@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { generateEd25519KeyPair } from '../../protocol/consensus.js';
 import { generateX25519KeyPair, nodeIdOf } from '../../protocol/ntor.js';
-import type { Circuit, Conn, DirRequest, DirView, Identity, OnionKeys, PeriodicItem, RelayOptions, Stats } from './types.js';
+import type { Circuit, Conn, DirRequest, DirView, Identity, OnionKeys, OrConn, PeriodicItem, RelayOptions, Stats } from './types.js';
 import type { Tables } from './constants.js';
 import type { Callback } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
@@ -81,6 +81,30 @@ export function evolve(previous: StateTable, changes: StateTable): StateTable {
   }
   for (const [key, item] of Object.entries(changes)) out[key] = { ...out[key], ...item };
   return out;
+}
+
+/**
+ * Transforms for a change to every OR link's shape. Connections are shared by four items (the
+ * array, the two indexes, the closeable list), so each link is converted once and every item
+ * maps through the same old -> new table; exit streams are copied as they are.
+ */
+export function linkShapeChange(convertLink: (link: OrConn) => OrConn): StateTable {
+  const converted = new WeakMap<Conn, Conn>();
+  const convert = (c: Conn): Conn => {
+    let n = converted.get(c);
+    if (!n) {
+      n = 'linkVersion' in c ? convertLink(c) : { ...c };
+      converted.set(c, n);
+    }
+    return n;
+  };
+  const inMap = (old: Map<number, Conn>) => new Map([...old].map(([k, c]) => [k, convert(c)]));
+  return {
+    connectionArray: { transform: (old: Conn[]) => old.map(convert) },
+    connByFd: { transform: inMap },
+    connByGid: { transform: inMap },
+    closeableConnections: { transform: (old: Conn[]) => old.map(convert) },
+  };
 }
 
 /** The version whose state table this is: its transforms convert from that version's predecessor only. */
