@@ -442,7 +442,7 @@ export class Dispatcher {
         `Cannot set an alert on channel ${String(channel)}: this dispatcher has channels 0 to ${this.#queues.length - 1}.`,
       );
     }
-    if (fn !== null && typeof fn !== 'function') throw new TypeError('The alert must be a function or null.');
+    if (fn !== null && typeof fn !== 'function') throw Object.assign(new TypeError('The alert must be a function or null.'), { code: 'ERR_INVALID_ARG_TYPE' });
     q.alert = fn ?? noop;
     q.alertArg = arg;
     q.immediate = fn === flushImmediately;

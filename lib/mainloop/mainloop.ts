@@ -82,7 +82,7 @@ export class Mainloop implements Disposable {
   setDeliveryPolicy(channel: string, policy: DeliveryPolicy): void {
     const conn = this.#require();
     if (!POLICIES.includes(policy)) {
-      throw new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`);
+      throw Object.assign(new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`), { code: 'ERR_INVALID_ARG_VALUE' });
     }
     const ch = this.#channel(conn, channel);
     const ev = conn.events[ch]!;
@@ -180,14 +180,14 @@ export class Mainloop implements Disposable {
   }
 
   #require(): Connection {
-    if (this.#conn === null) throw new Error('The mainloop is not connected: call connect(builder) first.');
+    if (this.#conn === null) throw Object.assign(new Error('The mainloop is not connected: call connect(builder) first.'), { code: 'ERR_NOT_CONNECTED' });
     return this.#conn;
   }
 
   #channel(conn: Connection, channel: string): number {
     const id = conn.pubsub.naming.channels.find(channel);
     if (id === undefined || id >= conn.events.length) {
-      throw new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`);
+      throw Object.assign(new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`), { code: 'ERR_UNKNOWN_CHANNEL' });
     }
     return id;
   }

@@ -8,7 +8,7 @@ import {
   type Receiver,
   type TypeFns,
 } from '../dispatch/index.js';
-import { PubsubConfigError, type PubsubProblem } from './errors.js';
+import { PubsubConfigError, type PubsubProblem, pubsubUsageError } from './errors.js';
 import type { Hook, MessageDef } from './message.js';
 
 /** Registration flags. */
@@ -214,7 +214,7 @@ export class PubsubBuilder {
         this.#add('pub', subsystem, subsysId, channel, msg, null, flags) as PublisherImpl<T>,
       addSub: <T>(channel: string, msg: MessageDef<T>, hook: Hook<T>, flags?: PubsubFlags): void => {
         if (typeof hook !== 'function') {
-          throw new TypeError(`The hook of subsystem "${subsystem}" for message "${msg?.name}" is not a function.`);
+          throw pubsubUsageError(new TypeError(`The hook of subsystem "${subsystem}" for message "${msg?.name}" is not a function.`), 'ERR_INVALID_ARG_TYPE');
         }
         this.#add('sub', subsystem, subsysId, channel, msg, hook as Receiver, flags);
       },
@@ -226,7 +226,7 @@ export class PubsubBuilder {
    * Throws a PubsubConfigError listing every problem found. Either way the builder is consumed.
    */
   finalize(): Pubsub {
-    if (this.#finalized) throw new Error('This PubsubBuilder was already finalized; a builder can be finalized only once.');
+    if (this.#finalized) throw pubsubUsageError(new Error('This PubsubBuilder was already finalized; a builder can be finalized only once.'), 'ERR_PUBSUB_FINALIZED');
     this.#finalized = true;
     const notes: string[] = [];
     const problems = checkRegistrations(this.naming, this.#items, notes);
@@ -253,7 +253,7 @@ export class PubsubBuilder {
 
   #assertOpen(subsystem: string): void {
     if (this.#finalized) {
-      throw new Error(`The PubsubBuilder was already finalized; subsystem "${subsystem}" cannot register anything now.`);
+      throw pubsubUsageError(new Error(`The PubsubBuilder was already finalized; subsystem "${subsystem}" cannot register anything now.`), 'ERR_PUBSUB_FINALIZED');
     }
   }
 
@@ -299,7 +299,7 @@ export class PubsubBuilder {
   ): PublisherImpl<unknown> | null {
     this.#assertOpen(subsystem);
     if (msg === null || typeof msg !== 'object' || typeof msg.name !== 'string' || typeof msg.typeName !== 'string') {
-      throw new TypeError(`Subsystem "${subsystem}" registered something that is not a message made by defineMessage().`);
+      throw pubsubUsageError(new TypeError(`Subsystem "${subsystem}" registered something that is not a message made by defineMessage().`), 'ERR_INVALID_ARG_TYPE');
     }
     const location = callerLocation();
     const naming = this.naming;
@@ -369,7 +369,7 @@ class PubsubImpl implements Pubsub {
   channelId(channel: string): number {
     const id = this.naming.channels.find(channel);
     if (id === undefined || id >= this.dispatcher.channelCount) {
-      throw new RangeError(`Unknown channel "${channel}": no registration uses it.`);
+      throw pubsubUsageError(new RangeError(`Unknown channel "${channel}": no registration uses it.`), 'ERR_UNKNOWN_CHANNEL');
     }
     return id;
   }

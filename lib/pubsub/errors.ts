@@ -33,6 +33,8 @@ export interface PubsubProblem {
  */
 export class PubsubConfigError extends Error {
   override readonly name = 'PubsubConfigError';
+  /** Always `'ERR_PUBSUB_CONFIG'`; `problems` says what is wrong. */
+  readonly code = 'ERR_PUBSUB_CONFIG';
   constructor(readonly problems: readonly PubsubProblem[]) {
     super(formatProblems(problems));
   }
@@ -45,4 +47,9 @@ function formatProblems(problems: readonly PubsubProblem[]): string {
     for (const r of p.registrations) lines.push(`      ${r}`);
   }
   return lines.join('\n');
+}
+
+/** A misuse of the pubsub layer's API (not a configuration problem): an Error with a `code`. */
+export function pubsubUsageError<E extends Error>(err: E, code: string): E & { code: string } {
+  return Object.assign(err, { code });
 }

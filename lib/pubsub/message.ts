@@ -1,4 +1,5 @@
 import type { MessageHeader } from '../dispatch/index.js';
+import { pubsubUsageError } from './errors.js';
 
 declare const payloadType: unique symbol;
 
@@ -24,9 +25,9 @@ export type Hook<T> = (payload: Readonly<T>, header: MessageHeader) => void;
 
 /** Declares a message; register it with `con.addPub` and `con.addSub`. */
 export function defineMessage<T>(name: string, typeName: string): MessageDef<T> {
-  if (typeof name !== 'string' || name.length === 0) throw new TypeError('A message name must be a non-empty string.');
+  if (typeof name !== 'string' || name.length === 0) throw pubsubUsageError(new TypeError('A message name must be a non-empty string.'), 'ERR_INVALID_ARG_VALUE');
   if (typeof typeName !== 'string' || typeName.length === 0) {
-    throw new TypeError(`The type name of message "${name}" must be a non-empty string.`);
+    throw pubsubUsageError(new TypeError(`The type name of message "${name}" must be a non-empty string.`), 'ERR_INVALID_ARG_VALUE');
   }
   return Object.freeze({ name, typeName });
 }

@@ -79,7 +79,7 @@ export class SubsystemManager {
       try {
         s.initialize?.();
       } catch (err) {
-        throw new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to initialize.`, s.name, { cause: err });
+        throw new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to initialize.`, s.name, { cause: err, code: 'ERR_SUBSYSTEM_INIT' });
       }
       this.#initialized[i] = true;
     });
@@ -103,7 +103,7 @@ export class SubsystemManager {
         throw new SubsystemError(
           `Subsystem "${s.name}" (at #${i}, level ${s.level}) could not connect to publish-subscribe.`,
           s.name,
-          { cause: err },
+          { cause: err, code: 'ERR_SUBSYSTEM_PUBSUB' },
         );
       }
     });
@@ -131,7 +131,7 @@ export class SubsystemManager {
    */
   shutdownDownTo(level: number): void {
     if (!Number.isInteger(level) || level < MIN_LEVEL - 1 || level > MAX_LEVEL) {
-      throw new RangeError(`Cannot shut down to level ${level}: use an integer from ${MIN_LEVEL - 1} to ${MAX_LEVEL}.`);
+      throw Object.assign(new RangeError(`Cannot shut down to level ${level}: use an integer from ${MIN_LEVEL - 1} to ${MAX_LEVEL}.`), { code: 'ERR_OUT_OF_RANGE' });
     }
     const errors: SubsystemError[] = [];
     for (let i = this.subsystems.length - 1; i >= 0; i--) {
@@ -142,7 +142,7 @@ export class SubsystemManager {
       try {
         s.shutdown?.();
       } catch (err) {
-        errors.push(new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to shut down.`, s.name, { cause: err }));
+        errors.push(new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to shut down.`, s.name, { cause: err, code: 'ERR_SUBSYSTEM_SHUTDOWN' }));
       }
     }
     if (errors.length === 1) throw errors[0];
@@ -152,6 +152,6 @@ export class SubsystemManager {
 
 function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) {
-    throw new RangeError(`Level ${level} is out of range: use an integer from ${MIN_LEVEL} to ${MAX_LEVEL}.`);
+    throw Object.assign(new RangeError(`Level ${level} is out of range: use an integer from ${MIN_LEVEL} to ${MAX_LEVEL}.`), { code: 'ERR_OUT_OF_RANGE' });
   }
 }

@@ -26,15 +26,30 @@ export interface Subsystem extends SubsystemDef {
   readonly supported: boolean;
 }
 
+/** What went wrong with a subsystem: {@link SubsystemError.code}. */
+export type SubsystemErrorCode =
+  | 'ERR_SUBSYSTEM_INVALID' // a bad definition or list (name, level, order, duplicate, callbacks)
+  | 'ERR_SUBSYSTEM_INIT' // initialize() threw (the cause)
+  | 'ERR_SUBSYSTEM_PUBSUB' // addPubsub() threw something other than a PubsubConfigError
+  | 'ERR_SUBSYSTEM_SHUTDOWN'; // shutdown() threw (the cause)
+
 /** Misuse or failure of a subsystem; `subsystem` names it when there is one. */
 export class SubsystemError extends Error {
   override readonly name = 'SubsystemError';
+  /** Which kind of failure; a callback's own error is the `cause`. */
+  readonly code: SubsystemErrorCode;
+  /**
+   * @param message - what happened, naming the subsystem and its position
+   * @param subsystem - the subsystem's name, or null when it has none
+   * @param options - `cause`, and `code` (default `'ERR_SUBSYSTEM_INVALID'`)
+   */
   constructor(
     message: string,
     readonly subsystem: string | null,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { code?: SubsystemErrorCode },
   ) {
     super(message, options);
+    this.code = options?.code ?? 'ERR_SUBSYSTEM_INVALID';
   }
 }
 

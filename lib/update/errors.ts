@@ -20,6 +20,8 @@ export class UpdateError extends Error {
  */
 export class UpdateUnwind extends Error {
   override readonly name = 'UpdateUnwind';
+  /** Always `'ERR_UPDATE_UNWIND'`. */
+  readonly code = 'ERR_UPDATE_UNWIND';
   constructor(readonly point: string) {
     super(`unwinding to update point '${point}'`);
   }

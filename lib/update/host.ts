@@ -53,11 +53,11 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
 
   constructor(options: UpdateHostOptions) {
     super();
-    if (!(options?.base instanceof EventBase)) throw new TypeError('UpdateHost needs { base: EventBase }');
+    if (!(options?.base instanceof EventBase)) throw Object.assign(new TypeError('UpdateHost needs { base: EventBase }'), { code: 'ERR_INVALID_ARG_TYPE' });
     this.#base = options.base;
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
-    if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
+    if (!STRATEGIES.includes(this.strategy)) throw Object.assign(new RangeError(`unknown strategy '${String(this.strategy)}'`), { code: 'ERR_UNKNOWN_STRATEGY' });
     const log = options.log ?? (() => {});
     this.#log = (line) => {
       log(line);
