@@ -22,7 +22,10 @@ export class Event implements Disposable {
   #entry: SlotEntry;
   #freed = false;
 
-  /** Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(); `entry` already counts it. */
+  /**
+   * Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(); `entry` already counts it.
+   * @hidden
+   */
   constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, entry: SlotEntry, fd: number, events: number) {
     if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
     this.#base = base;
