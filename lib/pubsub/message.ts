@@ -9,8 +9,11 @@ declare const payloadType: unique symbol;
  * a `MessageDef<Animal>`). `typeName` is the runtime type whose dispose/format functions apply.
  */
 export interface MessageDef<T> {
+  /** The message name. */
   readonly name: string;
+  /** The payload type name. */
   readonly typeName: string;
+  /** Only for the compiler: makes T invariant. */
   readonly [payloadType]?: (payload: T) => T;
 }
 
@@ -23,7 +26,18 @@ export type PayloadOf<M> = M extends MessageDef<infer T> ? T : never;
  */
 export type Hook<T> = (payload: Readonly<T>, header: MessageHeader) => void;
 
-/** Declares a message; register it with `con.addPub` and `con.addSub`. */
+/**
+ * Declares a message; register it with `con.addPub` and `con.addSub`.
+ *
+ * @param name - the message name
+ * @param typeName - the payload type's name (its dispose/format functions come from registerType)
+ * @returns the frozen declaration
+ * @throws TypeError ERR_INVALID_ARG_VALUE (an empty name)
+ * @example
+ * ```ts
+ * const Temperature = defineMessage<number>('temperature', 'celsius');
+ * ```
+ */
 export function defineMessage<T>(name: string, typeName: string): MessageDef<T> {
   if (typeof name !== 'string' || name.length === 0) throw pubsubUsageError(new TypeError('A message name must be a non-empty string.'), 'ERR_INVALID_ARG_VALUE');
   if (typeof typeName !== 'string' || typeName.length === 0) {

@@ -1,8 +1,10 @@
 import type { Connector } from '../pubsub/index.js';
 
-/** Lowest and highest subsystem levels. Libraries should stay at or below LIBS_LEVEL. */
+/** Lowest subsystem level. */
 export const MIN_LEVEL = -100;
+/** Highest subsystem level. */
 export const MAX_LEVEL = 100;
+/** Libraries should stay at or below this level, so the program's own subsystems come after them. */
 export const LIBS_LEVEL = -10;
 
 /** What a subsystem provides. Every callback is optional. */
@@ -35,6 +37,7 @@ export type SubsystemErrorCode =
 
 /** Misuse or failure of a subsystem; `subsystem` names it when there is one. */
 export class SubsystemError extends Error {
+  /** Always 'SubsystemError'. */
   override readonly name = 'SubsystemError';
   /** Which kind of failure; a callback's own error is the `cause`. */
   readonly code: SubsystemErrorCode;
@@ -45,6 +48,7 @@ export class SubsystemError extends Error {
    */
   constructor(
     message: string,
+    /** The subsystem concerned, or null when it has no name. */
     readonly subsystem: string | null,
     options?: ErrorOptions & { code?: SubsystemErrorCode },
   ) {
@@ -53,7 +57,18 @@ export class SubsystemError extends Error {
   }
 }
 
-/** Validates and freezes a subsystem definition. */
+/**
+ * Validates and freezes a subsystem definition.
+ *
+ * @param def - name, level and the optional callbacks
+ * @returns the frozen subsystem (`supported` filled in)
+ * @throws SubsystemError ERR_SUBSYSTEM_INVALID (no name, a level outside MIN_LEVEL…MAX_LEVEL,
+ *   a callback that is not a function)
+ * @example
+ * ```ts
+ * const logger = defineSubsystem({ name: 'log', level: -50, initialize: () => console.log('log up') });
+ * ```
+ */
 export function defineSubsystem(def: SubsystemDef): Subsystem {
   validateSubsystem(def, null);
   return Object.freeze({
