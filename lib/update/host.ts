@@ -255,8 +255,8 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   }
 
   /**
-   * Cooperative loop (base.run()) with an update point between iterations. SIGTERM and SIGINT
-   * close the host (and remove its control socket) while it runs.
+   * Cooperative loop (base.run()) with an update point between iterations. Under it, SIGTERM
+   * and SIGINT remove a ControlServer's socket file before they end the process.
    *
    * @returns 1 when no events are left, 0 after close()
    * @throws (as a rejection) a callback's error, as base.run()
