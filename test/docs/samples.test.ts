@@ -61,6 +61,25 @@ function blocksOf(doc: string): Block[] {
   return out;
 }
 
+/** The ```ts blocks of the `@example` tags in lib/**\/*.ts, without their comment prefix. */
+function tsdocExamples(): { file: string; line: number; code: string }[] {
+  const out: { file: string; line: number; code: string }[] = [];
+  const files = readdirSync(path.join(repo, 'lib'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.ts'));
+  for (const f of files) {
+    const file = path.relative(repo, path.join(f.parentPath, f.name));
+    const lines = readFileSync(path.join(repo, file), 'utf8').split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (!/^\s*\* @example/.test(lines[i]!) || !/^\s*\* ```ts\s*$/.test(lines[i + 1] ?? '')) continue;
+      const body: string[] = [];
+      let j = i + 2;
+      for (; j < lines.length && !/^\s*\* ```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.replace(/^\s*\*( |$)/, ''));
+      out.push({ file, line: i + 1, code: body.join('\n') + '\n' });
+      i = j;
+    }
+  }
+  return out;
+}
+
 const where = (b: Block) => `${b.doc}:${b.line}`;
 const firstLine = (b: Block) => `${b.doc}: ${b.code.split('\n')[0]}`;
 
@@ -155,10 +174,18 @@ describe('documentation code blocks', () => {
     for (const b of copies) expect(b.code, where(b)).toBe(readFileSync(path.join(repo, b.tags.get('same-as')!), 'utf8'));
   });
 
-  it('the TypeScript samples type-check against the package', () => {
+  it('the TypeScript samples, and the complete @example programs of the TSDoc, type-check against the package', () => {
     const dir = path.join(tmp, 'typecheck');
     mkdirSync(dir, { recursive: true });
     const files: string[] = [];
+    // TSDoc examples that import the package are whole programs; the others are fragments.
+    const examples = tsdocExamples().filter((e) => /^import /m.test(e.code));
+    expect(examples.length, 'complete @example programs in lib/').toBeGreaterThan(5);
+    for (const e of examples) {
+      const name = `${e.file.replace(/\W/g, '_')}_${e.line}${/^export =|^import \w+ = require/m.test(e.code) ? '.cts' : '.mts'}`;
+      writeFileSync(path.join(dir, name), e.code);
+      files.push(name);
+    }
     for (const b of all) {
       if (b.lang !== 'ts' || b.tags.has('no-run')) continue;
       const file = b.tags.get('file');
@@ -186,6 +213,20 @@ describe('documentation code blocks', () => {
       return `${d.file ? path.basename(d.file.fileName) : '?'}:${pos ? pos.line + 1 : '?'}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
     });
     expect(diagnostics).toEqual([]);
+  }, 120_000);
+
+  it('the complete @example programs of the TSDoc run (those that need no version files)', async () => {
+    const dir = path.join(tmp, 'tsdoc');
+    mkdirSync(dir, { recursive: true });
+    const runnable = tsdocExamples().filter((e) => /^import /m.test(e.code) && !/versionsDir|require\(/.test(e.code));
+    expect(runnable.length).toBeGreaterThan(5);
+    for (const e of runnable) {
+      const file = path.join(dir, `${e.file.replace(/\W/g, '_')}_${e.line}.mjs`);
+      writeFileSync(file, ts.transpileModule(e.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
+      const out = await run(file, dir, process.env);
+      expect(out.stderr, `${e.file}:${e.line}`).toBe('');
+      expect(out.code, `${e.file}:${e.line}\n${out.stdout}`).toBe(0);
+    }
   }, 120_000);
 
   describe.each(documents)('%s', (doc) => {
