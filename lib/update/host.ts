@@ -13,11 +13,11 @@ import { realpathSync } from 'node:fs';
 import { type Event, EventBase } from '../loop/index.js';
 import type { Mainloop } from '../mainloop/index.js';
 import { PubsubCarrier } from './carry.js';
-import { commitUpdate } from './commit.js';
+import { commitUpdate, RewireRefused } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
-import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, type Prepared, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { codeOf, describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
@@ -119,6 +119,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   /** Marks an event as the host's own: never rebound to a version's handler. */
   own(ev: Event): Event {
     this.#hostEvents.add(ev);
+    if (!ev.freed && !ev.base.freed) ev.base._setHostOwned(ev); // the addon counts them apart when a rewire is planned
     return ev;
   }
 
@@ -134,14 +135,14 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     try {
       const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
       const ctx = new UpdateContext(this, module.version);
-      const before = this.#base._allEvents();
+      const mark = this.#base._eventMark();
       const bufferedBefore = snapshotBuffered(this.#base);
       try {
         await module.main(ctx);
         this.#carrier.startFrom(ctx, this.#base);
       } catch (err) {
         this.#carrier.disconnect();
-        freeCreatedSince(this.#base, before);
+        freeCreatedSince(this.#base, mark);
         freeBufferedCreatedSince(this.#base, bufferedBefore);
         ctx.retireContext();
         throw err;
@@ -297,10 +298,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     if (!old || !loaded || 'failure' in loaded) {
       return this.#failedReport(req, 'request', new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running'), phases);
     }
-    // The live events before prepare (what to rebind, and what a rollback must leave): part
-    // of the rewire phase's time.
+    // What the base holds before prepare (the callbacks to rebind, where a rollback's events
+    // start): one native pass, part of the rewire phase's time.
     const t = performance.now();
-    const before = this.#base._allEvents();
+    const before = snapshotBefore(this.#base);
     phases.rewire = performance.now() - t;
     let prepared;
     try {
@@ -310,7 +311,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
     }
-    const handlers = reboundHandlers(old, prepared);
+    const handlers = prepared.rewire.handlers;
     if (req.dryRun) {
       // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
       discardPrepared(this.#prepareHost, prepared);
@@ -322,7 +323,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
         point,
         pauseMs: performance.now() - reached,
         phases,
-        eventsRewired: prepared.rewire.events.length,
+        eventsRewired: prepared.rewire.events,
         stateItems: prepared.ctx.store.size,
         messagesCarried: prepared.pubsub?.carry.length ?? 0,
         messagesDropped: prepared.pubsub?.drop.map((d) => d.name) ?? [],
@@ -332,7 +333,16 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
       return report;
     }
-    const done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases);
+    let done;
+    try {
+      done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases, (ev) => this.isOwn(ev));
+    } catch (err) {
+      if (!(err instanceof RewireRefused)) throw err;
+      // The addon refused the rewrite before writing anything: undo prepare, keep the old version.
+      discardPrepared(this.#prepareHost, prepared);
+      const code = codeOf(err.cause) ?? 'ERR_NOT_REWRITABLE';
+      return this.#failedReport(req, 'rewire', new UpdateError(code, 'rewire', describeThrown(err.cause), { cause: err.cause }), phases, prepared.module.version);
+    }
     this.#base = done.base;
     this.#current = done.running;
     const report: UpdateReport = {
@@ -343,7 +353,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       point,
       pauseMs: performance.now() - reached,
       phases,
-      eventsRewired: prepared.rewire.events.length,
+      eventsRewired: prepared.rewire.events,
       stateItems: prepared.ctx.store.size,
       messagesCarried: done.carried,
       messagesDropped: done.dropped,
@@ -352,19 +362,4 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }
-}
-
-/** Old handler name -> new handler name, with the number of live events on each pair. */
-function reboundHandlers(old: Running, prepared: Prepared): { from: string; to: string; events: number }[] {
-  const pairs = new Map<string, { from: string; to: string; events: number }>();
-  const { events, fns } = prepared.rewire;
-  for (let i = 0; i < events.length; i++) {
-    const from = old.ctx.nameOfHandler.get(events[i]!.callback) ?? '?';
-    const to = prepared.ctx.nameOfHandler.get(fns[i]!) ?? '?';
-    const key = `${from}\0${to}`;
-    const entry = pairs.get(key);
-    if (entry) entry.events++;
-    else pairs.set(key, { from, to, events: 1 });
-  }
-  return [...pairs.values()];
 }
