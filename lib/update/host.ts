@@ -10,7 +10,9 @@
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 
-import { type Event, EventBase } from '../loop/index.js';
+import { checkOptions, checkSignal } from '../loop/abort.js';
+import { typeError } from '../loop/errors.js';
+import { type Event, EventBase, type RunOptions } from '../loop/index.js';
 import type { Mainloop } from '../mainloop/index.js';
 import { PubsubCarrier } from './carry.js';
 import { commitUpdate, RewireRefused } from './commit.js';
@@ -202,9 +204,33 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.#driver.reach(name);
   }
 
-  /** Cooperative loop (base.run()) with an update point between iterations. */
-  run(): Promise<0 | 1> {
-    return this.#driver.run();
+  /**
+   * Cooperative loop (base.run()) with an update point between iterations.
+   *
+   * @param options - as for base.run(): `signal` ends the loop when aborted (at once if it
+   *   already is, before any update point) and rejects with an AbortError; `keepAlive` keeps it
+   *   up with no events left. An update asked for and not yet taken stays queued for the next
+   *   run() or dispatch().
+   * @returns 1 when no events were left, 0 after loopbreak()/loopexit() or close()
+   * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
+   *   error; TypeError ERR_INVALID_ARG_TYPE (bad options)
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * process.once('SIGTERM', () => ac.abort());
+   * await host.run({ signal: ac.signal }).catch((err) => {
+   *   if (err.code !== 'ABORT_ERR') throw err;
+   * });
+   * ```
+   */
+  async run(options: RunOptions = {}): Promise<0 | 1> {
+    checkOptions(options);
+    const { signal, keepAlive } = options;
+    checkSignal(signal);
+    if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `options.keepAlive must be a boolean, got ${keepAlive === null ? 'null' : typeof keepAlive}`);
+    }
+    return this.#driver.run({ ...(signal ? { signal } : {}), ...(keepAlive ? { keepAlive } : {}) });
   }
 
   /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */

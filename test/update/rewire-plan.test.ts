@@ -16,7 +16,6 @@ declare global {
   var nodeLibeventFanout: { beat: number; tick: number; share?: boolean; fns?: Record<string, Callback> } | undefined;
 }
 
-type Ran = [handler: string, version: string][];
 
 const stored = (ev: Event): number => binding.eventStoredCallback(ev._handle)[1];
 
