@@ -7,6 +7,7 @@
 // carry.ts    the new publish-subscribe, and the messages still queued in the old one
 // commit.ts   rewrite the live events' callbacks, connect publish-subscribe, swap contexts
 // drive.ts    the request queue, update points and the host loops (run / dispatch)
+// report.ts   the UpdateReport of each outcome
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 
@@ -18,9 +19,10 @@ import { PubsubCarrier } from './carry.js';
 import { commitUpdate, RewireRefused } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { codeOf, describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
+import { codeOf, describeThrown, UpdateError, type UpdatePhase } from './errors.js';
 import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
+import { failedReport, preparedReport } from './report.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
@@ -294,24 +296,9 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   }
 
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
-    const e = isUpdateError(err)
-      ? err
-      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
-    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
-    return {
-      ok: false,
-      from: this.version ?? '',
-      to,
-      strategy: req.strategy,
-      point: '',
-      error: { code: e.code, phase: e.phase, message: e.message },
-      pauseMs: 0,
-      phases,
-      eventsRewired: 0,
-      stateItems: this.#current?.ctx.store.size ?? 0,
-      messagesCarried: 0,
-      messagesDropped: [],
-    };
+    const { report, error } = failedReport(req, phase, err, phases, this.#current, to);
+    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${error.phase}: ${error.message}`);
+    return report;
   }
 
   /** One update, prepare then commit, at update point `point`. */
@@ -337,25 +324,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
     }
-    const handlers = prepared.rewire.handlers;
     if (req.dryRun) {
       // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
       discardPrepared(this.#prepareHost, prepared);
-      const report: UpdateReport = {
-        ok: true,
-        from: old.module.version,
-        to: prepared.module.version,
-        strategy: req.strategy,
-        point,
-        pauseMs: performance.now() - reached,
-        phases,
-        eventsRewired: prepared.rewire.events,
-        stateItems: prepared.ctx.store.size,
-        messagesCarried: prepared.pubsub?.carry.length ?? 0,
-        messagesDropped: prepared.pubsub?.drop.map((d) => d.name) ?? [],
-        handlers,
-        dryRun: true,
-      };
+      const report = preparedReport(req, old, prepared, point, reached, phases, 'dry run');
       this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
       return report;
     }
@@ -371,20 +343,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     }
     this.#base = done.base;
     this.#current = done.running;
-    const report: UpdateReport = {
-      ok: true,
-      from: old.module.version,
-      to: prepared.module.version,
-      strategy: req.strategy,
-      point,
-      pauseMs: performance.now() - reached,
-      phases,
-      eventsRewired: prepared.rewire.events,
-      stateItems: prepared.ctx.store.size,
-      messagesCarried: done.carried,
-      messagesDropped: done.dropped,
-      handlers,
-    };
+    const report = preparedReport(req, old, prepared, point, reached, phases, done);
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }
