@@ -14,12 +14,20 @@ export { io, type IoBuffer } from './io.js';
 export { type OnceOptions, type SleepOptions, type WaitOptions } from './promises.js';
 export { rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from './rebind.js';
 
-/** The backends this libevent offers, most preferred first (e.g. ['epoll', 'poll', 'select']). */
+/**
+ * The backends this libevent offers, most preferred first.
+ *
+ * @returns e.g. ['epoll', 'poll', 'select']
+ */
 export function supportedMethods(): string[] {
   return binding.supportedMethods();
 }
 
-/** The libevent version loaded, e.g. '2.1.12-stable'. */
+/**
+ * The libevent version loaded.
+ *
+ * @returns e.g. '2.1.12-stable'
+ */
 export function libeventVersion(): string {
   return binding.libeventVersion();
 }

@@ -21,6 +21,7 @@ export interface Committed {
  * nothing has changed yet and the update can still be undone. `cause` is the addon's error.
  */
 export class RewireRefused extends Error {
+  readonly code = 'ERR_NOT_REWRITABLE';
   constructor(cause: unknown) {
     super('the in-place rewrite was refused before any event changed', { cause });
   }

@@ -19,6 +19,7 @@ import type { UpdateHost } from './host.js';
 import { onExitSignal } from './signals.js';
 import { kRequestUpdate, type Strategy, type UpdateReport } from './types.js';
 
+/** Options of `new ControlServer()`. */
 export interface ControlServerOptions {
   /** A client that sends nothing (or reads nothing of its reply) for this long is dropped. Default 10 000. */
   idleMs?: number;
@@ -145,7 +146,28 @@ interface Client {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The update host's control socket: a Unix socket (mode 0600, in a private per-user directory)
+ * that takes one JSON request per connection from `node-libevent update|status <pid>` and
+ * answers with the report. It runs on the host's own event base, so it answers under
+ * host.run() and host.dispatch() alike. The socket file is removed by close(), at process
+ * exit and on SIGTERM/SIGINT under host.run(); stale files of dead processes are removed when
+ * a server starts in the default directory.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ * import { ControlServer, UpdateHost } from 'node-libevent/update';
+ *
+ * const host = new UpdateHost({ base: new EventBase(), versionsDir: './versions' });
+ * await host.start('v1.cjs');
+ * using control = new ControlServer(host);      // npx node-libevent update <pid> versions/v2.cjs
+ * console.log(`control socket ${control.path}`);
+ * await host.run();
+ * ```
+ */
 export class ControlServer implements Disposable {
+  /** The socket file. */
   readonly path: string;
   #listenFd: number;
   #listener: Event;
@@ -158,7 +180,15 @@ export class ControlServer implements Disposable {
   readonly #maxRequest: number;
   readonly #buf = new Uint8Array(4096);
 
+  /**
+   * @param host - the host it serves (its base runs the socket's events)
+   * @param socketPath - default: `controlSocketPath()`, i.e. update-<pid>.sock in the private directory
+   * @param options - client limits
+   * @throws Error ERR_CONTROL_DIR (the directory is not private to this user), errno codes
+   *   (EADDRINUSE…); RangeError ERR_OUT_OF_RANGE (options, a socket path too long)
+   */
   constructor(
+    /** The host it serves. */
     readonly host: UpdateHost,
     socketPath?: string,
     options: ControlServerOptions = {},
@@ -213,6 +243,7 @@ export class ControlServer implements Disposable {
     return this.#clients.size;
   }
 
+  /** Drops the clients, stops listening and removes the socket file. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -37,9 +37,30 @@ export interface UpdateHostEvents {
   log: [line: string];
 }
 
+/**
+ * Runs a service's versions on one event base and replaces them live: start() the first,
+ * requestUpdate() (or the CLI through a {@link ControlServer}) the next ones. An update
+ * happens at an update point, in two phases: prepare (load, the new main, state, event map;
+ * any failure leaves the running version untouched) and commit (rewrite every live event's
+ * callback, swap versions). Emits 'update' (UpdateReport), 'point' and 'log'.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ * import { UpdateHost } from 'node-libevent/update';
+ *
+ * await using host = new UpdateHost({ base: new EventBase(), versionsDir: './versions' });
+ * host.on('update', (r) => console.log(r.ok ? `now ${r.to}` : `refused: ${r.error?.code}`));
+ * await host.start('v1.cjs');
+ * setTimeout(() => void host.requestUpdate('v2.cjs'), 1000);
+ * await host.run();                    // until host.close()
+ * ```
+ */
 export class UpdateHost extends EventEmitter<UpdateHostEvents> implements ContextHost, Disposable, AsyncDisposable {
   #base: EventBase;
+  /** The real path of the versions directory. */
   readonly versionsDir: string;
+  /** The default strategy of updates. */
   readonly strategy: Strategy;
   #log: (line: string) => void;
   #current: Running | undefined;
@@ -55,13 +76,18 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   #failedUpdates = 0;
   #lastReport: UpdateReport | undefined;
 
+  /**
+   * @param options - the base, the versions directory, the default strategy, a log function
+   * @throws TypeError ERR_INVALID_ARG_TYPE (no EventBase); RangeError ERR_UNKNOWN_STRATEGY;
+   *   errno codes (ENOENT: no versions directory)
+   */
   constructor(options: UpdateHostOptions) {
     super();
-    if (!(options?.base instanceof EventBase)) throw new TypeError('UpdateHost needs { base: EventBase }');
+    if (!(options?.base instanceof EventBase)) throw Object.assign(new TypeError('UpdateHost needs { base: EventBase }'), { code: 'ERR_INVALID_ARG_TYPE' });
     this.#base = options.base;
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
-    if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
+    if (!STRATEGIES.includes(this.strategy)) throw Object.assign(new RangeError(`unknown strategy '${String(this.strategy)}'`), { code: 'ERR_UNKNOWN_STRATEGY' });
     const log = options.log ?? (() => {});
     this.#log = (line) => {
       log(line);
@@ -120,19 +146,36 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     return this.#driver.pointsReached;
   }
 
-  /** Marks an event as the host's own: never rebound to a version's handler. */
+  /**
+   * Marks an event as the host's own: never rebound to a version's handler.
+   *
+   * @param ev - an event of the host's base
+   * @returns the same event
+   */
   own(ev: Event): Event {
     this.#hostEvents.add(ev);
     if (!ev.freed && !ev.base.freed) ev.base._setHostOwned(ev); // the addon counts them apart when a rewire is planned
     return ev;
   }
 
-  /** True for events marked with own(). */
+  /**
+   * True for events marked with own().
+   *
+   * @param ev - any event
+   */
   isOwn(ev: Event): boolean {
     return this.#hostEvents.has(ev);
   }
 
-  /** Loads the first version and runs its main(ctx) as a fresh start. */
+  /**
+   * Loads the first version and runs its main(ctx) as a fresh start. If main throws, what it
+   * created on the base is freed again.
+   *
+   * @param file - the version's file, relative to versionsDir (or absolute inside it)
+   * @throws (as a rejection) UpdateError ERR_ALREADY_STARTED, ERR_VERSION_PATH,
+   *   ERR_OUTSIDE_VERSIONS_DIR, ERR_VERSION_TYPESCRIPT, ERR_VERSION_ESM, ERR_VERSION_SHAPE;
+   *   whatever loading the module or its main throws
+   */
   async start(file: string): Promise<void> {
     if (this.#current || this.#starting) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs (or is starting) a version');
     this.#starting = true;
@@ -166,6 +209,11 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
    * Asks for an update to the version at `file` (inside versionsDir). It happens at the next
    * update point: the loop is woken, so that is within one iteration even when idle; with no
    * loop running it happens at once. Resolves with the report, ok or not.
+   *
+   * @param file - the new version's file, relative to versionsDir
+   * @param options - `strategy` (default the host's), `dryRun`: prepare, report, discard
+   * @returns the report; a refusal or failure is a report with `ok: false` and `error.code`
+   * @throws (as a rejection) UpdateError ERR_HOST_CLOSED (closed before the update could happen)
    */
   requestUpdate(file: string, options: { strategy?: Strategy; dryRun?: boolean } = {}): Promise<UpdateReport> {
     return new Promise((resolve, reject) => {
@@ -201,13 +249,19 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.#driver.enqueue(req);
   }
 
-  /** An update point: counted, announced ('point' event), and where a pending update happens. */
+  /**
+   * An update point: counted, announced ('point' event), and where a pending update happens.
+   *
+   * @param name - the point's name
+   * @throws UpdateUnwind ERR_UPDATE_UNWIND (from inside a callback, when an update is due)
+   */
   reachPoint(name: string): void {
     this.#driver.reach(name);
   }
 
   /**
-   * Cooperative loop (base.run()) with an update point between iterations.
+   * Cooperative loop (base.run()) with an update point between iterations. Under it, SIGTERM
+   * and SIGINT remove a ControlServer's socket file before they end the process.
    *
    * @param options - as for base.run(): `signal` ends the loop when aborted (at once if it
    *   already is, before any update point) and rejects with an AbortError; `keepAlive` keeps it
@@ -235,7 +289,12 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     return this.#driver.run({ ...(signal ? { signal } : {}), ...(keepAlive ? { keepAlive } : {}) });
   }
 
-  /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */
+  /**
+   * Exclusive loop (libevent owns the thread), one update point per loop iteration.
+   *
+   * @returns 1 when no events are left, 0 after close()
+   * @throws a callback's error, as base.dispatch()
+   */
   dispatch(): 0 | 1 {
     return this.#driver.dispatch();
   }

@@ -2,11 +2,10 @@
 // base.run() and Node's server.listen({ signal }): an abort ends the loop with an AbortError
 // (cause: the reason), closes the control server, and leaves nothing of either behind: no
 // host event, no socket file, no abort or process listener. The service's own events stay.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { AbortError, EventBase } from '../../lib/index.js';
@@ -28,8 +27,6 @@ function expectAbort(err: Error & { code?: unknown; cause?: unknown }, reason: u
   expect(err.code).toBe('ABORT_ERR');
   expect(err.cause).toBe(reason);
 }
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 const socketIn = (name: string) => path.join(mkdtempSync(path.join(os.tmpdir(), `nle-abort-${name}-`)), 'update.sock');
 
@@ -135,30 +132,5 @@ describe.each(updateMethods)('host.run({ signal }) on %s', (method) => {
     expect(existsSync(socketPath)).toBe(false);
     expect(base._allEvents()).toHaveLength(events);
     base.free();
-  });
-
-  it("docs/update.md's cancellation sample runs verbatim: SIGTERM aborts the run and closes the control server", async () => {
-    const doc = readFileSync(path.join(repo, 'docs', 'update.md'), 'utf8');
-    const code = /```js\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('`host.run({ signal, keepAlive })`')))![1]!;
-    const runtime = mkdtempSync(path.join(os.tmpdir(), 'nle-abort-doc-'));
-    const saved = process.env.XDG_RUNTIME_DIR;
-    process.env.XDG_RUNTIME_DIR = runtime;
-    const base = new EventBase({ method });
-    const host = new UpdateHost({ base, versionsDir });
-    await host.start('v0.cjs');
-    const serviceEvents = new Set(base._allEvents());
-    // `process` as the sample sees it: its SIGTERM comes 50 ms into the run
-    const fakeProcess = { once: (name: string, fn: () => void) => name === 'SIGTERM' && setTimeout(fn, 50) };
-    const sample = new Function('host', 'ControlServer', 'process', `return (async () => {\n${code}\nreturn control;\n})();`);
-    try {
-      const control = (await sample(host, ControlServer, fakeProcess)) as ControlServer;
-      expect(control.path.startsWith(runtime)).toBe(true);
-      expect(existsSync(control.path)).toBe(false);
-      expect(new Set(base._allEvents())).toEqual(serviceEvents);
-    } finally {
-      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
-      else process.env.XDG_RUNTIME_DIR = saved;
-      base.free();
-    }
   });
 });
