@@ -44,6 +44,8 @@ const secs = (performance.now() - t) / 1000;
 console.log(`${n} × ${values.size}: ${((n * each) / 1048576 / secs).toFixed(2)} MiB/s aggregate, ${done.filter((d) => !d.ok).length} failed`);
 const cpu1 = cpuAll();
 console.log(`CPU share of one core during it: ${Object.keys(cpu1).map((k) => `${k} ${((cpu1[k] - cpu0[k]) / secs / 10).toFixed(0)}%`).join(', ')}`);
+const mib = (n * each) / 1048576;
+console.log(`CPU ms per MiB: ${Object.keys(cpu1).map((k) => `${k} ${((cpu1[k] - cpu0[k]) / mib).toFixed(1)}`).join(', ')}; all ${(Object.keys(cpu1).reduce((a, k) => a + cpu1[k] - cpu0[k], 0) / mib).toFixed(1)}`);
 t = performance.now();
 const one = await onion(4 * each);
 console.log(`one stream ${values.size}×4: ${((4 * each) / 1048576 / ((performance.now() - t) / 1000)).toFixed(2)} MiB/s ok=${one.ok}`);
