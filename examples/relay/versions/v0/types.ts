@@ -7,6 +7,7 @@ import type { Cell, CellReader, ExtendTarget } from '../../protocol/cell.js';
 import type { VerifiedConsensus } from '../../protocol/consensus.js';
 import type { X25519KeyPair } from '../../protocol/ntor.js';
 import type { HopCrypto } from '../../protocol/relay-crypto.js';
+import type { FlowWindow } from '../../protocol/sendme.js';
 
 /** v0's in-memory cell: the protocol layer's Cell object, encoded when a link writes it (cells.ts). */
 export type CellObj = Cell;
@@ -43,7 +44,8 @@ export interface OrConn {
   cellsOut: number;
 }
 
-export interface ExitStream {
+/** An exit stream is a FlowWindow (packageWindow, deliverWindow) of the protocol layer's sendme.ts. */
+export interface ExitStream extends FlowWindow {
   gid: number;
   type: number;
   fd: number;
@@ -52,8 +54,6 @@ export interface ExitStream {
   streamId: number;
   circGid: number;
   state: 'CONNECTING' | 'OPEN';
-  packageWindow: number;
-  deliverWindow: number;
   outbuf: Buffer[];
   outLen: number;
   readBlocked: boolean;
@@ -67,7 +67,8 @@ export interface ExitStream {
 
 export type Conn = OrConn | ExitStream;
 
-export interface Circuit {
+/** A relay circuit is a FlowWindow too: its circuit-level package and deliver windows. */
+export interface Circuit extends FlowWindow {
   gid: number;
   state: number;
   pLink: number;
@@ -80,8 +81,6 @@ export interface Circuit {
   pQueue: CellObj[];
   nQueue: CellObj[];
   crypto: HopCrypto;
-  packageWindow: number;
-  deliverWindow: number;
   streams: Map<number, number>; // streamId -> exit stream gid
   relayEarlyRemaining: number;
   createdAt: number;
