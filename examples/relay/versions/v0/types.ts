@@ -4,6 +4,7 @@
 import type { Event } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
 import type { Cell, CellReader, ExtendTarget } from '../../protocol/cell.js';
+import type { LinkHandshake } from '../../protocol/link-handshake.js';
 import type { VerifiedConsensus } from '../../protocol/consensus.js';
 import type { X25519KeyPair } from '../../protocol/ntor.js';
 import type { HopCrypto } from '../../protocol/relay-crypto.js';
@@ -26,6 +27,8 @@ export interface OrConn {
   peerAddr: string;
   /** Frames this link's input; a partial cell waits in it (carried across updates as it is). */
   reader: CellReader;
+  /** VERSIONS/NETINFO until the link is open (carried across updates as it is). */
+  handshake: LinkHandshake;
   outbuf: Buffer[];
   outLen: number;
   writing: boolean;
