@@ -49,6 +49,8 @@ describe('relay versions in process', () => {
         c.inboundEarlySeen = 5; // as if cells had arrived: v2 inherits v1's table and must keep it
       }
       if (v >= 2) expect(c.inboundEarlySeen).toBe(5);
+      // v2 fixes the SENDME off-by-one through the window table that sendme.ts reads (migrate: false).
+      expect(store().get('tables').circuitWindow.inclusiveThreshold).toBe(v >= 2);
       if (v === 5) expect(c.createdBy).toBe('v4');
       if (v >= 5) expect(c.createdBy).toBe('v4'); // written once, by v5's transform, never again
       if (v < 10) expect(c.pQueue[0]).toEqual(cell);

@@ -10,8 +10,8 @@ import { acceptAll, EvConn } from '../common/evconn.js';
 import { parseResponse } from '../common/http.js';
 import { loadLib } from '../common/lib.js';
 import {
-  CellCommand as CMD, CellReader, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, decodeVersionsPayload, encodeBegin, encodeCell,
-  encodeCreate2Payload, encodeExtend2, encodeNetinfoPayload, encodeRelayCell, encodeVersionsCell, HandshakeType, isProtocolError, negotiateLinkVersion,
+  CellCommand as CMD, CellReader, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, encodeBegin, encodeCell,
+  encodeCreate2Payload, encodeExtend2, encodeRelayCell, HandshakeType, isProtocolError, LinkHandshake,
   ntorClientFinish, ntorClientStart, type NtorClientState, OriginCrypto, parseConsensus, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, RelayCommand as RELAY,
   type VerifiedConsensus,
 } from '../protocol/index.js';
@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   };
 
   // ---- the link to the guard ----
-  let link: { conn: EvConn; version: number; open: boolean; reader: CellReader; guard: ConsensusEntry } | undefined;
+  let link: { conn: EvConn; version: number; open: boolean; reader: CellReader; handshake: LinkHandshake; guard: ConsensusEntry } | undefined;
   const waitingForLink: (() => void)[] = [];
 
   const openLink = (guard: ConsensusEntry) => {
@@ -113,10 +113,12 @@ async function main(): Promise<void> {
       version: 0,
       open: false,
       reader: new CellReader(),
+      // A client sends time 0 and no address of its own in NETINFO (tor-spec §4.5).
+      handshake: new LinkHandshake({ initiator: true, versions: LINK_VERSIONS, peerAddress: { type: 4, address: guard.address }, hideTime: true }),
       guard,
     };
     l.conn = new EvConn(lib, base, lib.io.connect(guard.address, guard.orPort), {
-      connected: () => l.conn.write(encodeVersionsCell(LINK_VERSIONS)),
+      connected: () => l.handshake.start().forEach((bytes) => l.conn.write(bytes)),
       data: (chunk) => {
         try {
           l.reader.feed(chunk);
@@ -137,15 +139,20 @@ async function main(): Promise<void> {
 
   const linkInput = (l: NonNullable<typeof link>) => {
     for (let cell = l.reader.next(); cell; cell = l.reader.next()) {
-      if (l.version === 0) {
-        if (cell.command !== CMD.VERSIONS) throw new Error(`cell ${cell.command} before VERSIONS`);
-        l.version = negotiateLinkVersion(LINK_VERSIONS, decodeVersionsPayload(cell.payload));
+      if (l.open) {
+        processCell(cell.circId, cell.command, cell.payload);
+        continue;
+      }
+      const step = l.handshake.receive(cell);
+      if (step.linkVersion !== undefined) {
+        l.version = step.linkVersion;
         l.reader.setLinkVersion(l.version);
-        l.conn.write(encodeCell(l.version, { circId: 0, command: CMD.NETINFO, payload: encodeNetinfoPayload({ time: 0, otherAddress: { type: 4, address: l.guard.address }, myAddresses: [] }) }));
-      } else if (cell.command === CMD.NETINFO && !l.open) {
+      }
+      for (const bytes of step.send) l.conn.write(bytes);
+      if (step.opened) {
         l.open = true;
         for (const go of waitingForLink.splice(0)) go();
-      } else processCell(cell.circId, cell.command, cell.payload);
+      }
     }
   };
 

@@ -10,6 +10,7 @@ import { checkPeerCircId } from '../../protocol/circid.js';
 import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
 import { ntorServerHandshake } from '../../protocol/ntor.js';
 import { HopCrypto } from '../../protocol/relay-crypto.js';
+import { createWindow } from '../../protocol/sendme.js';
 import { RelayCommand as RELAY } from '../../protocol/relay-cell.js';
 import type { R } from './main.js';
 import type { Circuit, OrConn } from './types.js';
@@ -66,8 +67,7 @@ export function create(R: R) {
       pQueue: [],
       nQueue: [],
       crypto: undefined as any,
-      packageWindow: R.T.circwindowStart,
-      deliverWindow: R.T.circwindowStart,
+      ...createWindow(R.T.circuitWindow),
       streams: new Map(),
       relayEarlyRemaining: R.T.maxRelayEarly,
       createdAt: R.now(),

@@ -2,6 +2,7 @@
 // declared with `migrate: false`, so every version runs with its own tables, never with a
 // copy of its predecessor's (Kitsune's lesson with the authority table).
 import type { TrustedDirectoryKey } from '../../protocol/consensus.js';
+import { CIRCUIT_WINDOW, STREAM_WINDOW } from '../../protocol/sendme.js';
 
 /** A trusted directory key from its hex public key. */
 export const dirKey = (name: string, publicKeyHex: string): TrustedDirectoryKey => ({ name, publicKey: Buffer.from(publicKeyHex, 'hex') });
@@ -16,10 +17,9 @@ export function tables() {
     /** A link's output buffer is refilled from its active circuits below this, up to the high mark. */
     orConnLowwater: 16 * 1024,
     orConnHighwater: 32 * 1024,
-    circwindowStart: 1000,
-    circwindowIncrement: 100,
-    streamwindowStart: 500,
-    streamwindowIncrement: 50,
+    /** SENDME windows (1000/100 per circuit, 500/50 per stream) and 0.2.1.18's threshold: `<`, one cell late. */
+    circuitWindow: { ...CIRCUIT_WINDOW, inclusiveThreshold: false },
+    streamWindow: { ...STREAM_WINDOW, inclusiveThreshold: false },
     maxRelayEarly: 8,
     maxCircIdAttempts: 64,
     keepalivePeriod: 300,

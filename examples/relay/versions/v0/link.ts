@@ -3,11 +3,9 @@
 // output buffer refilled round-robin from the link's active circuits, and mark-then-close.
 // Framing and the cell formats are the protocol layer's (CellReader, encodeCell); how a queued
 // cell is held in memory is cells.ts.
-import {
-  type Cell, CellCommand as CMD, CellReader, decodeNetinfoPayload, decodeVersionsPayload, encodeCell, encodeNetinfoPayload, encodeVersionsCell,
-  negotiateLinkVersion, type Netinfo,
-} from '../../protocol/cell.js';
-import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
+import { type Cell, CellCommand as CMD, CellReader, encodeCell, type Netinfo } from '../../protocol/cell.js';
+import { isProtocolError } from '../../protocol/errors.js';
+import { LinkHandshake } from '../../protocol/link-handshake.js';
 import type { R } from './main.js';
 import type { Circuit, Conn, OrConn } from './types.js';
 
@@ -51,6 +49,14 @@ export function create(R: R) {
       peerId,
       peerAddr,
       reader: new CellReader(),
+      // The versions offered are fixed when the link is made: a version that offers more
+      // (v12) changes new links only.
+      handshake: new LinkHandshake({
+        initiator,
+        versions: R.T.linkVersions,
+        peerAddress: { type: 4, address: peerAddr },
+        myAddresses: [{ type: 4, address: S().options.host }],
+      }),
       outbuf: [],
       outLen: 0,
       writing: false,
@@ -94,27 +100,18 @@ export function create(R: R) {
     }
   }
 
-  function sendNetinfo(c: OrConn): void {
-    const payload = encodeNetinfoPayload({ time: Math.floor(R.now()), otherAddress: { type: 4, address: c.peerAddr }, myAddresses: [{ type: 4, address: S().options.host }] });
-    writeRaw(c, encodeCell(c.linkVersion, { circId: 0, command: CMD.NETINFO, payload }));
-  }
-
-  /** VERSIONS, then NETINFO; anything else before OPEN but PADDING closes the link. */
+  /** VERSIONS, then NETINFO, by the protocol layer's LinkHandshake; anything else before OPEN but padding closes the link. */
   function handshakeCell(c: OrConn, cell: Cell): void {
-    if (c.linkVersion === 0) {
-      if (cell.command !== CMD.VERSIONS) throw new ProtocolError('ERR_LINK_HANDSHAKE', 'the first cell on a link must be VERSIONS', { fatalToLink: true });
-      c.linkVersion = negotiateLinkVersion(R.T.linkVersions, decodeVersionsPayload(cell.payload));
-      c.reader.setLinkVersion(c.linkVersion);
-      if (!c.initiator) writeRaw(c, encodeVersionsCell(R.T.linkVersions));
-      sendNetinfo(c);
-      return;
+    const step = c.handshake.receive(cell, R.now());
+    if (step.linkVersion !== undefined) {
+      c.linkVersion = step.linkVersion;
+      c.reader.setLinkVersion(step.linkVersion);
     }
-    if (cell.command === CMD.NETINFO) {
-      R.link.netinfoReceived(c, decodeNetinfoPayload(cell.payload));
+    for (const bytes of step.send) writeRaw(c, bytes);
+    if (step.opened) {
+      R.link.netinfoReceived(c, c.handshake.peerNetinfo!);
       setOpen(c);
-      return;
     }
-    if (cell.command !== CMD.PADDING && cell.command !== CMD.VERSIONS) throw new ProtocolError('ERR_LINK_HANDSHAKE', `cell ${cell.command} before NETINFO`, { fatalToLink: true });
   }
 
   function setOpen(c: OrConn): void {
@@ -249,7 +246,7 @@ export function create(R: R) {
         c.state = R.T.orconnState.HANDSHAKING;
         R.bus.orconnState(c);
         c.readEv.add();
-        writeRaw(c, encodeVersionsCell(R.T.linkVersions));
+        for (const bytes of c.handshake.start()) writeRaw(c, bytes);
       }
       flush(c);
     },

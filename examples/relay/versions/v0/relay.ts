@@ -8,12 +8,12 @@ import {
   decodeRelayCell, encodeConnected, encodeEnd, encodeRelayCell, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, type RelayCell, RelayCommand as RELAY,
 } from '../../protocol/relay-cell.js';
 import { relayReceiveForward, relaySendBackward } from '../../protocol/relay-crypto.js';
+import { collectSendmes, createWindow, noteDelivered, notePackaged, receiveSendme } from '../../protocol/sendme.js';
 import type { R } from './main.js';
 import type { Circuit, ExitStream } from './types.js';
 
 const PACKAGE_BATCH = 16;
 const readBuf = Buffer.allocUnsafe(RELAY_DATA_MAX * PACKAGE_BATCH);
-const STREAM_OUT_LIMIT = 10 * RELAY_DATA_MAX;
 
 export function create(R: R) {
   const { io, EV } = R.lib;
@@ -55,8 +55,7 @@ export function create(R: R) {
       streamId,
       circGid: circ.gid,
       state: 'CONNECTING',
-      packageWindow: T.streamwindowStart,
-      deliverWindow: T.streamwindowStart,
+      ...createWindow(T.streamWindow),
       outbuf: [],
       outLen: 0,
       readBlocked: false,
@@ -106,8 +105,8 @@ export function create(R: R) {
     s.bytesIn += n;
     for (let off = 0; off < n; off += RELAY_DATA_MAX) {
       sendBackward(circ, RELAY.DATA, s.streamId, readBuf.subarray(off, Math.min(n, off + RELAY_DATA_MAX)));
-      circ.packageWindow--;
-      s.packageWindow--;
+      notePackaged(circ, R.T.circuitWindow);
+      notePackaged(s, R.T.streamWindow);
       room--;
     }
     if (room <= 0 && (circ.packageWindow <= 0 || s.packageWindow <= 0 || circ.pQueue.length >= R.T.cellQueueHighwater)) blockReading(s);
@@ -151,17 +150,29 @@ export function create(R: R) {
   }
 
   function handleData(circ: Circuit, cell: RelayCell): void {
-    circ.deliverWindow--;
-    if (circ.deliverWindow < 0) throw new ProtocolError('ERR_WINDOW_OVERRUN', 'circuit deliver window below 0');
+    noteDelivered(circ, R.T.circuitWindow); // an overrun is ERR_WINDOW_OVERRUN: DESTROY(PROTOCOL)
     const s = streamOf(circ, cell.streamId);
     if (s && !s.marked) {
-      s.deliverWindow--;
+      if (!streamWindowOk(s, () => noteDelivered(s, R.T.streamWindow))) return R.relay.considerSendingSendme(circ, undefined);
       const data = cell.data; // decodeRelayCell's copy: the body is not reused
       s.outbuf.push(data);
       s.outLen += data.length;
       if (s.state === 'OPEN') writeStream(s);
     }
     R.relay.considerSendingSendme(circ, s);
+  }
+
+  /** A stream's window step; a peer breaking the stream window ends that stream (END TORPROTOCOL), not the circuit. */
+  function streamWindowOk(s: ExitStream, step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      R.log(`stream ${s.streamId}: ${err.code}: ${err.message}`);
+      endStream(s, err.endReason ?? R.T.endReason.TORPROTOCOL);
+      return false;
+    }
   }
 
   const handlers = {
@@ -247,18 +258,14 @@ export function create(R: R) {
         }
         case RELAY.SENDME: {
           if (cell.streamId === 0) {
-            circ.packageWindow += R.T.circwindowIncrement;
-            if (circ.packageWindow > R.T.circwindowStart) throw new ProtocolError('ERR_SENDME_UNEXPECTED', 'circuit SENDME past the window');
+            receiveSendme(circ, R.T.circuitWindow, cell.data); // past the maximum: DESTROY(PROTOCOL)
             for (const gid of circ.streams.values()) {
               const s = S().connByGid.get(gid) as ExitStream | undefined;
               if (s) resumeStream(s, circ);
             }
           } else {
             const s = streamOf(circ, cell.streamId);
-            if (s) {
-              s.packageWindow += R.T.streamwindowIncrement;
-              resumeStream(s, circ);
-            }
+            if (s && streamWindowOk(s, () => receiveSendme(s, R.T.streamWindow, cell.data))) resumeStream(s, circ);
           }
           return 'stream';
         }
@@ -268,15 +275,9 @@ export function create(R: R) {
     },
     /** SENDMEs toward the client for data delivered here (client uploads). */
     considerSendingSendme(circ: Circuit, s: ExitStream | undefined): void {
-      const T = R.T;
-      while (circ.deliverWindow < T.circwindowStart - T.circwindowIncrement) {
-        circ.deliverWindow += T.circwindowIncrement;
-        sendBackward(circ, RELAY.SENDME, 0);
-      }
-      while (s && !s.marked && s.outLen < STREAM_OUT_LIMIT && s.deliverWindow < T.streamwindowStart - T.streamwindowIncrement) {
-        s.deliverWindow += T.streamwindowIncrement;
-        sendBackward(circ, RELAY.SENDME, s.streamId);
-      }
+      for (const body of collectSendmes(circ, R.T.circuitWindow)) sendBackward(circ, RELAY.SENDME, 0, body);
+      // A stream SENDME waits while the destination is not taking the data (sendme.ts: 10 cells).
+      if (s && !s.marked) for (const body of collectSendmes(s, R.T.streamWindow, { edgePendingBytes: s.outLen })) sendBackward(circ, RELAY.SENDME, s.streamId, body);
     },
     resumeEdgeReading(circ: Circuit): void {
       for (const gid of circ.streams.values()) {

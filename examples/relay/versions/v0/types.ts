@@ -4,9 +4,11 @@
 import type { Event } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
 import type { Cell, CellReader, ExtendTarget } from '../../protocol/cell.js';
+import type { LinkHandshake } from '../../protocol/link-handshake.js';
 import type { VerifiedConsensus } from '../../protocol/consensus.js';
 import type { X25519KeyPair } from '../../protocol/ntor.js';
 import type { HopCrypto } from '../../protocol/relay-crypto.js';
+import type { FlowWindow } from '../../protocol/sendme.js';
 
 /** v0's in-memory cell: the protocol layer's Cell object, encoded when a link writes it (cells.ts). */
 export type CellObj = Cell;
@@ -25,6 +27,8 @@ export interface OrConn {
   peerAddr: string;
   /** Frames this link's input; a partial cell waits in it (carried across updates as it is). */
   reader: CellReader;
+  /** VERSIONS/NETINFO until the link is open (carried across updates as it is). */
+  handshake: LinkHandshake;
   outbuf: Buffer[];
   outLen: number;
   writing: boolean;
@@ -43,7 +47,8 @@ export interface OrConn {
   cellsOut: number;
 }
 
-export interface ExitStream {
+/** An exit stream is a FlowWindow (packageWindow, deliverWindow) of the protocol layer's sendme.ts. */
+export interface ExitStream extends FlowWindow {
   gid: number;
   type: number;
   fd: number;
@@ -52,8 +57,6 @@ export interface ExitStream {
   streamId: number;
   circGid: number;
   state: 'CONNECTING' | 'OPEN';
-  packageWindow: number;
-  deliverWindow: number;
   outbuf: Buffer[];
   outLen: number;
   readBlocked: boolean;
@@ -67,7 +70,8 @@ export interface ExitStream {
 
 export type Conn = OrConn | ExitStream;
 
-export interface Circuit {
+/** A relay circuit is a FlowWindow too: its circuit-level package and deliver windows. */
+export interface Circuit extends FlowWindow {
   gid: number;
   state: number;
   pLink: number;
@@ -80,8 +84,6 @@ export interface Circuit {
   pQueue: CellObj[];
   nQueue: CellObj[];
   crypto: HopCrypto;
-  packageWindow: number;
-  deliverWindow: number;
   streams: Map<number, number>; // streamId -> exit stream gid
   relayEarlyRemaining: number;
   createdAt: number;

@@ -2,4 +2,4 @@
 import { loaders as previous } from '../v1/modules.js';
 import { replaceModules } from '../v0/modules.js';
 
-export const loaders = replaceModules(previous, require, ['circuit', 'relay', 'directory', 'bus']);
+export const loaders = replaceModules(previous, require, ['constants', 'circuit', 'directory', 'bus']);

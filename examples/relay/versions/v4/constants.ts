@@ -2,7 +2,7 @@
 // keys). Key B is the directory's new key; key A stays trusted for the transition, so the
 // consensus fetched under v3 is kept until it expires.
 import { dirKey } from '../v0/constants.js';
-import { tables as previous } from '../v1/constants.js';
+import { tables as previous } from '../v2/constants.js';
 
 export function tables() {
   return {
