@@ -250,6 +250,37 @@ describe.each(methods)('batched dispatch on %s', (method) => {
     setBatching(true);
   });
 
+  it('never starves a persistent timer behind two callbacks that activate each other, even after slow passes', () => {
+    // The mainloop's prompt channels (L11): A activates B and B activates A, each ending its
+    // pass with loopcontinue(). The timer's record always comes after the channel's, so the
+    // channel's active() puts it back in the queue (a spill). A pass slower than the period
+    // used to let libevent re-queue it behind the next channel and reset its deadline to the
+    // missed one, so it was never run again: starved for good by one slow moment.
+    const PERIOD = 10;
+    for (const on of [false, true]) {
+      setBatching(on);
+      const base = new EventBase({ method });
+      let fired = 0;
+      let channelCalls = 0;
+      const timer = base.timer(() => void (++fired === 10 && base.loopbreak()), { persist: true }).add(PERIOD);
+      const channel = (other: () => Event) => () => {
+        // The cap only stops a starved loop: 10 periods take far fewer calls on any machine.
+        if (++channelCalls === 300_000) base.loopbreak();
+        other().active(EV.TIMEOUT);
+        if (channelCalls <= 20) busyWait(1.5 * PERIOD); // the slow moment, at the start
+        base.loopcontinue();
+      };
+      const a: Event = base.timer(channel(() => b));
+      const b: Event = base.timer(channel(() => a));
+      a.active(EV.TIMEOUT);
+      base.dispatch();
+      expect(fired, `batching ${on}, after ${channelCalls} channel calls`).toBe(10);
+      for (const ev of [timer, a, b]) ev.free();
+      base.free();
+    }
+    setBatching(true);
+  });
+
   it('runs once() callbacks and EV_CLOSED results through the batch', () => {
     const trace = bothWays(() => {
       const base = new EventBase({ method });
