@@ -85,7 +85,11 @@ describe.each(methods)('in-place rewrite on %s', (method) => {
     const base = new EventBase({ method });
     const period = 60;
     const log: string[] = [];
-    const nextDeadline = () => performance.now() + binding.eventRemainingMs(ev._handle);
+    // NaN when overdue (the binding then says 0): a stalled process reads no deadline.
+    const nextDeadline = () => {
+      const left = binding.eventRemainingMs(ev._handle);
+      return left > 0 ? performance.now() + left : Number.NaN;
+    };
     const ev = base.timer(() => log.push('old'), { persist: true });
     ev.add(period);
     let before = 0;
@@ -109,10 +113,10 @@ describe.each(methods)('in-place rewrite on %s', (method) => {
     // coarse clock can shift a reading by a few ms), and the next ones are a period apart or,
     // after a stall of this process past a deadline, more (never the 30 ms a re-add of the
     // time left would make the period).
-    expect(Math.abs(after - before)).toBeLessThan(6);
-    expect(deadlines[0]! - before).toBeGreaterThanOrEqual(period - 6);
-    expect(deadlines[1]! - deadlines[0]!).toBeGreaterThanOrEqual(period - 6);
-    expect(deadlines[2]! - deadlines[1]!).toBeGreaterThanOrEqual(period - 6);
+    if (!Number.isNaN(before + after)) expect(Math.abs(after - before)).toBeLessThan(6);
+    const read = [before, ...deadlines].filter((d) => !Number.isNaN(d));
+    expect(read.length).toBeGreaterThanOrEqual(2);
+    for (let k = 1; k < read.length; k++) expect(read[k]! - read[k - 1]!).toBeGreaterThanOrEqual(period - 6);
     base.free();
   });
 
