@@ -117,7 +117,7 @@ static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
   CloseHandles(c);
 }
 
-constexpr int kMaxPassesPerTurn = 16;
+constexpr int kMaxPassesPerTurn = 64;
 
 // The check callback's callback scope: closing it (at depth 1, with no JS on the stack) runs
 // the nextTicks and promise jobs queued since it was opened.
@@ -189,7 +189,8 @@ static void OnCheck(uv_check_t* h) {
   // While the callbacks keep finding work, run more non-blocking passes in this turn of
   // libuv's loop: a libuv iteration costs more than a libevent pass. Node is not kept
   // waiting: its fd and its next timer are in libevent's poll set (they end a pass at once),
-  // and the passes are bounded. Promise jobs and nextTicks still run after each pass.
+  // and the passes are bounded, and end when a promise job or nextTick between two passes gave
+  // Node work of its own (an immediate). Promise jobs and nextTicks still run after each pass.
   int maxPasses = timeout == 0 ? 1 : kMaxPassesPerTurn;  // 0: Node has work ready now
   for (int passes = 1; r == 0 && passes < maxPasses && MoreWork(c, b); passes++) {
     CloseScope(c);
@@ -200,6 +201,7 @@ static void OnCheck(uv_check_t* h) {
       return;
     }
     OpenScope(c);
+    if (uv_backend_timeout(c->loop) == 0) break;  // a job gave Node work (an immediate): its turn now
     r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK | c->keepFlags);
   }
 

@@ -265,6 +265,29 @@ describe.each(methods)('run() on %s', (method) => {
     });
   });
 
+  it('lets Node run an immediate that a promise job queued, before further libevent passes', async () => {
+    const base = new EventBase({ method });
+    const [a, b] = io.socketpair();
+    let calls = 0;
+    let callsWhenImmediateRan = -1;
+    // A chain that is ready again in every pass (each callback writes the next byte).
+    const chain = base.event(a, EV.READ | EV.PERSIST, (fd) => {
+      io.read(fd, new Uint8Array(8));
+      if (++calls === 50) void Promise.resolve().then(() => setImmediate(() => (callsWhenImmediateRan = calls)));
+      if (calls < 200) io.write(b, new Uint8Array([1]));
+      else chain.del();
+    }).add();
+    io.write(b, new Uint8Array([1]));
+    expect(await base.run()).toBe(1);
+    expect(calls).toBe(200);
+    // The passes of one libuv turn stop for it (each pass runs one callback here).
+    expect(callsWhenImmediateRan).toBeGreaterThanOrEqual(50);
+    expect(callsWhenImmediateRan).toBeLessThanOrEqual(51);
+    io.close(a);
+    io.close(b);
+    base.free();
+  });
+
   it('resolves 1 at once with nothing to do', async () => {
     const base = new EventBase({ method });
     expect(await base.run()).toBe(1);
