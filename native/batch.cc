@@ -280,7 +280,9 @@ static void ClearRecords(BaseRec* b) {
   bt->limit = 0;
 }
 
-// Runs the waiting records in JS (one call), settles an exception, and resets the batch.
+// Runs the waiting records in JS (one call; one per record, each followed by a drain of
+// nextTicks and promise jobs, under run({ microtasks: 'callback' })), settles an exception,
+// and resets the batch.
 static void RunRecords(BaseRec* b) {
   Batch* bt = b->batch;
   napi_env env = bt->env;

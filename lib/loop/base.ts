@@ -252,11 +252,13 @@ export class EventBase implements Disposable {
    *
    * @param options - `signal`: aborting it ends the run (as loopbreak() does) and rejects with
    *   an AbortError; `keepAlive`: stay up with no events left, as loop(EVLOOP.NO_EXIT_ON_EMPTY)
-   *   (the run then ends only by loopbreak(), loopexit(), abort or a callback's error)
+   *   (the run then ends only by loopbreak(), loopexit(), abort or a callback's error);
+   *   `microtasks`: `'pass'` (default) runs nextTicks and promise jobs queued by callbacks
+   *   after each libevent pass, `'callback'` after every callback, as Node does
    * @returns 1 when no events were left, 0 after loopbreak()/loopexit()
    * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
    *   error, Error ERR_LOOP_RUNNING, ERR_LOOP_REENTRANT, ERR_FD_CLOSED, ERR_BASE_FREED;
-   *   TypeError ERR_INVALID_ARG_TYPE (bad options)
+   *   TypeError ERR_INVALID_ARG_TYPE (bad options), ERR_INVALID_ARG_VALUE (bad `microtasks`)
    * @example
    * ```ts
    * const ac = new AbortController();
