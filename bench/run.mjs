@@ -231,7 +231,7 @@ function render({ machine: m, loop, rewrite, quick }) {
     p();
     p(
       table(
-        ['configuration', 'per pass (default):', "`microtasks: 'callback'`:", 'per pass / C:', "'callback' / C:", "'callback' / per pass:", 'CPU time: per pass / C:', "'callback' / C:"],
+        ['configuration', 'per pass (default), µs per callback:', "`microtasks: 'callback'`, µs:", 'per pass / C:', "'callback' / C:", "'callback' / per pass:", 'CPU time: per pass / C:', "'callback' / C:"],
         drainCells.map((c) => {
           const [pass, each] = [versus(c, 'cooperative'), versus(c, DRAIN_EACH)];
           const own = versus(c, DRAIN_EACH, 'cooperative');
