@@ -203,6 +203,29 @@ describe.each(methods)('run() on %s', (method) => {
       base.free();
     });
 
+    it("with microtasks: 'callback' drains after bufferevent callbacks too", async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      let calls = 0;
+      const read = (bev: { input: { drain(n: number): number; length: number } }) => {
+        bev.input.drain(bev.input.length);
+        const label = calls++ === 0 ? 'first' : 'second';
+        order.push(label);
+        void Promise.resolve().then(() => {
+          order.push(`${label} then`);
+          if (label === 'second') for (const bev of all) bev.free(); // nothing left: run() ends
+        });
+      };
+      const [x1, y1] = base.bufferevent.pair({ read });
+      const [x2, y2] = base.bufferevent.pair({ read });
+      const all = [x1, y1, x2, y2];
+      y1.write('a');
+      y2.write('b');
+      expect(await base.run({ microtasks: 'callback' })).toBe(1);
+      expect(order).toEqual(['first', 'first then', 'second', 'second then']);
+      base.free();
+    });
+
     it('by default runs them before the next pass: a callback added by the first runs after them', async () => {
       const base = new EventBase({ method });
       const order: string[] = [];
