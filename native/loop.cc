@@ -117,7 +117,7 @@ static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
   CloseHandles(c);
 }
 
-constexpr int kMaxPassesPerTurn = 64;
+constexpr int kMaxPassesPerTurn = 16;
 
 // The check callback's callback scope: closing it (at depth 1, with no JS on the stack) runs
 // the nextTicks and promise jobs queued since it was opened.
