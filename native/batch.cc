@@ -286,7 +286,9 @@ static void ClearRecords(BaseRec* b) {
   bt->limit = 0;
 }
 
-// Runs the waiting records in JS (one call), settles an exception, and resets the batch.
+// Runs the waiting records in JS (one call; one per record, each followed by a drain of
+// nextTicks and promise jobs, under run({ microtasks: 'callback' })), settles an exception,
+// and resets the batch.
 static void RunRecords(BaseRec* b) {
   Batch* bt = b->batch;
   napi_env env = bt->env;
@@ -299,11 +301,22 @@ static void RunRecords(BaseRec* b) {
   bool called = b->inst->batchDispatcher && napi_get_reference_value(env, b->inst->batchDispatcher, &fn) == napi_ok &&
                 napi_get_reference_value(env, bt->ringRef, &ring) == napi_ok;
   napi_get_undefined(env, &recv);
-  if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
-    StoreThrownError(b);
-    // The throwing callback counts as run; the rest of the pass is delivered next time.
-    BatchSpill(b);
-    if (b->eb) event_base_loopbreak(b->eb);
+  // run({ microtasks: 'callback' }): JS runs one record per call, and nextTicks and promise
+  // jobs are drained after each, as Node does between its own callbacks. They may touch the
+  // waiting records like a callback can (a spill lowers bt->limit).
+  bool each = called && DrainsEachCallback(b);
+  for (bool more = true; more;) {
+    if (each) bt->ring->data[0] = static_cast<int32_t>(Cursor(bt) + 1);
+    if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
+      StoreThrownError(b);
+      // The throwing callback counts as run; the rest of the pass is delivered next time.
+      BatchSpill(b);
+      if (b->eb) event_base_loopbreak(b->eb);
+      break;
+    }
+    if (!each) break;
+    DrainAfterCallback(b);
+    more = Cursor(bt) < bt->limit;
   }
   napi_close_handle_scope(env, scope);
   bt->flushing = false;

@@ -180,8 +180,12 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   bool recorded = BatchRecordEvent(r->base, r, ArgFn(arg), fd, full);  // reads the state before this call
   if (!(r->events & EV_PERSIST)) r->inserted = r->timed = false;      // libevent deleted it for the call
   if (recorded) return;  // JS runs it with the rest of the pass (batch.cc)
+  BaseRec* b = r->base;
   r->running++;
-  CallDispatcher(r->base, ArgFn(arg), index, fd, full);
+  CallDispatcher(b, ArgFn(arg), index, fd, full);
+  // run({ microtasks: 'callback' }) only: nextTicks and promise jobs run now, while the event
+  // still counts as running, so what they do to it is settled below as if the callback did it.
+  if (!b->pendingError) DrainAfterCallback(b);
   if (isSignal) {
     SettleSignalDeliveries(r, deliveriesLeft);
     ForgetEndedClosure(ev, deliveriesLeft);
