@@ -48,6 +48,18 @@ function runOptions(options: unknown): RunOptions {
   return { signal, keepAlive };
 }
 
+/** @internal one row of base._callbackCensus(). */
+export interface CallbackCensus {
+  fn: Callback;
+  /** Live events running `fn`. */
+  events: number;
+  /** Of which marked host-owned. */
+  owned: number;
+  /** fd and EV bits of one of them. */
+  fd: number;
+  what: number;
+}
+
 /** Options of base.rewire(). */
 export interface RewireOptions {
   /** Only 'inplace' here; the update host adds the comparison strategies. */
@@ -575,6 +587,50 @@ export class EventBase implements Disposable {
       total += moved[k]!;
     }
     return total;
+  }
+
+  /**
+   * @internal Per callback function this base's live events run: how many events run it, how
+   * many of those are marked host-owned (binding.eventSetHostOwned), and the fd and EV bits of
+   * one of them (for messages). One pass in the addon over its records; no event is visited in
+   * JS, so it costs the same for 10 events or 100k on a handful of callbacks. Events whose JS
+   * object was collected (never to fire again, their records about to be released) are left out.
+   */
+  _callbackCensus(): CallbackCensus[] {
+    this.#check();
+    const words = binding.baseSlotCensus(this.#handle);
+    const out: CallbackCensus[] = [];
+    for (let k = 0; k + 4 < words.length; k += 5) {
+      const fn = slotFunction(words[k]!);
+      if (fn !== undefined) out.push({ fn, events: words[k + 1]!, owned: words[k + 2]!, fd: words[k + 3]!, what: words[k + 4]! });
+    }
+    return out;
+  }
+
+  /** @internal Where events made from now on start (for _eventsSince): a number, O(1). */
+  _eventMark(): number {
+    return binding.eventMark();
+  }
+
+  /** @internal Marks `ev` (an event of this base) as the update host's own, for _callbackCensus(). */
+  _setHostOwned(ev: Event): void {
+    this.#check();
+    if (ev.base !== this) throw rangeError('ERR_OUT_OF_RANGE', 'the event belongs to another base');
+    if (!ev.freed) binding.eventSetHostOwned(ev._handle, true);
+  }
+
+  /**
+   * @internal The events of this base made after `mark` (a value of binding.eventMark()) and
+   * not yet freed: what a rolled-back update frees. Only those events are visited.
+   */
+  _eventsSince(mark: number): Event[] {
+    this.#check();
+    const out: Event[] = [];
+    for (const i of binding.baseEventsSince(this.#handle, mark)) {
+      const ev = live[i] ?? weakEvents[i]?.deref();
+      if (ev !== undefined) out.push(ev);
+    }
+    return out;
   }
 
   /** @internal every event of this base not yet freed, pending or not (idle ones if still referenced). */

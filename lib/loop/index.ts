@@ -7,7 +7,7 @@
 import { binding } from './native.js';
 
 export { AbortError } from './abort.js';
-export { EventBase, type EventBaseOptions, type Feature, type Method, type RewireOptions, type RunOptions } from './base.js';
+export { type CallbackCensus, EventBase, type EventBaseOptions, type Feature, type Method, type RewireOptions, type RunOptions } from './base.js';
 export { COUNT, EV, EVLOOP } from './constants.js';
 export { Event, type Callback } from './event.js';
 export { io, type IoBuffer } from './io.js';

@@ -12,6 +12,7 @@ import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { abortError, checkSignal, listenAbort } from '../loop/abort.js';
 import { EV, type Event, io } from '../loop/index.js';
 import { codeOf } from './errors.js';
 import type { UpdateHost } from './host.js';
@@ -26,6 +27,12 @@ export interface ControlServerOptions {
   maxClients?: number;
   /** Longest request line accepted, in bytes. Default 64 KiB. */
   maxRequestBytes?: number;
+  /**
+   * Aborting it closes the server (as close(): clients dropped, socket file removed), like the
+   * `signal` of Node's server.listen(). An already aborted signal makes nothing: the constructor
+   * throws an AbortError.
+   */
+  signal?: AbortSignal;
 }
 
 const uid = (): number => (typeof process.getuid === 'function' ? process.getuid() : 0);
@@ -201,6 +208,9 @@ export class ControlServer implements Disposable {
     this.#idleMs = positiveInt(options.idleMs, 10_000, 'idleMs');
     this.#maxClients = positiveInt(options.maxClients, 32, 'maxClients');
     this.#maxRequest = positiveInt(options.maxRequestBytes, 65_536, 'maxRequestBytes');
+    const signal = options.signal;
+    checkSignal(signal);
+    if (signal?.aborted) throw abortError(signal);
     const dir = path.dirname(socketPath ?? controlSocketPath());
     if (socketPath === undefined) {
       ensureControlDir(dir);
@@ -219,7 +229,10 @@ export class ControlServer implements Disposable {
     // The socket file goes with the process: at exit, and on SIGTERM/SIGINT (see signals.ts).
     process.on('exit', this.#onExit);
     this.#cancelSignal = onExitSignal(this.#onExit);
+    this.#stopListening = listenAbort(signal, () => this.close());
   }
+
+  #stopListening: () => void;
 
   #cancelSignal: () => void;
 
@@ -251,6 +264,7 @@ export class ControlServer implements Disposable {
     this.#listener.free();
     this.#resume.free();
     this.#forgetProcess();
+    this.#stopListening();
     rmSync(this.path, { force: true });
   }
 

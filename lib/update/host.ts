@@ -7,18 +7,22 @@
 // carry.ts    the new publish-subscribe, and the messages still queued in the old one
 // commit.ts   rewrite the live events' callbacks, connect publish-subscribe, swap contexts
 // drive.ts    the request queue, update points and the host loops (run / dispatch)
+// report.ts   the UpdateReport of each outcome
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 
-import { type Event, EventBase } from '../loop/index.js';
+import { checkOptions, checkSignal } from '../loop/abort.js';
+import { typeError } from '../loop/errors.js';
+import { type Event, EventBase, type RunOptions } from '../loop/index.js';
 import type { Mainloop } from '../mainloop/index.js';
 import { PubsubCarrier } from './carry.js';
-import { commitUpdate } from './commit.js';
+import { commitUpdate, RewireRefused } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
-import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, type Prepared, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { codeOf, describeThrown, UpdateError, type UpdatePhase } from './errors.js';
+import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
+import { failedReport, preparedReport } from './report.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
@@ -150,6 +154,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
    */
   own(ev: Event): Event {
     this.#hostEvents.add(ev);
+    if (!ev.freed && !ev.base.freed) ev.base._setHostOwned(ev); // the addon counts them apart when a rewire is planned
     return ev;
   }
 
@@ -178,14 +183,14 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     try {
       const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
       const ctx = new UpdateContext(this, module.version);
-      const before = this.#base._allEvents();
+      const mark = this.#base._eventMark();
       const bufferedBefore = snapshotBuffered(this.#base);
       try {
         await module.main(ctx);
         this.#carrier.startFrom(ctx, this.#base);
       } catch (err) {
         this.#carrier.disconnect();
-        freeCreatedSince(this.#base, before);
+        freeCreatedSince(this.#base, mark);
         freeBufferedCreatedSince(this.#base, bufferedBefore);
         ctx.retireContext();
         throw err;
@@ -259,11 +264,30 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
    * Cooperative loop (base.run()) with an update point between iterations. Under it, SIGTERM
    * and SIGINT remove a ControlServer's socket file before they end the process.
    *
-   * @returns 1 when no events are left, 0 after close()
-   * @throws (as a rejection) a callback's error, as base.run()
+   * @param options - as for base.run(): `signal` ends the loop when aborted (at once if it
+   *   already is, before any update point) and rejects with an AbortError; `keepAlive` keeps it
+   *   up with no events left. An update asked for and not yet taken stays queued for the next
+   *   run() or dispatch().
+   * @returns 1 when no events were left, 0 after loopbreak()/loopexit() or close()
+   * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
+   *   error; TypeError ERR_INVALID_ARG_TYPE (bad options)
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * process.once('SIGTERM', () => ac.abort());
+   * await host.run({ signal: ac.signal }).catch((err) => {
+   *   if (err.code !== 'ABORT_ERR') throw err;
+   * });
+   * ```
    */
-  run(): Promise<0 | 1> {
-    return this.#driver.run();
+  async run(options: RunOptions = {}): Promise<0 | 1> {
+    checkOptions(options);
+    const { signal, keepAlive } = options;
+    checkSignal(signal);
+    if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `options.keepAlive must be a boolean, got ${keepAlive === null ? 'null' : typeof keepAlive}`);
+    }
+    return this.#driver.run({ ...(signal ? { signal } : {}), ...(keepAlive ? { keepAlive } : {}) });
   }
 
   /**
@@ -332,24 +356,9 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   }
 
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
-    const e = isUpdateError(err)
-      ? err
-      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
-    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
-    return {
-      ok: false,
-      from: this.version ?? '',
-      to,
-      strategy: req.strategy,
-      point: '',
-      error: { code: e.code, phase: e.phase, message: e.message },
-      pauseMs: 0,
-      phases,
-      eventsRewired: 0,
-      stateItems: this.#current?.ctx.store.size ?? 0,
-      messagesCarried: 0,
-      messagesDropped: [],
-    };
+    const { report, error } = failedReport(req, phase, err, phases, this.#current, to);
+    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${error.phase}: ${error.message}`);
+    return report;
   }
 
   /** One update, prepare then commit, at update point `point`. */
@@ -362,10 +371,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     if (!old || !loaded || 'failure' in loaded) {
       return this.#failedReport(req, 'request', new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running'), phases);
     }
-    // The live events before prepare (what to rebind, and what a rollback must leave): part
-    // of the rewire phase's time.
+    // What the base holds before prepare (the callbacks to rebind, where a rollback's events
+    // start): one native pass, part of the rewire phase's time.
     const t = performance.now();
-    const before = this.#base._allEvents();
+    const before = snapshotBefore(this.#base);
     phases.rewire = performance.now() - t;
     let prepared;
     try {
@@ -375,61 +384,27 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
     }
-    const handlers = reboundHandlers(old, prepared);
     if (req.dryRun) {
       // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
       discardPrepared(this.#prepareHost, prepared);
-      const report: UpdateReport = {
-        ok: true,
-        from: old.module.version,
-        to: prepared.module.version,
-        strategy: req.strategy,
-        point,
-        pauseMs: performance.now() - reached,
-        phases,
-        eventsRewired: prepared.rewire.events.length,
-        stateItems: prepared.ctx.store.size,
-        messagesCarried: prepared.pubsub?.carry.length ?? 0,
-        messagesDropped: prepared.pubsub?.drop.map((d) => d.name) ?? [],
-        handlers,
-        dryRun: true,
-      };
+      const report = preparedReport(req, old, prepared, point, reached, phases, 'dry run');
       this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
       return report;
     }
-    const done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases);
+    let done;
+    try {
+      done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases, (ev) => this.isOwn(ev));
+    } catch (err) {
+      if (!(err instanceof RewireRefused)) throw err;
+      // The addon refused the rewrite before writing anything: undo prepare, keep the old version.
+      discardPrepared(this.#prepareHost, prepared);
+      const code = codeOf(err.cause) ?? 'ERR_NOT_REWRITABLE';
+      return this.#failedReport(req, 'rewire', new UpdateError(code, 'rewire', describeThrown(err.cause), { cause: err.cause }), phases, prepared.module.version);
+    }
     this.#base = done.base;
     this.#current = done.running;
-    const report: UpdateReport = {
-      ok: true,
-      from: old.module.version,
-      to: prepared.module.version,
-      strategy: req.strategy,
-      point,
-      pauseMs: performance.now() - reached,
-      phases,
-      eventsRewired: prepared.rewire.events.length,
-      stateItems: prepared.ctx.store.size,
-      messagesCarried: done.carried,
-      messagesDropped: done.dropped,
-      handlers,
-    };
+    const report = preparedReport(req, old, prepared, point, reached, phases, done);
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }
-}
-
-/** Old handler name -> new handler name, with the number of live events on each pair. */
-function reboundHandlers(old: Running, prepared: Prepared): { from: string; to: string; events: number }[] {
-  const pairs = new Map<string, { from: string; to: string; events: number }>();
-  const { events, fns } = prepared.rewire;
-  for (let i = 0; i < events.length; i++) {
-    const from = old.ctx.nameOfHandler.get(events[i]!.callback) ?? '?';
-    const to = prepared.ctx.nameOfHandler.get(fns[i]!) ?? '?';
-    const key = `${from}\0${to}`;
-    const entry = pairs.get(key);
-    if (entry) entry.events++;
-    else pairs.set(key, { from, to, events: 1 });
-  }
-  return [...pairs.values()];
 }

@@ -363,6 +363,8 @@ describe.each(methods)('sleep / readable / writable on %s', (method) => {
 });
 
 describe.each(methods)('the README sample on %s', (method) => {
+  // test/docs/samples.test.ts runs the block verbatim on the default backend; here the same
+  // block runs on each backend (its imports dropped, its base given the method).
   it('runs as written', async () => {
     const readme = readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'README.md'), 'utf8');
     const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('keepAlive: true, signal'));
