@@ -151,6 +151,12 @@ async function runService(
   return { code, signal, stdout, stderr, reply, aliveAfterStart, cli };
 }
 
+/** The environment of the programs: a relative NODE_LIBEVENT_ADDON (the ASan run's) made absolute, as they run elsewhere. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const addon = process.env.NODE_LIBEVENT_ADDON;
+  return { ...process.env, ...(addon ? { NODE_LIBEVENT_ADDON: path.resolve(addon) } : {}), ...extra };
+}
+
 const all = documents.flatMap(blocksOf);
 let tmp: string;
 
@@ -235,7 +241,7 @@ describe('documentation code blocks', () => {
     for (const e of runnable) {
       const file = path.join(dir, `${e.file.replace(/\W/g, '_')}_${e.line}.mjs`);
       writeFileSync(file, ts.transpileModule(e.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
-      const out = await run(file, dir, process.env);
+      const out = await run(file, dir, childEnv());
       expect(out.stderr, `${e.file}:${e.line}`).toBe('');
       expect(out.code, `${e.file}:${e.line}\n${out.stdout}`).toBe(0);
     }
@@ -258,7 +264,7 @@ describe('documentation code blocks', () => {
       }
       if (blocks.some((b) => b.tags.get('file') === 'tsconfig.json')) {
         const tsc = path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-        const out = await run(tsc, dir, process.env, 120_000).catch((e: unknown) => ({ code: 1, stdout: String(e), stderr: '' }));
+        const out = await run(tsc, dir, childEnv(), 120_000).catch((e: unknown) => ({ code: 1, stdout: String(e), stderr: '' }));
         expect(out.code, `tsc -p ${doc}'s tsconfig.json:\n${out.stdout}${out.stderr}`).toBe(0);
       }
     }, 180_000);
@@ -266,7 +272,7 @@ describe('documentation code blocks', () => {
     it.each(programs.map((b) => [`line ${b.line} (${b.lang}${b.tags.size ? ' ' + [...b.tags.keys()].join(' ') : ''})`, b] as const))('%s runs', async (_name, b) => {
       const dir = dirOf();
       const port = await freePort();
-      const env = { ...process.env, PORT: String(port) };
+      const env = childEnv({ PORT: String(port) });
       let file: string;
       if (b.lang === 'sh') {
         file = path.join(dir, `sample-${b.line}.sh`);
