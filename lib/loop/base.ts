@@ -450,6 +450,7 @@ export class EventBase implements Disposable {
   /**
    * Every pending or active event created through this API, each once.
    *
+   * @returns the events
    * @throws Error ERR_BASE_FREED
    */
   events(): Event[] {
@@ -465,6 +466,7 @@ export class EventBase implements Disposable {
   /**
    * event_base_dump_events (a debugging aid; its format is libevent's).
    *
+   * @returns libevent's text
    * @throws Error ERR_BASE_FREED
    */
   dumpEvents(): string {
@@ -473,8 +475,9 @@ export class EventBase implements Disposable {
   }
 
   /**
-   * The loop's cached wall-clock time in ms (the same for every callback of one pass).
+   * The loop's cached wall-clock time (the same for every callback of one pass).
    *
+   * @returns ms since the epoch
    * @throws Error ERR_BASE_FREED
    */
   now(): number {
