@@ -39,8 +39,10 @@ namespace nle {
 struct BatchRecord {
   uint32_t index, generation;
   int32_t what;
-  // A non-persistent event was deleted by libevent before its call: what it was before, so a
-  // spill can put it back as it was (still added, with the same expiry).
+  // Whether its I/O interest was added before libevent took it off the queue: a
+  // non-persistent event was deleted for its call, a persistent one with a period was added
+  // again (I/O interest too); a spill puts either back as it was. For a non-persistent
+  // event also whether it was timed, and the expiry.
   bool wasInserted, wasTimed;
   int64_t deadlineNs;
 };
@@ -66,7 +68,8 @@ void FixSpilledDeadline(EventRec* r) {
 
 void NoteAdded(EventRec* r, const struct timeval* tv) {
   r->fixDeadline = false;  // the caller's timeout wins
-  if (r->events & (EV_READ | EV_WRITE | EV_CLOSED | EV_SIGNAL)) r->inserted = true;
+  // Read back, not assumed: libevent adds no I/O interest to an event that is active.
+  r->inserted = (r->ev->ev_evcallback.evcb_flags & EVLIST_INSERTED) != 0;
   if (tv) {
     r->timed = true;
     r->deadlineNs = MonotonicNs() + static_cast<int64_t>(tv->tv_sec) * 1000000000 + static_cast<int64_t>(tv->tv_usec) * 1000;
@@ -176,9 +179,9 @@ bool BatchRecordEvent(BaseRec* b, EventRec* r, uint32_t slot, int fd, int what) 
     event_active(bt->flush, EV_TIMEOUT, 1);
   }
   BatchRecord rec{r->index, r->generation, what, false, false, 0};
+  bool byTimeout = (what & EV_TIMEOUT) && r->timed;  // timeout_process deleted it before activating
+  rec.wasInserted = r->inserted && !byTimeout;
   if (!(r->events & EV_PERSIST)) {
-    bool byTimeout = (what & EV_TIMEOUT) && r->timed;  // timeout_process deleted it before activating
-    rec.wasInserted = r->inserted && !byTimeout;
     rec.wasTimed = r->timed && !byTimeout;
     rec.deadlineNs = r->deadlineNs;
   }
@@ -228,39 +231,73 @@ void BatchSpill(BaseRec* b) {
         event_active(ev, EV_SIGNAL, calls);
       }
       r->spilled = true;
-    } else if ((r->events & EV_PERSIST) && (what & EV_TIMEOUT)) {
-      // libevent re-armed its period before the record was made, and will re-arm it again
-      // when it runs the re-queued activation (from the wrong base time). The trampoline puts
-      // back the deadline armed the first time, and the period (EventTrampoline); the
-      // callback still sees TIMEOUT. Until then the timeout is off the heap, where libevent
-      // keeps no timed-out persistent event waiting to run: left there, a pass longer than
-      // the period let it expire again, re-queued at the tail behind a callback that spilled
-      // it again, pass after pass (two events activating each other starved it for good).
-      if (event_pending(ev, EV_TIMEOUT, &r->fixExpiry)) {
-        r->fixDeadline = true;
-        r->fixPeriod = ev->ev_.ev_io.ev_timeout;
-        event_remove_timer(ev);
-        ev->ev_.ev_io.ev_timeout = r->fixPeriod;  // remove_timer clears the period: the re-run re-arms from it
+    } else if (r->events & EV_PERSIST) {
+      // A persistent event with a period was added again (I/O interest and timeout) before
+      // the record was made. Left added for I/O when it was not before (activated after a
+      // del, or added while active), the next poll would merge I/O results it never asked
+      // for into the waiting activation: it comes off the fd until its call adds it again.
+      const BatchRecord& rec = bt->records[k];
+      struct timeval expiry, period = ev->ev_.ev_io.ev_timeout;
+      bool armed = event_pending(ev, EV_TIMEOUT, &expiry);
+      bool offFd = !rec.wasInserted && (ev->ev_evcallback.evcb_flags & EVLIST_INSERTED);
+      if (what & EV_TIMEOUT) {
+        // libevent re-armed its period before the record was made, and will re-arm it again
+        // when it runs the re-queued activation (from the wrong base time). The trampoline
+        // puts back the deadline armed the first time, and the period (EventTrampoline); the
+        // callback still sees TIMEOUT. Until then the timeout is off the heap, where libevent
+        // keeps no timed-out persistent event waiting to run: left there, a pass longer than
+        // the period let it expire again, re-queued at the tail behind a callback that
+        // spilled it again, pass after pass (two events activating each other starved it).
+        if (armed) {
+          r->fixDeadline = true;
+          r->fixExpiry = expiry;
+          r->fixPeriod = period;
+        }
+        if (offFd) event_del(ev);
+        else if (armed) event_remove_timer(ev);
+        ev->ev_.ev_io.ev_timeout = period;  // both clear the period: the re-run re-arms from it
+        r->spillWhat |= EV_TIMEOUT;
+        event_active(ev, what & ~EV_TIMEOUT, 1);
+      } else if (offFd) {
+        // Deleted and activated first, then timed again: libevent adds no I/O interest to
+        // an active event. The activation has no TIMEOUT bit, so the add keeps it.
+        event_del(ev);
+        event_active(ev, what, 1);
+        struct timeval now, left = {0, 0};
+        if (armed && event_base_gettimeofday_cached(b->eb, &now) == 0) {
+          if (evutil_timercmp(&expiry, &now, >)) evutil_timersub(&expiry, &now, &left);
+          event_add(ev, &left);
+        }
+        ev->ev_.ev_io.ev_timeout = period;  // event_add made `left` the period
+      } else {
+        event_active(ev, what, 1);
       }
-      r->spillWhat |= EV_TIMEOUT;
-      event_active(ev, what & ~EV_TIMEOUT, 1);
+      if (offFd) r->inserted = false;
       r->spilled = true;
     } else {
       const BatchRecord& rec = bt->records[k];
-      if (rec.wasInserted || rec.wasTimed) {
-        // Non-persistent: libevent deleted it for its call; it was still added until then.
-        struct timeval left = {0, 0};
-        if (rec.wasTimed) {
-          int64_t ns = std::max<int64_t>(0, rec.deadlineNs - MonotonicNs());
-          left.tv_sec = static_cast<time_t>(ns / 1000000000);
-          left.tv_usec = static_cast<suseconds_t>((ns % 1000000000) / 1000);
-        }
+      // Non-persistent: libevent deleted it for its call; it was still added until then.
+      struct timeval left = {0, 0};
+      if (rec.wasTimed) {
+        int64_t ns = std::max<int64_t>(0, rec.deadlineNs - MonotonicNs());
+        left.tv_sec = static_cast<time_t>(ns / 1000000000);
+        left.tv_usec = static_cast<suseconds_t>((ns % 1000000000) / 1000);
+      }
+      if (rec.wasInserted) {
         event_add(ev, rec.wasTimed ? &left : nullptr);
+        event_active(ev, what, 1);
+      } else {
+        // Timed but not added for I/O (it was added while active): activated first, so the
+        // add arms the timeout alone. wasTimed means the result has no TIMEOUT bit, which
+        // would make the add drop the activation.
+        event_active(ev, what, 1);
+        if (rec.wasTimed) event_add(ev, &left);
+      }
+      if (rec.wasInserted || rec.wasTimed) {
         r->inserted = rec.wasInserted;
         r->timed = rec.wasTimed;
         r->deadlineNs = rec.deadlineNs;
       }
-      event_active(ev, what, 1);
       r->spilled = true;
     }
   }

@@ -178,7 +178,13 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   if (isSignal && !(r->events & EV_PERSIST)) UpdateSignalOwner(r->base);  // libevent deleted it to run it
   int full = what | (pending ? 0 : kWhatNoLongerPending);
   bool recorded = BatchRecordEvent(r->base, r, ArgFn(arg), fd, full);  // reads the state before this call
-  if (!(r->events & EV_PERSIST)) r->inserted = r->timed = false;      // libevent deleted it for the call
+  if (!(r->events & EV_PERSIST)) {
+    r->inserted = r->timed = false;  // libevent deleted it for the call
+  } else {
+    // A period re-added it (I/O interest too) for the call; a timeout's expiry deleted it.
+    r->inserted = (ev->ev_evcallback.evcb_flags & EVLIST_INSERTED) != 0;
+    r->timed = (ev->ev_evcallback.evcb_flags & EVLIST_TIMEOUT) != 0;
+  }
   if (recorded) return;  // JS runs it with the rest of the pass (batch.cc)
   BaseRec* b = r->base;
   r->running++;

@@ -292,6 +292,44 @@ describe.each(methods)('batched dispatch on %s', (method) => {
     setBatching(true);
   });
 
+  it('gives a waiting event put back by a throw no I/O bits from an fd it does not watch yet', () => {
+    // Each event is active (WRITE) but not added for I/O (libevent adds no I/O interest to an
+    // active event), and its fd is readable. Its record waits behind a callback that throws;
+    // the next loop call must run it with WRITE alone, as libevent does: a spill used to put
+    // it back added for READ (a persistent one's period re-adds it for its call, a
+    // non-persistent one was put back as added), so the next poll merged READ into it.
+    const trace = bothWays(() => {
+      const base = new EventBase({ method });
+      const log: string[] = [];
+      const ps = pairs(3);
+      const thrower = base.timer(() => {
+        throw new Error('first');
+      });
+      const cb = (name: string) => (_fd: number, what: number) => void log.push(`${name} ${what}`);
+      // persistent with a period, deleted, then activated
+      const deleted = base.event(ps[0]![0], EV.READ | EV.PERSIST, cb('deleted')).add(60_000);
+      deleted.del();
+      // persistent with a period, activated, then given its timeout
+      const persistent = base.event(ps[1]![0], EV.READ | EV.PERSIST, cb('persistent'));
+      // non-persistent, activated, then given a timeout
+      const single = base.event(ps[2]![0], EV.READ, cb('single'));
+      for (const [, w] of ps) io.write(w, bytes(1));
+      thrower.active(EV.TIMEOUT);
+      deleted.active(EV.WRITE);
+      persistent.active(EV.WRITE);
+      persistent.add(60_000);
+      single.active(EV.WRITE);
+      single.add(60_000);
+      expect(() => base.loop(ONCE)).toThrow('first');
+      log.push(`after throw ${log.length}`);
+      base.loop(ONCE);
+      base.free();
+      for (const fd of opened.splice(0)) io.close(fd);
+      return log;
+    });
+    expect(trace).toEqual(['after throw 0', `deleted ${EV.WRITE}`, `persistent ${EV.WRITE}`, `single ${EV.WRITE}`]);
+  });
+
   it('runs once() callbacks and EV_CLOSED results through the batch', () => {
     const trace = bothWays(() => {
       const base = new EventBase({ method });
