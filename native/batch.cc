@@ -255,7 +255,7 @@ void BatchSpill(BaseRec* b) {
         }
         if (offFd) event_del(ev);
         else if (armed) event_remove_timer(ev);
-        ev->ev_.ev_io.ev_timeout = period;  // both clear the period: the re-run re-arms from it
+        ev->ev_.ev_io.ev_timeout = period;  // remove_timer clears the period: the re-run re-arms from it
         r->spillWhat |= EV_TIMEOUT;
         event_active(ev, what & ~EV_TIMEOUT, 1);
       } else if (offFd) {
