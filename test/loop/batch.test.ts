@@ -293,7 +293,7 @@ describe.each(methods)('batched dispatch on %s', (method) => {
   });
 
   it('gives a waiting event put back by a throw no I/O bits from an fd it does not watch yet', () => {
-    // Each event is active (WRITE) but not added for I/O (libevent adds no I/O interest to an
+    // Each event is active (WRITE, one TIMEOUT too) but not added for I/O (libevent adds no I/O interest to an
     // active event), and its fd is readable. Its record waits behind a callback that throws;
     // the next loop call must run it with WRITE alone, as libevent does: a spill used to put
     // it back added for READ (a persistent one's period re-adds it for its call, a
@@ -301,7 +301,7 @@ describe.each(methods)('batched dispatch on %s', (method) => {
     const trace = bothWays(() => {
       const base = new EventBase({ method });
       const log: string[] = [];
-      const ps = pairs(3);
+      const ps = pairs(4);
       const thrower = base.timer(() => {
         throw new Error('first');
       });
@@ -309,6 +309,9 @@ describe.each(methods)('batched dispatch on %s', (method) => {
       // persistent with a period, deleted, then activated
       const deleted = base.event(ps[0]![0], EV.READ | EV.PERSIST, cb('deleted')).add(60_000);
       deleted.del();
+      // the same, activated with TIMEOUT too (a spill keeps that bit aside)
+      const timedOut = base.event(ps[3]![0], EV.READ | EV.PERSIST, cb('timedOut')).add(60_000);
+      timedOut.del();
       // persistent with a period, activated, then given its timeout
       const persistent = base.event(ps[1]![0], EV.READ | EV.PERSIST, cb('persistent'));
       // non-persistent, activated, then given a timeout
@@ -316,6 +319,7 @@ describe.each(methods)('batched dispatch on %s', (method) => {
       for (const [, w] of ps) io.write(w, bytes(1));
       thrower.active(EV.TIMEOUT);
       deleted.active(EV.WRITE);
+      timedOut.active(EV.TIMEOUT | EV.WRITE);
       persistent.active(EV.WRITE);
       persistent.add(60_000);
       single.active(EV.WRITE);
@@ -327,7 +331,13 @@ describe.each(methods)('batched dispatch on %s', (method) => {
       for (const fd of opened.splice(0)) io.close(fd);
       return log;
     });
-    expect(trace).toEqual(['after throw 0', `deleted ${EV.WRITE}`, `persistent ${EV.WRITE}`, `single ${EV.WRITE}`]);
+    expect(trace).toEqual([
+      'after throw 0',
+      `deleted ${EV.WRITE}`,
+      `timedOut ${EV.TIMEOUT | EV.WRITE}`,
+      `persistent ${EV.WRITE}`,
+      `single ${EV.WRITE}`,
+    ]);
   });
 
   it('runs once() callbacks and EV_CLOSED results through the batch', () => {
