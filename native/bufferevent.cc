@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -150,6 +153,64 @@ static void RelayMove(BevRec* src) {
   }
 }
 
+// libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ), so bulk data
+// costs a loop pass and a callback per 4 KiB. Called from the read trampoline right after
+// libevent's own read, this reads on into the input (its end unfrozen, as libevent does around
+// its reads) until maxRead bytes or the socket is empty. It stays out of the way of everything
+// libevent enforces: rate limits (their buckets would not be charged), the read high watermark
+// (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
+// socket at EOF stays readable); an error is reported as libevent would: READING|ERROR, with
+// reading disabled.
+static void TopUpRead(BevRec* r) {
+  if (r->isPair || r->maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
+  if (!(bufferevent_get_enabled(r->bev) & EV_READ)) return;
+  int fd = bufferevent_getfd(r->bev);
+  if (fd < 0) return;
+  struct evbuffer* in = bufferevent_get_input(r->bev);
+  size_t budget = r->maxRead - kLibeventMaxRead;
+  if (r->readHigh) {
+    size_t have = evbuffer_get_length(in);
+    if (have >= r->readHigh) return;
+    budget = std::min(budget, r->readHigh - have);
+  }
+  int err = 0;
+  evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
+  while (budget > 0) {
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(budget), v, 2);
+    if (nv <= 0) break;
+    struct iovec iov[2];
+    size_t want = 0;
+    for (int k = 0; k < nv; k++) {
+      iov[k].iov_base = v[k].iov_base;
+      iov[k].iov_len = std::min(v[k].iov_len, budget - want);
+      want += iov[k].iov_len;
+      v[k].iov_len = iov[k].iov_len;
+    }
+    ssize_t n = readv(fd, iov, nv);
+    if (n <= 0) {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+      evbuffer_commit_space(in, v, 0);
+      break;
+    }
+    // Commit exactly the n bytes read, in the vectors' order.
+    size_t left = static_cast<size_t>(n);
+    for (int k = 0; k < nv; k++) {
+      v[k].iov_len = std::min(v[k].iov_len, left);
+      left -= v[k].iov_len;
+    }
+    evbuffer_commit_space(in, v, nv);
+    budget -= static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;  // the socket is empty
+  }
+  evbuffer_freeze(in, 0);
+  if (err) {
+    bufferevent_disable(r->bev, EV_READ);
+    EVUTIL_SET_SOCKET_ERROR(err);
+    bufferevent_trigger_event(r->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, 0);  // deferred, after this read callback
+  }
+}
+
 // Stops reading when the input sits at the read high watermark after a read callback: libevent
 // itself would re-run the callback in a loop (libevent#891).
 static void GateHighWatermark(BevRec* r) {
@@ -177,10 +238,12 @@ static void ReadCb(struct bufferevent* bev, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
   if (Silent(r)) return;
   if (r->relayTo) {
+    if (!r->relayStalled) TopUpRead(r);
     RelayMove(r);
     return;
   }
   if (r->paused) return;  // scheduled before pause(): not delivered (libevent#1809)
+  TopUpRead(r);
   Frame f(r);
   if (r->wants & 1) CallBufferedDispatcher(r->base, kRead, Handle(r), 0, 0);
   GateHighWatermark(r);
@@ -225,11 +288,21 @@ static BevRec* Register(BaseRec* b, struct bufferevent* bev, int fd, bool ownsFd
   return r;
 }
 
+// libevent's own caps follow ours: its write cap is what it writes per writable event, and its
+// read cap (at most 4096 effective) is where the read trampoline's top-up starts from.
+static void ApplyMaxIo(BevRec* r, size_t maxRead, size_t maxWrite) {
+  r->maxRead = maxRead;
+  r->maxWrite = maxWrite;
+  bufferevent_set_max_single_read(r->bev, maxRead);
+  bufferevent_set_max_single_write(r->bev, maxWrite);
+}
+
 BevRec* WrapSocket(BaseRec* b, int fd, bool closeOnFree, int enable) {
   struct bufferevent* bev =
       bufferevent_socket_new(b->eb, fd, BEV_OPT_DEFER_CALLBACKS | (closeOnFree ? BEV_OPT_CLOSE_ON_FREE : 0));
   if (!bev) return nullptr;
   BevRec* r = Register(b, bev, fd, closeOnFree);
+  ApplyMaxIo(r, kDefaultMaxRead, kDefaultMaxWrite);
   if (enable) bufferevent_enable(bev, static_cast<short>(enable));
   return r;
 }
@@ -760,6 +833,33 @@ static Napi::Value BevUnrelay(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// bevSetMaxIo(h, maxRead, maxWrite): bytes per readable / writable event; 0 keeps that one.
+static Napi::Value BevSetMaxIo(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  int64_t rd, wr;
+  if (!r || !ArgInt(info, 1, "maxSingleRead", 0, INT32_MAX, &rd) || !ArgInt(info, 2, "maxSingleWrite", 0, INT32_MAX, &wr))
+    return Napi::Value();
+  if ((rd && rd < 1024) || (wr && wr < 1024)) {
+    ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "maxSingleRead and maxSingleWrite are at least 1024 bytes (0 keeps the current one)");
+    return Napi::Value();
+  }
+  if (r->isPair) {
+    ThrowError(info.Env(), "ERR_INVALID_ARG_VALUE", "pairs move whole buffers: maxSingleRead/maxSingleWrite apply to sockets only");
+    return Napi::Value();
+  }
+  ApplyMaxIo(r, rd ? static_cast<size_t>(rd) : r->maxRead, wr ? static_cast<size_t>(wr) : r->maxWrite);
+  return info.Env().Undefined();
+}
+
+static Napi::Value BevGetMaxIo(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, static_cast<double>(r->maxRead));
+  out.Set(1u, static_cast<double>(r->maxWrite));
+  return out;
+}
+
 // ---- rate limits
 
 static struct ev_token_bucket_cfg* ArgRateCfg(const Napi::CallbackInfo& info, size_t i) {
@@ -947,6 +1047,8 @@ void InitBuffered(Napi::Env env, Napi::Object exports) {
   o.Set("bevRelay", Napi::Function::New(env, BevRelay));
   o.Set("bevUnrelay", Napi::Function::New(env, BevUnrelay));
   o.Set("bevSetRateLimit", Napi::Function::New(env, BevSetRateLimit));
+  o.Set("bevSetMaxIo", Napi::Function::New(env, BevSetMaxIo));
+  o.Set("bevGetMaxIo", Napi::Function::New(env, BevGetMaxIo));
   o.Set("groupNew", Napi::Function::New(env, GroupNew));
   o.Set("groupAdd", Napi::Function::New(env, GroupAdd));
   o.Set("groupRemove", Napi::Function::New(env, GroupRemove));

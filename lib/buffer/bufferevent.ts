@@ -39,12 +39,24 @@ export interface BufferEventOptions extends BufferEventCallbacks {
   enable?: number;
 }
 
-export interface SocketOptions extends BufferEventOptions {
+/** Bytes moved per readable / writable event (sockets only). */
+export interface IoSizeOptions {
+  /**
+   * Most bytes read per readable event (default 64 KiB, as Node reads). libevent 2.1 itself
+   * stops at 4096; the binding reads on up to this in the same pass. Rate-limited bufferevents
+   * keep libevent's own reads (the limit is charged there).
+   */
+  maxSingleRead?: number;
+  /** Most bytes written per writable event (default 64 KiB; libevent's default is 16 KiB). */
+  maxSingleWrite?: number;
+}
+
+export interface SocketOptions extends BufferEventOptions, IoSizeOptions {
   /** The bufferevent closes the fd when freed (default true); then nobody else may close it. */
   closeOnFree?: boolean;
 }
 
-export interface ConnectOptions extends BufferEventOptions {
+export interface ConnectOptions extends BufferEventOptions, IoSizeOptions {
   /** TCP_NODELAY (default false, as in Node). */
   noDelay?: boolean;
 }
@@ -236,6 +248,28 @@ export class BufferEvent implements Disposable {
     this.#check();
     native.bevSetTimeouts(this.#handle, readMs, writeMs);
     return this;
+  }
+
+  /**
+   * Bytes per readable / writable event (libevent's bufferevent_set_max_single_read/write,
+   * plus the binding's reading on past libevent 2.1's 4096-byte reads). Sockets only; at least
+   * 1024 each; 0 or absent keeps that one.
+   */
+  setMaxSingle(sizes: IoSizeOptions): this {
+    this.#check();
+    if (typeof sizes !== 'object' || sizes === null) throw typeError('ERR_INVALID_ARG_TYPE', 'setMaxSingle takes { maxSingleRead, maxSingleWrite }');
+    native.bevSetMaxIo(this.#handle, sizes.maxSingleRead ?? 0, sizes.maxSingleWrite ?? 0);
+    return this;
+  }
+
+  get maxSingleRead(): number {
+    this.#check();
+    return native.bevGetMaxIo(this.#handle)[0];
+  }
+
+  get maxSingleWrite(): number {
+    this.#check();
+    return native.bevGetMaxIo(this.#handle)[1];
   }
 
   /** Queues a copy of `data`; false when the output reached the write high mark (wait for write). */

@@ -41,6 +41,8 @@ export interface NativeBuffered {
   bevInfo(h: number): [fd: number, input: number, output: number, relayed: number, ending: boolean];
   bevRelay(src: number, dst: number, high: number, low: number, endOnEof: boolean): void;
   bevUnrelay(src: number): void;
+  bevSetMaxIo(h: number, maxRead: number, maxWrite: number): void;
+  bevGetMaxIo(h: number): [number, number];
   bevSetRateLimit(h: number, ...cfg: [] | [number, number, number, number, number]): void;
   groupNew(base: number, readRate: number, readBurst: number, writeRate: number, writeBurst: number, tickMs: number): number;
   groupAdd(group: number, bev: number): void;
