@@ -5,6 +5,7 @@ import type { DeliveryPolicy, Mainloop } from '../mainloop/index.js';
 import { defineMessage } from '../pubsub/index.js';
 import { defineSubsystem, type SubsystemDef } from '../subsys/index.js';
 import { describeThrown, UpdateError } from './errors.js';
+import type { Handler } from './rebind-buffered.js';
 
 /** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
 export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io, defineMessage, defineSubsystem });
@@ -43,7 +44,8 @@ export interface VersionContext {
   isUpdatingFrom(point: string): boolean;
   state<T>(key: string, init: (() => T) | undefined, options?: StateOptions<T>): T;
   retire(key: string): void;
-  handlers<H extends Record<string, Callback>>(handlers: H): H;
+  /** Names this version's callbacks (events, bufferevents, listeners) so an update can rebind them. */
+  handlers<H extends Record<string, Handler>>(handlers: H): H;
   updatePoint(name: string): void;
   subsystems(list: readonly SubsystemDef[], options?: SubsystemsOptions): void;
   readonly mainloop: Mainloop;
@@ -133,13 +135,14 @@ export class UpdateContext implements VersionContext {
     this.retired.add(key);
   }
 
-  handlers<H extends Record<string, Callback>>(handlers: H): H {
+  handlers<H extends Record<string, Handler>>(handlers: H): H {
     this.#live();
     for (const [name, fn] of Object.entries(handlers)) {
       if (typeof fn !== 'function') throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is not a function`);
       if (this.handlerByName.has(name)) throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is registered twice`);
-      this.handlerByName.set(name, fn);
-      this.nameOfHandler.set(fn, name);
+      // Kept by identity only: what a handler is bound to (event, bufferevent, listener) picks its type.
+      this.handlerByName.set(name, fn as Callback);
+      this.nameOfHandler.set(fn as Callback, name);
     }
     return handlers;
   }
