@@ -61,6 +61,7 @@ struct BevRec {
   bool relayStalled = false;    // our reading stopped because relayTo's output passed relayHigh
   bool relayEndOnEof = true;
   struct ev_token_bucket_cfg* rate = nullptr;
+  double rateArgs[5] = {0, 0, 0, 0, 0};  // as given: readRate, readBurst, writeRate, writeBurst, tickMs
   GroupRec* group = nullptr;
   uint64_t bytesRelayed = 0;
   // Bytes per readable/writable event. libevent 2.1 reads at most 4096 per event whatever its

@@ -24,6 +24,8 @@
 #include <cstring>
 
 #include "buffered.h"
+// After bufferevent.h (buffered.h), which declares the callback types it uses.
+#include <event2/bufferevent_struct.h>
 
 namespace nle {
 
@@ -703,6 +705,18 @@ static Napi::Value BevSetTimeouts(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// [readMs, writeMs] as libevent holds them (0: none). libevent 2.1 has no getter; the fields
+// are in its public bufferevent_struct.h, read here and nowhere written.
+static Napi::Value BevGetTimeouts(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  auto ms = [](const struct timeval& tv) { return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0; };
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, ms(r->bev->timeout_read));
+  out.Set(1u, ms(r->bev->timeout_write));
+  return out;
+}
+
 static bool Writable(napi_env env, BevRec* r) {
   if (r->ending || r->ended) {
     ThrowError(env, "ERR_STREAM_WRITE_AFTER_END", "write after end()");
@@ -904,7 +918,20 @@ static Napi::Value BevSetRateLimit(const Napi::CallbackInfo& info) {
   }
   if (r->rate) ev_token_bucket_cfg_free(r->rate);
   r->rate = cfg;
+  for (int k = 0; k < 5; k++) r->rateArgs[k] = cfg && info[1 + k].IsNumber() ? info[1 + k].As<Napi::Number>().DoubleValue() : 0;
   return info.Env().Undefined();
+}
+
+// [readRate, readBurst, writeRate, writeBurst, tickMs], or null: the limit libevent applies
+// (its cfg pointer is checked to be still ours).
+static Napi::Value BevGetRateLimit(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  const struct ev_token_bucket_cfg* live = r->isPair ? nullptr : bufferevent_get_token_bucket_cfg(r->bev);
+  if (!live || live != r->rate) return info.Env().Null();
+  Napi::Array out = Napi::Array::New(info.Env(), 5);
+  for (uint32_t k = 0; k < 5; k++) out.Set(k, r->rateArgs[k]);
+  return out;
 }
 
 static GroupRec* ArgGroup(const Napi::CallbackInfo& info, size_t i) {
@@ -1048,6 +1075,8 @@ void InitBuffered(Napi::Env env, Napi::Object exports) {
   o.Set("bevUnrelay", Napi::Function::New(env, BevUnrelay));
   o.Set("bevSetRateLimit", Napi::Function::New(env, BevSetRateLimit));
   o.Set("bevSetMaxIo", Napi::Function::New(env, BevSetMaxIo));
+  o.Set("bevGetTimeouts", Napi::Function::New(env, BevGetTimeouts));
+  o.Set("bevGetRateLimit", Napi::Function::New(env, BevGetRateLimit));
   o.Set("bevGetMaxIo", Napi::Function::New(env, BevGetMaxIo));
   o.Set("groupNew", Napi::Function::New(env, GroupNew));
   o.Set("groupAdd", Napi::Function::New(env, GroupAdd));

@@ -272,6 +272,20 @@ export class BufferEvent implements Disposable {
     return native.bevGetMaxIo(this.#handle)[1];
   }
 
+  /** The timeouts libevent holds, in ms (0: none). */
+  get timeouts(): { readMs: number; writeMs: number } {
+    this.#check();
+    const [readMs, writeMs] = native.bevGetTimeouts(this.#handle);
+    return { readMs, writeMs };
+  }
+
+  /** The rate limit libevent applies to this bufferevent (not a group's), or null. */
+  get rateLimit(): Required<RateLimit> | null {
+    this.#check();
+    const v = native.bevGetRateLimit(this.#handle);
+    return v && { readRate: v[0], readBurst: v[1], writeRate: v[2], writeBurst: v[3], tickMs: v[4] };
+  }
+
   /** Queues a copy of `data`; false when the output reached the write high mark (wait for write). */
   write(data: Bytes): boolean {
     this.#check();
