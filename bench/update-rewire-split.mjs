@@ -1,15 +1,21 @@
 #!/usr/bin/env node
-// Where the in-place rewire phase spends its time, per live event. The update host's rewire
-// phase (UpdateReport.phases.rewire) is: plan (map each live event of the old version to the
-// new version's handler, by name) + commit (base._rewireEvents). This times the parts that
-// can be called on their own, on --events pending events of one base (1% persistent
-// socketpair READ events, the rest timers with distinct 10-20 minute timeouts):
-//   snapshot   base._allEvents(): the live events, as the host takes them before prepare
-//   commit     base._rewireEvents(events, fns): slots, the native write, JS bookkeeping
-//   native     the addon's baseRewire alone, on prepared arrays: check every record, then
-//              write the callback and argument words of every struct event
-// Median over --repeats after --warmup, a full GC before each (with --expose-gc).
-// Prints one JSON object.
+// Where the in-place rewire phase spends its time, per live event, and what the previous path
+// cost on the same events in the same process. --events pending events on one base (1%
+// persistent socketpair READ events, the rest timers with distinct 10-20 minute timeouts), on
+// three callbacks, as a service has a few handlers and many events.
+//
+// The update host's path (lib/update/prepare.ts, commit.ts), per handler:
+//   census     base._callbackCensus(): per callback, how many live events run it (one native
+//              pass over the records), taken before prepare
+//   commit     base._rewireCallbacks(old -> new): one native pass rewriting every event of each
+//              old callback's slot, then the JS bookkeeping per slot
+//   native     the addon's baseRewireSlots alone (the commit without its JS part)
+//   slotPath   census + mapping each callback + commit, timed as one (what the phase costs)
+// The previous path, per event (what the host did before: list the events, map each in JS,
+// count the report's handler pairs per event, commit the list):
+//   perEvent   base._allEvents() + a Map lookup per event + base._rewireEvents(events, fns)
+// Median over --repeats after --warmup, a full GC before each (with --expose-gc), so every
+// call starts with cold caches, as an update after a collection does. Prints one JSON object.
 import { parseArgs } from 'node:util';
 
 import { EV, EventBase, io } from '../dist/index.js';
@@ -30,14 +36,15 @@ const gc = globalThis.gc;
 
 const base = new EventBase({ method: opt.method });
 const fds = [];
-const noop = () => {};
+const handlers = () => [() => {}, () => {}, () => {}];
+const first = handlers();
 const pairs = Math.min(Math.floor(total / 100), 1000);
 for (let i = 0; i < pairs; i++) {
   const [r, w] = io.socketpair();
   fds.push(r, w);
-  base.event(r, EV.READ | EV.PERSIST, noop).add();
+  base.event(r, EV.READ | EV.PERSIST, first[i % 3]).add();
 }
-for (let i = pairs; i < total; i++) base.timer(noop).add(600_000 + (i % 600_000));
+for (let i = pairs; i < total; i++) base.timer(first[i % 3]).add(600_000 + (i % 600_000));
 
 function time(fn) {
   const out = [];
@@ -51,22 +58,51 @@ function time(fn) {
   return out.map((x) => Math.round(x * 10) / 10);
 }
 
-const all = base._allEvents();
-if (all.length !== total) throw new Error(`expected ${total} events, got ${all.length}`);
-const fnSets = [0, 1].map(() => {
-  const f = () => {};
-  return all.map(() => f);
-});
-const snapshotNsPerEvent = time(() => base._allEvents());
-const commitNsPerEvent = time((k) => base._rewireEvents(all, fnSets[k & 1]));
-// The native part alone rewrites each event to the slot it has now (so the JS side stays
-// consistent with the structs).
-const handles = new Float64Array(all.map((ev) => ev._handle));
-const sameSlots = new Uint32Array(all.length);
-for (let k = 0; k < all.length; k++) sameSlots[k] = binding.eventStoredCallback(all[k]._handle)[1];
-const nativeNsPerEvent = time(() => binding.baseRewire(base._handle, handles, sameSlots));
+if (base._allEvents().length !== total) throw new Error(`expected ${total} events`);
+let current = first; // the functions the events run now
+const nextMap = () => {
+  const next = handlers();
+  const map = new Map(current.map((fn, k) => [fn, next[k]]));
+  current = next;
+  return map;
+};
 
-const result = { events: total, method: base.method, snapshotNsPerEvent, commitNsPerEvent, nativeNsPerEvent };
+const censusNsPerEvent = time(() => base._callbackCensus());
+const commitNsPerEvent = time(() => base._rewireCallbacks(nextMap()));
+const slotPathNsPerEvent = time(() => {
+  const census = base._callbackCensus();
+  const next = handlers();
+  const map = new Map();
+  for (const row of census) map.set(row.fn, next[current.indexOf(row.fn)]);
+  current = next;
+  base._rewireCallbacks(map);
+});
+const perEventNsPerEvent = time(() => {
+  const map = nextMap();
+  const events = [];
+  const fns = [];
+  const pairsSeen = new Map();
+  for (const ev of base._allEvents()) {
+    const fn = map.get(ev.callback);
+    events.push(ev);
+    fns.push(fn);
+    pairsSeen.set(fn, (pairsSeen.get(fn) ?? 0) + 1); // the report's per-handler counts, per event
+  }
+  base._rewireEvents(events, fns);
+});
+// The native part alone: move every event from its slot to a spare one and back (two calls,
+// halved), with the JS side left as it was in between.
+const slotOf = (fn) => binding.eventStoredCallback(base._allEvents().find((ev) => ev.callback === fn)._handle)[1];
+const olds = Uint32Array.from(current, slotOf);
+const spare = Uint32Array.from(olds, (_, k) => Math.max(...olds) + 1 + k); // no dispatch runs in between
+const nativeNsPerEvent = time(() => {
+  binding.baseRewireSlots(base._handle, olds, spare);
+  binding.baseRewireSlots(base._handle, spare, olds);
+}).map((x) => Math.round(x * 5) / 10);
+
+// Still consistent: every event is pending and runs the last functions installed.
+if (!base._allEvents().every((ev) => ev.pending() !== 0 && current.includes(ev.callback))) throw new Error('events lost their state or callbacks');
+const result = { events: total, method: base.method, censusNsPerEvent, commitNsPerEvent, nativeNsPerEvent, slotPathNsPerEvent, perEventNsPerEvent };
 process.stdout.write(JSON.stringify(result) + '\n');
 base.free();
 for (const fd of fds) io.close(fd);

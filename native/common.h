@@ -57,6 +57,7 @@ struct EventRec {
   bool freeDeferred = false; // ev.free() from inside its own callback: event_free after it returns
   bool releaseDeferred = false;  // record released from inside its own callback: drop it after
   bool stopDeliveries = false;   // del/free inside a signal callback: no further call of this closure
+  bool hostOwned = false;    // the update host's own event: counted apart by a slot census (rewrite.cc)
   int32_t batchPos = -1;     // position of its last record in the base's waiting batch (batch.cc)
   short spillWhat = 0;       // result bits a spill could not re-queue (batch.cc), for its next call
   bool spilled = false;      // re-queued by a spill since its last call
@@ -68,6 +69,7 @@ struct EventRec {
   bool fixDeadline = false;
   struct timeval fixExpiry = {0, 0}, fixPeriod = {0, 0};
   uint64_t fdDev = 0, fdIno = 0; // identity of the file behind fd at the last add (I/O events)
+  uint64_t serial = 0;       // creation order in this thread (rewrite.cc: events made since a mark)
 };
 
 struct BaseRec {
@@ -107,6 +109,7 @@ struct AddonData {
   std::vector<uint32_t> freeEventSlots;
   std::vector<uint32_t> baseGenerations, eventGenerations;
   size_t liveEvents = 0, liveBases = 0;
+  uint64_t eventSerial = 0;  // the serial of the last event made (EventRec::serial)
   bool tearingDown = false;  // env cleanup: no more JS values may be made
 };
 

@@ -383,6 +383,7 @@ static Napi::Value EventNew(const Napi::CallbackInfo& info) {
   r->index = index;
   r->generation = d->eventGenerations[index];
   r->fnIndex = static_cast<uint32_t>(fnIndex);
+  r->serial = ++d->eventSerial;
   r->fd = static_cast<int>(fd);
   r->events = static_cast<short>(events);
   struct stat st;

@@ -24,6 +24,12 @@ static bool Rewritable(const EventRec* r) {
   return ev->ev_evcallback.evcb_cb_union.evcb_callback == EventTrampoline;
 }
 
+// A live record a slot operation counts or moves: not freed, not about to be freed or released.
+static inline bool Movable(const EventRec* r) { return r->ev && !r->freeDeferred && !r->releaseDeferred; }
+
+// How many records ahead the slot rewrite fetches (see BaseRewireSlots).
+constexpr size_t kFetchAhead = 16;
+
 static inline void WriteCallback(EventRec* r, uint32_t fnIndex) {
   struct event_callback* cb = &r->ev->ev_evcallback;
   cb->evcb_cb_union.evcb_callback = EventTrampoline;
@@ -146,36 +152,124 @@ static Napi::Value BaseRewireSlots(const Napi::CallbackInfo& info) {
   }
   BatchSpill(b);  // waiting events must run the callbacks written here
   auto match = [&](const EventRec* r) -> int32_t {
-    if (!r->ev || r->freeDeferred || r->releaseDeferred || r->fnIndex >= pairOf.size()) return -1;
+    if (!Movable(r) || r->fnIndex >= pairOf.size()) return -1;
     return pairOf[r->fnIndex];
   };
-  for (const EventRec* r : b->events) {
-    if (match(r) >= 0 && !Rewritable(r)) {
+  // One pass over the base's records in order, fetching records and struct events a few
+  // ahead (with 100k events these are tens of MB that are not in cache: waiting for each in
+  // turn would dominate). Each event is checked just before it is written; if one cannot be
+  // rewritten, the ones already written are put back, so the call is still all or nothing.
+  const std::vector<EventRec*>& evs = b->events;
+  const size_t count = evs.size();
+  // (position << 32 | pair) of each event written so far, to put back on a refusal; kept
+  // between calls so that a large base does not page in fresh memory at every rewire.
+  static thread_local std::vector<uint64_t> written;
+  written.clear();
+  std::vector<uint32_t> moved(n, 0);
+  for (size_t i = 0; i < count; i++) {
+    if (i + kFetchAhead < count) __builtin_prefetch(evs[i + kFetchAhead]);
+    if (i + kFetchAhead / 2 < count) {
+      const EventRec* a = evs[i + kFetchAhead / 2];
+      if (match(a) >= 0) __builtin_prefetch(a->ev, 1);
+    }
+    EventRec* r = evs[i];
+    int32_t k = match(r);
+    if (k < 0) continue;
+    if (!Rewritable(r)) {
+      for (uint64_t w : written) WriteCallback(evs[w >> 32], from[w & 0xffffffffu]);
+      written.clear();
       ThrowError(env, "ERR_NOT_REWRITABLE", "an event on slot " + std::to_string(r->fnIndex) + " cannot be rewritten in place");
       return Napi::Value();
     }
-  }
-  std::vector<uint32_t> moved(n, 0);
-  for (EventRec* r : b->events) {
-    int32_t k = match(r);
-    if (k < 0) continue;
     WriteCallback(r, to[static_cast<size_t>(k)]);
+    written.push_back(static_cast<uint64_t>(i) << 32 | static_cast<uint32_t>(k));
     moved[static_cast<size_t>(k)]++;
   }
+  written.clear();
   Napi::Uint32Array counts = Napi::Uint32Array::New(env, n);
   if (n > 0) std::copy(moved.begin(), moved.end(), counts.Data());
   return counts;
 }
 
-// baseSlots(base) -> Uint32Array: the distinct callback slots its live events name.
+// baseSlotCensus(base) -> Int32Array, five words per distinct callback slot that a live event
+// of the base names: [slot, events, ofWhichHostOwned, fd, events mask], the last two of one of
+// its events (for error messages). The update host plans a rewire from this, per slot and not
+// per event. Reads only the records, never libevent's structs.
+static Napi::Value BaseSlotCensus(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  if (!b) return Napi::Value();
+  constexpr size_t kWords = 5;
+  std::vector<int32_t> rowOf;  // slot -> row in `rows`, or -1
+  std::vector<int32_t> rows;
+  const std::vector<EventRec*>& evs = b->events;
+  for (size_t i = 0; i < evs.size(); i++) {
+    if (i + kFetchAhead < evs.size()) __builtin_prefetch(evs[i + kFetchAhead]);
+    const EventRec* r = evs[i];
+    if (!Movable(r)) continue;
+    if (r->fnIndex >= rowOf.size()) rowOf.resize(static_cast<size_t>(r->fnIndex) + 1, -1);
+    int32_t& row = rowOf[r->fnIndex];
+    if (row < 0) {
+      row = static_cast<int32_t>(rows.size() / kWords);
+      rows.insert(rows.end(), {static_cast<int32_t>(r->fnIndex), 0, 0, r->fd, r->events});
+    }
+    int32_t* w = &rows[static_cast<size_t>(row) * kWords];
+    if (w[1] == w[2] && !r->hostOwned) {  // the sample so far is a host-owned event: prefer this one
+      w[3] = r->fd;
+      w[4] = r->events;
+    }
+    w[1]++;
+    if (r->hostOwned) w[2]++;
+  }
+  Napi::Int32Array out = Napi::Int32Array::New(info.Env(), rows.size());
+  if (!rows.empty() && out.Data()) std::copy(rows.begin(), rows.end(), out.Data());
+  return out;
+}
+
+// eventSetHostOwned(handle, owned: boolean): the update host marks its own events, so that a
+// slot census tells them apart from the running version's.
+static Napi::Value EventSetHostOwned(const Napi::CallbackInfo& info) {
+  EventRec* r = ArgEvent(info, 0);
+  if (!r) return Napi::Value();
+  if (!info[1].IsBoolean()) {
+    ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "owned must be a boolean");
+    return Napi::Value();
+  }
+  r->hostOwned = info[1].As<Napi::Boolean>().Value();
+  return Napi::Value();
+}
+
+// eventMark() -> number: the creation serial of the newest event so far (of any base).
+static Napi::Value EventMark(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(CurrentData()->eventSerial));
+}
+
+// baseEventsSince(base, mark) -> Uint32Array: indexes of the base's live events made after
+// eventMark() returned `mark` (what a rolled-back update must free).
+static Napi::Value BaseEventsSince(const Napi::CallbackInfo& info) {
+  BaseRec* b = ArgBase(info, 0);
+  int64_t mark;
+  if (!b || !ArgInt(info, 1, "mark", 0, (int64_t{1} << 53) - 1, &mark)) return Napi::Value();
+  std::vector<uint32_t> found;
+  for (const EventRec* r : b->events)
+    if (r->ev && !r->freeDeferred && r->serial > static_cast<uint64_t>(mark)) found.push_back(r->index);
+  Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), found.size());
+  if (!found.empty() && out.Data()) std::copy(found.begin(), found.end(), out.Data());
+  return out;
+}
+
+// baseSlots(base) -> Uint32Array: the distinct callback slots its live events name, ascending.
 static Napi::Value BaseSlots(const Napi::CallbackInfo& info) {
   BaseRec* b = ArgBase(info, 0);
   if (!b) return Napi::Value();
+  std::vector<bool> seen;  // by slot: one pass, no sort of one entry per event
+  for (const EventRec* r : b->events) {
+    if (!Movable(r)) continue;
+    if (r->fnIndex >= seen.size()) seen.resize(static_cast<size_t>(r->fnIndex) + 1, false);
+    seen[r->fnIndex] = true;
+  }
   std::vector<uint32_t> slots;
-  for (const EventRec* r : b->events)
-    if (r->ev && !r->freeDeferred && !r->releaseDeferred) slots.push_back(r->fnIndex);
-  std::sort(slots.begin(), slots.end());
-  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  for (size_t i = 0; i < seen.size(); i++)
+    if (seen[i]) slots.push_back(static_cast<uint32_t>(i));
   Napi::Uint32Array out = Napi::Uint32Array::New(info.Env(), slots.size());
   std::copy(slots.begin(), slots.end(), out.Data());
   return out;
@@ -197,6 +291,10 @@ void InitRewrite(Napi::Env env, Napi::Object exports) {
   exports.Set("baseRewire", Napi::Function::New(env, BaseRewire));
   exports.Set("baseRewireSlots", Napi::Function::New(env, BaseRewireSlots));
   exports.Set("baseSlots", Napi::Function::New(env, BaseSlots));
+  exports.Set("baseSlotCensus", Napi::Function::New(env, BaseSlotCensus));
+  exports.Set("eventSetHostOwned", Napi::Function::New(env, EventSetHostOwned));
+  exports.Set("eventMark", Napi::Function::New(env, EventMark));
+  exports.Set("baseEventsSince", Napi::Function::New(env, BaseEventsSince));
   exports.Set("eventStoredCallback", Napi::Function::New(env, EventStoredCallback));
 }
 

@@ -11,20 +11,41 @@ import { INDEX_MODULUS, native } from './native.js';
 
 /** Bits of a bufferevent event callback's `what` (libevent's BEV_EVENT_*). */
 export const BEV = Object.freeze({
+  /** The event happened while reading. */
   READING: 0x01,
+  /** The event happened while writing. */
   WRITING: 0x02,
+  /** The peer closed its side (end of input). */
   EOF: 0x10,
+  /** An error; the callback's `err` has the errno. */
   ERROR: 0x20,
+  /** A read or write timeout (setTimeouts) fired. */
   TIMEOUT: 0x40,
+  /** A connect finished. */
   CONNECTED: 0x80,
 } as const);
 
 /** bufferevent_flush modes. */
-export const FLUSH = Object.freeze({ NORMAL: 0, FLUSH: 1, FINISHED: 2 } as const);
+export const FLUSH = Object.freeze({
+  /** BEV_NORMAL: move what is allowed now. */
+  NORMAL: 0,
+  /** BEV_FLUSH: move everything now. */
+  FLUSH: 1,
+  /** BEV_FINISHED: move everything, then signal EOF (pairs). */
+  FINISHED: 2,
+} as const);
 
 /** A system error as Node reports them: `code` is the errno name, `errno` negative. */
-export type SystemError = Error & { code: string; errno: number; syscall: string };
+export type SystemError = Error & {
+  /** The errno name, e.g. 'ECONNREFUSED' ('ERR_FD_SETSIZE' when select cannot watch the fd). */
+  code: string;
+  /** The negative errno, as in Node. */
+  errno: number;
+  /** The call that failed ('bufferevent', 'connect', 'accept', …). */
+  syscall: string;
+};
 
+/** The three callbacks of a bufferevent; each runs from the loop. */
 export interface BufferEventCallbacks {
   /** New input is available (at least the read low watermark). */
   read?: (bev: BufferEvent) => void;
@@ -34,6 +55,7 @@ export interface BufferEventCallbacks {
   event?: (bev: BufferEvent, what: number, err: SystemError | undefined) => void;
 }
 
+/** Options of base.bufferevent.pair(): the callbacks and the directions to enable. */
 export interface BufferEventOptions extends BufferEventCallbacks {
   /** EV.READ / EV.WRITE to enable at once (default both, as a Node socket reads at once). */
   enable?: number;
@@ -51,16 +73,19 @@ export interface IoSizeOptions {
   maxSingleWrite?: number;
 }
 
+/** Options of base.bufferevent(fd). */
 export interface SocketOptions extends BufferEventOptions, IoSizeOptions {
   /** The bufferevent closes the fd when freed (default true); then nobody else may close it. */
   closeOnFree?: boolean;
 }
 
+/** Options of base.connect(). */
 export interface ConnectOptions extends BufferEventOptions, IoSizeOptions {
   /** TCP_NODELAY (default false, as in Node). */
   noDelay?: boolean;
 }
 
+/** Options of bev.relay(). */
 export interface RelayOptions {
   /** Stop reading the source when the destination's output reaches this (default 512 KiB). */
   high?: number;
@@ -70,11 +95,15 @@ export interface RelayOptions {
   endOnEof?: boolean;
 }
 
+/** A token bucket (libevent's ev_token_bucket_cfg), per bufferevent or per group. */
 export interface RateLimit {
-  /** Bytes per tick that may be read, and the most that may be read at once. */
+  /** Bytes per tick that may be read. */
   readRate: number;
+  /** The most that may be read at once (default readRate; at least readRate). */
   readBurst?: number;
+  /** Bytes per tick that may be written. */
   writeRate: number;
+  /** The most that may be written at once (default writeRate; at least writeRate). */
   writeBurst?: number;
   /** Tick length in ms (default 1000). */
   tickMs?: number;
@@ -105,7 +134,26 @@ export function systemError(errno: number, syscall: string): SystemError {
 /** Only the factories make bufferevents. */
 export const MAKE_BEV: unique symbol = Symbol('node-libevent:bufferevent');
 
+/**
+ * A libevent bufferevent: a socket (or one half of an in-process pair) with an input and an
+ * output {@link EvBuffer}. Made by base.bufferevent(fd), base.bufferevent.pair(), base.connect()
+ * and base.listen(). Callbacks run from the loop, never inside the call that caused them.
+ * After free() every method throws ERR_BUFFEREVENT_FREED, and ERR_BASE_FREED once its base is freed.
+ *
+ * @example
+ * ```ts
+ * import { BEV, EventBase } from 'node-libevent';
+ *
+ * const base = new EventBase();
+ * const [a, b] = base.bufferevent.pair();
+ * b.setCallbacks({ read: (bev) => { console.log(String(bev.input.remove(bev.input.length))); a.end(); },
+ *                  event: (bev, what) => { if (what & BEV.EOF) { a.free(); bev.free(); } } });
+ * a.write('hello');
+ * base.dispatch(); // prints hello
+ * ```
+ */
 export class BufferEvent implements Disposable {
+  /** The base it belongs to. */
   readonly base: EventBase;
   #handle: number;
   #freed = false;
@@ -163,6 +211,10 @@ export class BufferEvent implements Disposable {
   /**
    * Sets all three callbacks at once (bufferevent_setcb): one left out is removed. Allowed at
    * any time, also from inside a callback; the next callback already runs the new one.
+   *
+   * @param cbs - `read`, `write`, `event`
+   * @returns this bufferevent
+   * @throws TypeError ERR_INVALID_ARG_TYPE; Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
    */
   setCallbacks(cbs: BufferEventCallbacks): this {
     this.#check();
@@ -185,13 +237,26 @@ export class BufferEvent implements Disposable {
     this.#event = cbs.event;
   }
 
-  /** Turns on reading and/or writing (EV.READ | EV.WRITE). */
+  /**
+   * Turns on reading and/or writing.
+   *
+   * @param events - EV.READ and/or EV.WRITE
+   * @returns this bufferevent
+   * @throws RangeError ERR_INVALID_EVENTS; Error ERR_LIBEVENT, ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
+   */
   enable(events: number): this {
     this.#check();
     native.bevEnable(this.#handle, events);
     return this;
   }
 
+  /**
+   * Turns off reading and/or writing (bytes already buffered stay).
+   *
+   * @param events - EV.READ and/or EV.WRITE
+   * @returns this bufferevent
+   * @throws RangeError ERR_INVALID_EVENTS; Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
+   */
   disable(events: number): this {
     this.#check();
     native.bevDisable(this.#handle, events);
@@ -218,6 +283,7 @@ export class BufferEvent implements Disposable {
     return this;
   }
 
+  /** True between pause() and resume(). */
   get paused(): boolean {
     this.#check();
     return native.bevPaused(this.#handle);
@@ -227,6 +293,12 @@ export class BufferEvent implements Disposable {
    * Watermarks for EV.READ and/or EV.WRITE. Read: callbacks wait for `low` bytes, reading
    * stops at `high` until the input is drained below it. Write: the write callback runs when the
    * output falls to `low`; write() returns false at `high` (0: 16 KiB, Node's default).
+   *
+   * @param events - EV.READ and/or EV.WRITE
+   * @param low - the low mark in bytes
+   * @param high - the high mark in bytes (0: none for reading, 16 KiB for writing)
+   * @returns this bufferevent
+   * @throws RangeError ERR_INVALID_EVENTS, ERR_OUT_OF_RANGE (high below low); Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
    */
   setWatermark(events: number, low: number, high = 0): this {
     this.#check();
@@ -234,7 +306,19 @@ export class BufferEvent implements Disposable {
     return this;
   }
 
-  getWatermark(events: number): { low: number; high: number } {
+  /**
+   * The watermarks of one direction.
+   *
+   * @param events - exactly one of EV.READ or EV.WRITE
+   * @returns `low` and `high` in bytes
+   * @throws RangeError ERR_INVALID_EVENTS; Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
+   */
+  getWatermark(events: number): {
+    /** The low mark in bytes. */
+    low: number;
+    /** The high mark in bytes (0: none). */
+    high: number;
+  } {
     this.#check();
     const [low, high] = native.bevGetWatermark(this.#handle, events);
     return { low, high };
@@ -243,6 +327,11 @@ export class BufferEvent implements Disposable {
   /**
    * libevent's per-direction timeouts in ms (0 or undefined: none). When one fires, that
    * direction is disabled and the event callback gets TIMEOUT with READING or WRITING.
+   *
+   * @param readMs - the read timeout
+   * @param writeMs - the write timeout
+   * @returns this bufferevent
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
    */
   setTimeouts(readMs?: number, writeMs?: number): this {
     this.#check();
@@ -286,26 +375,51 @@ export class BufferEvent implements Disposable {
     return v && { readRate: v[0], readBurst: v[1], writeRate: v[2], writeBurst: v[3], tickMs: v[4] };
   }
 
-  /** Queues a copy of `data`; false when the output reached the write high mark (wait for write). */
+  /**
+   * Queues a copy of `data` on the output.
+   *
+   * @param data - a string (UTF-8), Uint8Array or Buffer
+   * @returns false when the output reached the write high mark: wait for the write callback
+   * @throws Error ERR_STREAM_WRITE_AFTER_END, ERR_LIBEVENT, ERR_BUFFEREVENT_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+   */
   write(data: Bytes): boolean {
     this.#check();
     return native.bevWrite(this.#handle, data);
   }
 
-  /** Moves an evbuffer's bytes to the output without copying (it ends empty). */
+  /**
+   * Moves an evbuffer's bytes to the output without copying (it ends empty).
+   *
+   * @param buf - a standalone evbuffer, or another bufferevent's input
+   * @returns as write()
+   * @throws Error ERR_STREAM_WRITE_AFTER_END, ERR_EVBUFFER_FROZEN (a bufferevent's output),
+   *   ERR_INVALID_HANDLE (its own output), ERR_EVBUFFER_FREED, ERR_BUFFEREVENT_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+   */
   writeBuffer(buf: EvBuffer): boolean {
     this.#check();
     if (!(buf instanceof EvBuffer)) throw typeError('ERR_INVALID_ARG_TYPE', 'writeBuffer takes an EvBuffer');
     return native.bevWriteBuffer(this.#handle, buf._handle);
   }
 
-  /** bufferevent_flush (sockets: a no-op; pairs: move now, FINISHED also sends EOF). */
+  /**
+   * bufferevent_flush (sockets: a no-op; pairs: move now, FINISHED also sends EOF).
+   *
+   * @param events - EV.READ and/or EV.WRITE (default EV.WRITE)
+   * @param mode - a {@link FLUSH} mode (default FLUSH.FLUSH)
+   * @returns bytes moved, or 0
+   * @throws RangeError ERR_INVALID_EVENTS, ERR_OUT_OF_RANGE; Error ERR_LIBEVENT, ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
+   */
   flush(events: number = EV.WRITE, mode: number = FLUSH.FLUSH): number {
     this.#check();
     return native.bevFlush(this.#handle, events, mode);
   }
 
-  /** Writes `data` if given, then shuts the write side once the output is sent. Later writes throw. */
+  /**
+   * Writes `data` if given, then shuts the write side once the output is sent. Later writes throw.
+   *
+   * @param data - last bytes to send
+   * @throws as write()
+   */
   end(data?: Bytes): void {
     this.#check();
     if (data !== undefined) this.write(data);
@@ -322,6 +436,12 @@ export class BufferEvent implements Disposable {
    * Joins this bufferevent and `other` natively in both directions (libevent's le-proxy shape):
    * each input is moved to the other's output without a copy or a JS call; reading stops while
    * the other output is above `high` and resumes at `low`. Only event callbacks reach JS.
+   *
+   * @param other - another bufferevent of the same base
+   * @param options - `high`, `low` (bytes), `endOnEof`
+   * @returns this bufferevent
+   * @throws Error ERR_RELAY_BUSY, ERR_INVALID_ARG_VALUE (itself, or another base), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED;
+   *   RangeError ERR_OUT_OF_RANGE; TypeError ERR_INVALID_ARG_TYPE
    */
   relay(other: BufferEvent, options: RelayOptions = {}): this {
     this.#check();
@@ -343,7 +463,12 @@ export class BufferEvent implements Disposable {
     return this;
   }
 
-  /** Stops the relay in both directions; bytes already moved stay in the outputs. */
+  /**
+   * Stops the relay in both directions; bytes already moved stay in the outputs.
+   *
+   * @returns this bufferevent
+   * @throws Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED
+   */
   unrelay(): this {
     this.#check();
     const peer = this.#relayPeer;
@@ -359,7 +484,14 @@ export class BufferEvent implements Disposable {
     return this.#relayPeer;
   }
 
-  /** A token-bucket limit for this bufferevent (sockets only), or null to remove it. */
+  /**
+   * A token-bucket limit for this bufferevent (sockets only), or null to remove it.
+   *
+   * @param cfg - the rates, bursts and tick, or null
+   * @returns this bufferevent
+   * @throws Error ERR_INVALID_ARG_VALUE (a pair), ERR_LIBEVENT, ERR_BUFFEREVENT_FREED, ERR_BASE_FREED; RangeError ERR_OUT_OF_RANGE;
+   *   TypeError ERR_INVALID_ARG_TYPE
+   */
   setRateLimit(cfg: RateLimit | null): this {
     this.#check();
     if (cfg === null) native.bevSetRateLimit(this.#handle);
@@ -376,6 +508,8 @@ export class BufferEvent implements Disposable {
    * Frees it: no callback runs after this, pending output is dropped, a closeOnFree socket is
    * closed on the loop's next pass. Safe inside its own callbacks. Later calls throw
    * ERR_BUFFEREVENT_FREED.
+   *
+   * @throws Error ERR_BUFFEREVENT_FREED, ERR_BASE_FREED (freed already)
    */
   free(): void {
     this.#check();
@@ -383,6 +517,7 @@ export class BufferEvent implements Disposable {
     this.#forget();
   }
 
+  /** free() unless already freed. */
   [Symbol.dispose](): void {
     if (!this.freed) this.free();
   }

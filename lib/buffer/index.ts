@@ -43,22 +43,70 @@ export { RateLimitGroup } from './ratelimit.js';
 
 /** base.bufferevent: a callable factory with a pair() method. */
 export interface BufferEventFactory {
-  /** A bufferevent over a connected stream socket (made non-blocking). */
+  /**
+   * A bufferevent over a connected stream socket (made non-blocking).
+   *
+   * @param fd - a connected stream socket
+   * @param options - callbacks, `enable`, `closeOnFree` (default true)
+   * @returns the bufferevent
+   * @throws Error ERR_INVALID_FD (not a socket), ERR_FD_IN_USE, ERR_FD_OWNED_BY_BASE, ERR_LIBEVENT,
+   *   ERR_BASE_FREED; RangeError ERR_FD_SETSIZE, ERR_INVALID_EVENTS, ERR_OUT_OF_RANGE; TypeError ERR_INVALID_ARG_TYPE
+   */
   (fd: number, options?: SocketOptions): BufferEvent;
-  /** Two linked in-process bufferevents: what one writes, the other reads. */
+  /**
+   * Two linked in-process bufferevents: what one writes, the other reads.
+   *
+   * @param options - callbacks and `enable`, for both halves
+   * @returns the two halves
+   * @throws Error ERR_LIBEVENT, ERR_BASE_FREED; RangeError ERR_INVALID_EVENTS; TypeError ERR_INVALID_ARG_TYPE
+   */
   pair(options?: BufferEventOptions): [BufferEvent, BufferEvent];
 }
 
 declare module '../loop/base.js' {
   interface EventBase {
+    /**
+     * Bufferevents on this base: `base.bufferevent(fd, options)` over a connected stream socket,
+     * `base.bufferevent.pair(options)` for two linked in-process halves.
+     */
     readonly bufferevent: BufferEventFactory;
-    /** A connecting bufferevent: the event callback gets CONNECTED, or ERROR with the errno. */
+    /**
+     * A connecting bufferevent: the event callback gets CONNECTED, or ERROR with the errno.
+     *
+     * @param host - a numeric IPv4/IPv6 address or 'localhost' (no DNS)
+     * @param port - 1–65535
+     * @param options - callbacks, `enable`, `noDelay`
+     * @returns the bufferevent, connecting
+     * @throws Error ERR_INVALID_ADDRESS, ERR_LIBEVENT, ERR_BASE_FREED, errno codes (a failure known
+     *   at once); RangeError ERR_SOCKET_BAD_PORT, ERR_FD_SETSIZE, ERR_INVALID_EVENTS; TypeError ERR_INVALID_ARG_TYPE
+     */
     connect(host: string, port: number, options?: ConnectOptions): BufferEvent;
-    /** A listener; each accepted connection arrives as a BufferEvent that owns its socket. */
+    /**
+     * A listener; each accepted connection arrives as a BufferEvent that owns its socket.
+     *
+     * @param options - address, port (0: any free one), backlog, socket options, `retryMs`, `error`
+     * @param onAccept - gets each connection
+     * @returns the listener, accepting unless `enabled: false`
+     * @throws Error ERR_INVALID_ADDRESS, ERR_LIBEVENT, ERR_BASE_FREED, errno codes (EADDRINUSE, EACCES);
+     *   RangeError ERR_SOCKET_BAD_PORT, ERR_OUT_OF_RANGE, ERR_FD_SETSIZE; TypeError ERR_INVALID_ARG_TYPE
+     */
     listen(options: ListenOptions, onAccept: AcceptCallback): Listener;
-    /** A listener handing over bare fds (the caller owns and closes them). */
+    /**
+     * A listener handing over bare fds (the caller owns and closes them).
+     *
+     * @param options - as for the other overload, with `raw: true`
+     * @param onAccept - gets each accepted fd
+     * @returns the listener
+     * @throws as the other overload
+     */
     listen(options: ListenOptions & { raw: true }, onAccept: RawAcceptCallback): Listener;
-    /** A token bucket shared by the bufferevents added to it. */
+    /**
+     * A token bucket shared by the bufferevents added to it.
+     *
+     * @param limit - rates and bursts per tick, the tick in ms
+     * @returns the group, empty
+     * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_LIBEVENT, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+     */
     rateLimitGroup(limit: RateLimit): RateLimitGroup;
   }
 }
@@ -159,6 +207,11 @@ native.setDispatcher((kind, handle, a, b) => {
  * Every bufferevent and listener of `base` not yet freed (what the update host rebinds). They
  * stay reachable while not freed, like Node's sockets and servers.
  */
-export function liveBuffered(base: EventBase): { bufferevents: BufferEvent[]; listeners: Listener[] } {
+export function liveBuffered(base: EventBase): {
+  /** The bufferevents not yet freed. */
+  bufferevents: BufferEvent[];
+  /** The listeners not yet freed. */
+  listeners: Listener[];
+} {
   return { bufferevents: liveBufferEvents(base), listeners: liveListeners(base) };
 }

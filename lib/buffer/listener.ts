@@ -5,6 +5,7 @@ import { checkFunction, stateError, typeError } from '../loop/errors.js';
 import { BufferEvent, MAKE_BEV, type SystemError, systemError } from './bufferevent.js';
 import { INDEX_MODULUS, native } from './native.js';
 
+/** Options of base.listen(). */
 export interface ListenOptions {
   /** Numeric IPv4/IPv6 address or 'localhost' (default '0.0.0.0', every interface, as Node). */
   host?: string;
@@ -26,7 +27,9 @@ export interface ListenOptions {
   error?: (err: SystemError, listener: Listener) => void;
 }
 
+/** Gets each accepted connection as a bufferevent that owns its socket (reading and writing enabled). */
 export type AcceptCallback = (bev: BufferEvent, listener: Listener) => void;
+/** Gets each accepted socket as a bare non-blocking fd; the callback owns and closes it. */
 export type RawAcceptCallback = (fd: number, listener: Listener) => void;
 
 const live: (Listener | undefined)[] = [];
@@ -38,12 +41,30 @@ export function liveListeners(base: EventBase): Listener[] {
 
 export const MAKE_LISTENER: unique symbol = Symbol('node-libevent:listener');
 
+/**
+ * A listening TCP socket served by libevent's evconnlistener, made by base.listen(). After
+ * EMFILE/ENFILE it reports the error and pauses for `retryMs` instead of spinning. After free()
+ * its calls throw ERR_LISTENER_FREED (ERR_BASE_FREED once the base is freed).
+ *
+ * @example
+ * ```ts
+ * import { BEV, EventBase } from 'node-libevent';
+ *
+ * const base = new EventBase();
+ * const server = base.listen({ host: '127.0.0.1', port: 0 }, (conn) => {
+ *   conn.setCallbacks({ read: (c) => c.writeBuffer(c.input), event: (c, what) => { if (what & (BEV.EOF | BEV.ERROR)) c.free(); } });
+ * });
+ * console.log(`echo on port ${server.port}`);
+ * ```
+ */
 export class Listener implements Disposable {
+  /** The base it belongs to. */
   readonly base: EventBase;
   /** The port really bound (useful with port 0). */
   readonly port: number;
   /** The listening socket (the listener closes it when freed). */
   readonly fd: number;
+  /** True when accepted sockets arrive as bare fds (`listen({ raw: true }, …)`). */
   readonly raw: boolean;
   #handle: number;
   #freed = false;
@@ -69,34 +90,56 @@ export class Listener implements Disposable {
     return this.#handle;
   }
 
-  /** The accept callback; may be replaced at any time. */
+  /**
+   * The accept callback; may be replaced at any time.
+   *
+   * @throws (on set) TypeError ERR_INVALID_ARG_TYPE; Error ERR_LISTENER_FREED, ERR_BASE_FREED
+   */
   get onAccept(): AcceptCallback | RawAcceptCallback {
     return this.#accept;
   }
 
+  /** Replaces the accept callback. */
   set onAccept(fn: AcceptCallback | RawAcceptCallback) {
     checkFunction(fn, 'onAccept');
     this.#check();
     this.#accept = fn;
   }
 
-  /** The error callback (EMFILE and the like), or undefined. */
+  /**
+   * The error callback (EMFILE and the like), or undefined.
+   *
+   * @throws (on set) TypeError ERR_INVALID_ARG_TYPE; Error ERR_LISTENER_FREED, ERR_BASE_FREED
+   */
   get onError(): ListenOptions['error'] {
     return this.#error;
   }
 
+  /** Replaces (or with undefined removes) the error callback. */
   set onError(fn: ListenOptions['error']) {
     if (fn !== undefined) checkFunction(fn, 'onError');
     this.#check();
     this.#error = fn;
   }
 
+  /**
+   * Accepts connections again.
+   *
+   * @returns this listener
+   * @throws Error ERR_LISTENER_FREED, ERR_BASE_FREED
+   */
   enable(): this {
     this.#check();
     native.lisEnable(this.#handle);
     return this;
   }
 
+  /**
+   * Stops accepting; connections wait in the kernel's backlog.
+   *
+   * @returns this listener
+   * @throws Error ERR_LISTENER_FREED, ERR_BASE_FREED
+   */
   disable(): this {
     this.#check();
     native.lisDisable(this.#handle);
@@ -121,11 +164,16 @@ export class Listener implements Disposable {
     return native.lisInfo(this.#handle)[3];
   }
 
+  /** True after free(), or once the base was freed. */
   get freed(): boolean {
     return this.#freed || this.base.freed;
   }
 
-  /** Closes the listening socket at once; accepted bufferevents are not affected. */
+  /**
+   * Closes the listening socket at once; accepted bufferevents are not affected.
+   *
+   * @throws Error ERR_LISTENER_FREED, ERR_BASE_FREED (freed already)
+   */
   free(): void {
     this.#check();
     native.lisFree(this.#handle);
@@ -134,6 +182,7 @@ export class Listener implements Disposable {
     if (live[i] === this) live[i] = undefined;
   }
 
+  /** free() unless already freed. */
   [Symbol.dispose](): void {
     if (!this.freed) this.free();
   }

@@ -7,7 +7,18 @@ import { native } from './native.js';
 
 export const MAKE_GROUP: unique symbol = Symbol('node-libevent:rate-group');
 
+/**
+ * One token bucket shared by several socket bufferevents (libevent's
+ * bufferevent_rate_limit_group), made by base.rateLimitGroup(limit).
+ *
+ * @example
+ * ```ts
+ * const group = base.rateLimitGroup({ readRate: 64 * 1024, writeRate: 64 * 1024 });  // per second
+ * group.add(bev1).add(bev2);                                                          // share it
+ * ```
+ */
 export class RateLimitGroup implements Disposable {
+  /** The base it belongs to. */
   readonly base: EventBase;
   #handle: number;
   #freed = false;
@@ -19,7 +30,14 @@ export class RateLimitGroup implements Disposable {
     this.#handle = handle;
   }
 
-  /** Puts `bev` under this group's limit (leaving any other group). */
+  /**
+   * Puts `bev` under this group's limit (leaving any other group).
+   *
+   * @param bev - a socket bufferevent of the same base
+   * @returns this group
+   * @throws Error ERR_INVALID_ARG_VALUE (a pair, another base), ERR_LIBEVENT, ERR_BUFFEREVENT_FREED,
+   *   ERR_RATE_GROUP_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+   */
   add(bev: BufferEvent): this {
     this.#check();
     if (!(bev instanceof BufferEvent)) throw typeError('ERR_INVALID_ARG_TYPE', 'add takes a BufferEvent');
@@ -27,7 +45,13 @@ export class RateLimitGroup implements Disposable {
     return this;
   }
 
-  /** Takes `bev` out of its group. */
+  /**
+   * Takes `bev` out of its group.
+   *
+   * @param bev - a bufferevent
+   * @returns this group
+   * @throws Error ERR_BUFFEREVENT_FREED, ERR_RATE_GROUP_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+   */
   remove(bev: BufferEvent): this {
     this.#check();
     if (!(bev instanceof BufferEvent)) throw typeError('ERR_INVALID_ARG_TYPE', 'remove takes a BufferEvent');
@@ -36,23 +60,34 @@ export class RateLimitGroup implements Disposable {
   }
 
   /** Bytes read and written by members since the group was made. */
-  get totals(): { read: number; written: number } {
+  get totals(): {
+    /** Bytes read. */
+    read: number;
+    /** Bytes written. */
+    written: number;
+  } {
     this.#check();
     const [read, written] = native.groupTotals(this.#handle);
     return { read, written };
   }
 
+  /** True after free(), or once the base was freed. */
   get freed(): boolean {
     return this.#freed || this.base.freed;
   }
 
-  /** Frees the group; its members go on without a group limit. */
+  /**
+   * Frees the group; its members go on without a group limit.
+   *
+   * @throws Error ERR_RATE_GROUP_FREED, ERR_BASE_FREED (freed already)
+   */
   free(): void {
     this.#check();
     native.groupFree(this.#handle);
     this.#freed = true;
   }
 
+  /** free() unless already freed. */
   [Symbol.dispose](): void {
     if (!this.freed) this.free();
   }

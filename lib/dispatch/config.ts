@@ -18,7 +18,9 @@ export interface TypeFns {
 
 /** One receiver registration, in the order it was added. */
 export interface ReceiverRecord {
+  /** The receiving subsystem's ID. */
   readonly subsystem: number;
+  /** The receiver. */
   readonly fn: Receiver;
 }
 
@@ -34,7 +36,14 @@ export class DispatchConfig {
   /** @internal */ readonly receivers: (ReceiverRecord[] | undefined)[] = [];
   /** @internal */ minChannels = 0;
 
-  /** Sets the type of `msg`. Returns false (and changes nothing) if it already has another type. */
+  /**
+   * Sets the type of `msg`.
+   *
+   * @param msg - message ID
+   * @param type - type ID
+   * @returns false (and nothing changes) if it already has another type
+   * @throws DispatchError ERR_DISPATCH_ID
+   */
   setMessageType(msg: number, type: number): boolean {
     checkId('message', msg);
     checkId('type', type);
@@ -43,7 +52,14 @@ export class DispatchConfig {
     return old === undefined || old === type;
   }
 
-  /** Sets the channel of `msg`. Returns false (and changes nothing) if it already has another channel. */
+  /**
+   * Sets the channel of `msg`.
+   *
+   * @param msg - message ID
+   * @param channel - channel ID
+   * @returns false (and nothing changes) if it already has another channel
+   * @throws DispatchError ERR_DISPATCH_ID
+   */
   setMessageChannel(msg: number, channel: number): boolean {
     checkId('message', msg);
     checkId('channel', channel);
@@ -55,6 +71,11 @@ export class DispatchConfig {
   /**
    * Sets the functions of `type`. Registering the same pair again is accepted; a pair that
    * differs in either function (a missing one counts as different) is refused with false.
+   *
+   * @param type - type ID
+   * @param fns - `dispose` and `format`
+   * @returns false when refused
+   * @throws DispatchError ERR_DISPATCH_ID
    */
   setTypeFns(type: number, fns: TypeFns): boolean {
     checkId('type', type);
@@ -66,7 +87,14 @@ export class DispatchConfig {
     return old.dispose === fns.dispose && old.format === fns.format;
   }
 
-  /** Appends a receiver for `msg`. The same receiver may be added twice; it then runs twice. */
+  /**
+   * Appends a receiver for `msg`. The same receiver may be added twice; it then runs twice.
+   *
+   * @param msg - message ID
+   * @param subsystem - the receiving subsystem's ID
+   * @param fn - the receiver
+   * @throws DispatchError ERR_DISPATCH_ID, ERR_DISPATCH_CONFIG (not a function)
+   */
   addReceiver(msg: number, subsystem: number, fn: Receiver): void {
     checkId('message', msg);
     checkId('subsystem', subsystem);
@@ -74,7 +102,12 @@ export class DispatchConfig {
     (this.receivers[msg] ??= []).push({ subsystem, fn });
   }
 
-  /** Makes the dispatcher have at least `n` channel queues, even for channels no message uses. */
+  /**
+   * Makes the dispatcher have at least `n` channel queues, even for channels no message uses.
+   *
+   * @param n - a number of channels, 0 to MAX_IDS
+   * @throws DispatchError ERR_DISPATCH_ID
+   */
   reserveChannels(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > MAX_IDS) throw new DispatchError('ERR_DISPATCH_ID', `Cannot reserve ${n} channels.`);
     if (n > this.minChannels) this.minChannels = n;

@@ -11,8 +11,11 @@ export type AlertFn = (dispatcher: Dispatcher, channel: number, arg: unknown) =>
 
 /** Where a delivery error came from. `subsystem` is the failing receiver's, or null for dispose. */
 export interface DeliveryErrorInfo {
+  /** The message's header. */
   readonly header: MessageHeader;
+  /** The failing receiver's subsystem ID, or null for a dispose function. */
   readonly subsystem: number | null;
+  /** Whether a receiver or the type's dispose function threw. */
   readonly stage: 'receive' | 'dispose';
 }
 
@@ -140,6 +143,7 @@ export class MessageLink {
 
   /** @internal */
   constructor(
+    /** The header this link sends as. */
     readonly header: MessageHeader,
     route: Route,
     queue: ChannelQueue,
@@ -275,6 +279,19 @@ function drain(q: ChannelQueue, max: number): number {
  * configuration and returns a `MessageLink` whose `send` checks nothing per message (the
  * publishers of node-libevent/pubsub use one each). `send(header, payload)` finds the link of
  * its header (the route's last one, or a per-header table) and does the same.
+ *
+ * @example
+ * ```ts
+ * import { DispatchConfig, Dispatcher, flushImmediately, MessageHeader } from 'node-libevent/dispatch';
+ *
+ * const cfg = new DispatchConfig();              // message 0 of type 0 on channel 0
+ * cfg.setMessageType(0, 0);
+ * cfg.setMessageChannel(0, 0);
+ * cfg.addReceiver(0, 1, (payload) => console.log('got', payload));
+ * const d = new Dispatcher(cfg);
+ * d.setAlert(0, flushImmediately);               // deliver on the sender's stack
+ * d.send(new MessageHeader(2, 0, 0, 0), 'hello'); // got hello
+ * ```
  */
 export class Dispatcher {
   #routes: (Route | undefined)[];
@@ -288,6 +305,10 @@ export class Dispatcher {
   readonly #links = new WeakMap<MessageHeader, MessageLink>();
   #closed = false;
 
+  /**
+   * @param cfg - the configuration (copied: later changes to it do not matter)
+   * @throws DispatchError ERR_DISPATCH_CONFIG (a message with receivers but no channel or type)
+   */
   constructor(cfg: DispatchConfig) {
     const nMsgs = Math.max(cfg.msgType.length, cfg.msgChannel.length, cfg.receivers.length);
     const routes: (Route | undefined)[] = [];
@@ -354,6 +375,10 @@ export class Dispatcher {
    * `send(header, payload)` with no checks per message. The same header gets the same link.
    * After `close()` existing links refuse (dispose and return false), like `send`; a header
    * never linked before is refused with ERR_DISPATCH_HEADER.
+   *
+   * @param header - the sender's header
+   * @returns its link
+   * @throws DispatchError ERR_DISPATCH_HEADER
    */
   link(header: MessageHeader): MessageLink {
     const route = this.#routes[header.msg];
@@ -375,6 +400,11 @@ export class Dispatcher {
    * Returns true when the message was taken, false (payload disposed) if the dispatcher is closed.
    * Throws a DispatchError, leaving the payload with the caller, when the header does not match
    * the configuration (unknown message, or another channel or type than configured).
+   *
+   * @param header - who sends which message on which channel
+   * @param payload - owned by the dispatcher from here on
+   * @returns true when taken, false (payload disposed) once closed
+   * @throws DispatchError ERR_DISPATCH_HEADER; an error of an immediate delivery's receiver
    */
   send(header: MessageHeader, payload: unknown): boolean {
     const route = this.#routes[header.msg];
@@ -394,6 +424,11 @@ export class Dispatcher {
    *
    * An error thrown by a receiver does not stop the others; it goes to the error handler, or,
    * with none, is rethrown once this flush has finished (several at once as an AggregateError).
+   *
+   * @param channel - channel ID
+   * @param max - most messages to deliver (default all)
+   * @returns the number delivered
+   * @throws a receiver's or dispose function's error, or an AggregateError of several (with no error handler)
    */
   flush(channel: number, max: number = Infinity): number {
     const q = this.#queues[channel];
@@ -433,7 +468,14 @@ export class Dispatcher {
     return this.#queues[channel]?.size ?? 0;
   }
 
-  /** Replaces the alert function of `channel`. Throws a DispatchError for a channel it does not have. */
+  /**
+   * Replaces the alert function of `channel`.
+   *
+   * @param channel - channel ID
+   * @param fn - called when the channel's queue stops being empty; null for none
+   * @param arg - passed to `fn`
+   * @throws DispatchError ERR_DISPATCH_CHANNEL; TypeError ERR_INVALID_ARG_TYPE
+   */
   setAlert(channel: number, fn: AlertFn | null, arg?: unknown): void {
     const q = this.#queues[channel];
     if (q === undefined) {
@@ -442,7 +484,7 @@ export class Dispatcher {
         `Cannot set an alert on channel ${String(channel)}: this dispatcher has channels 0 to ${this.#queues.length - 1}.`,
       );
     }
-    if (fn !== null && typeof fn !== 'function') throw new TypeError('The alert must be a function or null.');
+    if (fn !== null && typeof fn !== 'function') throw Object.assign(new TypeError('The alert must be a function or null.'), { code: 'ERR_INVALID_ARG_TYPE' });
     q.alert = fn ?? noop;
     q.alertArg = arg;
     q.immediate = fn === flushImmediately;
@@ -453,6 +495,7 @@ export class Dispatcher {
     this.#core.onError = handler;
   }
 
+  /** The handler for delivery errors, or null (they are rethrown by flush). */
   get errorHandler(): DeliveryErrorHandler | null {
     return this.#core.onError;
   }
@@ -481,7 +524,14 @@ export class Dispatcher {
   }
 
   /** The channel and type `msg` was configured with, or undefined. */
-  routeOf(msg: number): { readonly channel: number; readonly type: number } | undefined {
+  routeOf(msg: number):
+    | {
+        /** Its channel ID. */
+        readonly channel: number;
+        /** Its type ID. */
+        readonly type: number;
+      }
+    | undefined {
     const r = this.#routes[msg];
     return r === undefined ? undefined : { channel: r.channel, type: r.type };
   }
@@ -495,6 +545,8 @@ export class Dispatcher {
    * Disposes every message still queued (channel by channel, oldest first), drops all alerts
    * and makes later sends dispose their payload and return false. Idempotent. Errors from
    * dispose functions go to the error handler, or are rethrown once everything was disposed.
+   *
+   * @throws a dispose function's error, or an AggregateError of several (with no error handler)
    */
   close(): void {
     if (this.#closed) return;

@@ -8,8 +8,14 @@ export type DispatchErrorCode =
 
 /** A misuse of the dispatch layer (bad name, bad ID, inconsistent message header). */
 export class DispatchError extends Error {
+  /** Always 'DispatchError'. */
   override readonly name = 'DispatchError';
+  /**
+   * @param code - which misuse
+   * @param message - what was wrong
+   */
   constructor(
+    /** Which misuse (see {@link DispatchErrorCode}). */
     readonly code: DispatchErrorCode,
     message: string,
   ) {

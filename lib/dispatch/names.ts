@@ -18,7 +18,13 @@ export class Names {
   /** @param kind what the names are ("message", "channel", …); used in error texts only. */
   constructor(readonly kind: string) {}
 
-  /** The ID of `name`, creating it on first use. Throws a DispatchError for a bad name. */
+  /**
+   * The ID of `name`, creating it on first use.
+   *
+   * @param name - a non-empty string of at most MAX_NAME_BYTES UTF-8 bytes
+   * @returns its ID
+   * @throws DispatchError ERR_DISPATCH_NAME (empty, too long, or the registry is full)
+   */
   id(name: string): number {
     const found = this.#ids.get(name);
     if (found !== undefined) return found;
@@ -65,9 +71,13 @@ export class Names {
 
 /** The four independent ID spaces one dispatcher (and the builder behind it) uses. */
 export class Naming {
+  /** Message names. */
   readonly messages = new Names('message');
+  /** Channel names. */
   readonly channels = new Names('channel');
+  /** Payload type names. */
   readonly types = new Names('type');
+  /** Subsystem names. */
   readonly subsystems = new Names('subsystem');
 }
 

@@ -17,6 +17,7 @@ import { typeError } from './errors.js';
  * ```
  */
 export class AbortError extends Error {
+  /** Always `'ABORT_ERR'`, as Node's. */
   readonly code = 'ABORT_ERR';
 
   /**

@@ -9,9 +9,12 @@ import { binding } from './native.js';
 import { type OnceOptions, onceOptions, scheduleOnce, sleep, type SleepOptions, type WaitOptions, waitFor } from './promises.js';
 import { addRef, baseRegistry, live, moveSlot, newEntry, releaseIfUnused, type SlotEntry, slotFunction, unpin, weakEvents } from './registry.js';
 
+/** A libevent backend name; `supportedMethods()` lists the ones this build has. */
 export type Method = 'epoll' | 'poll' | 'select' | (string & {});
+/** A backend feature (event_method_feature): edge triggering, O(1) add/del, any fd kind, early close. */
 export type Feature = 'et' | 'o1' | 'fds' | 'earlyClose';
 
+/** Options of `new EventBase()` (libevent's event_config). */
 export interface EventBaseOptions {
   /** Use exactly this backend (every other one is avoided). */
   method?: Method;
@@ -45,6 +48,19 @@ function runOptions(options: unknown): RunOptions {
   return { signal, keepAlive };
 }
 
+/** @internal one row of base._callbackCensus(). */
+export interface CallbackCensus {
+  fn: Callback;
+  /** Live events running `fn`. */
+  events: number;
+  /** Of which marked host-owned. */
+  owned: number;
+  /** fd and EV bits of one of them. */
+  fd: number;
+  what: number;
+}
+
+/** Options of base.rewire(). */
 export interface RewireOptions {
   /** Only 'inplace' here; the update host adds the comparison strategies. */
   strategy?: 'inplace';
@@ -62,10 +78,36 @@ function forgetClosedFdEvents(err: unknown): unknown {
   return err;
 }
 
+/**
+ * One libevent `event_base`: a backend (epoll, poll or select), its events, and two ways to run
+ * it: `dispatch()`/`loop()` (libevent owns the thread, as in Tor) or `run()` (cooperative,
+ * inside Node's loop). Everything made on a base is freed with it.
+ *
+ * @example
+ * ```ts
+ * import { EventBase, EV, io } from 'node-libevent';
+ *
+ * using base = new EventBase({ method: 'poll' });
+ * const [a, b] = io.socketpair();
+ * base.event(a, EV.READ, (fd) => console.log(io.read(fd, new Uint8Array(16)))).add(1000);
+ * io.write(b, new Uint8Array([1, 2, 3]));
+ * base.dispatch(); // prints 3, then returns: no events left
+ * ```
+ */
 export class EventBase implements Disposable {
   /** The backend really in use. */
   readonly method: Method;
-  readonly features: Readonly<{ et: boolean; o1: boolean; fds: boolean; earlyClose: boolean }>;
+  /** What the backend in use can do (see {@link Feature}). */
+  readonly features: Readonly<{
+    /** Edge-triggered events (EV.ET). */
+    et: boolean;
+    /** O(1) event add and delete. */
+    o1: boolean;
+    /** Any kind of fd, not only sockets. */
+    fds: boolean;
+    /** Early close detection (EV.CLOSED). */
+    earlyClose: boolean;
+  }>;
   /** Number of priority levels. */
   readonly priorities: number;
   #handle: number;
@@ -73,6 +115,12 @@ export class EventBase implements Disposable {
   /** The slot of each callback function its events run (see registry.ts). */
   #entries = new WeakMap<Callback, SlotEntry>();
 
+  /**
+   * @param options - the backend to use or avoid, required features, priority levels, clock flags
+   * @throws RangeError ERR_UNKNOWN_METHOD, ERR_UNKNOWN_FEATURE, ERR_OUT_OF_RANGE (priorities);
+   *   Error ERR_METHOD_UNAVAILABLE (no backend meets the options), ERR_LIBEVENT;
+   *   TypeError ERR_INVALID_ARG_TYPE
+   */
   constructor(options: EventBaseOptions = {}) {
     const info = binding.baseNew(options);
     this.#handle = info.handle;
@@ -82,6 +130,7 @@ export class EventBase implements Disposable {
     baseRegistry.register(this, info.handle);
   }
 
+  /** True after free(). */
   get freed(): boolean {
     return this.#freed;
   }
@@ -91,7 +140,17 @@ export class EventBase implements Disposable {
     return this.#handle;
   }
 
-  /** A new event on `fd` for `events` (EV bits); created, not yet added. */
+  /**
+   * A new event on `fd` for `events` (EV bits); created, not yet added.
+   *
+   * @param fd - an open fd (below 1024 with the select backend), or -1 for a timer
+   * @param events - EV.READ, EV.WRITE, EV.CLOSED, EV.PERSIST, EV.ET (or EV.SIGNAL with a signal number)
+   * @param callback - runs with (fd, what, event) from the loop
+   * @returns the event, not yet added: call add()
+   * @throws RangeError ERR_INVALID_EVENTS, ERR_FD_SETSIZE, ERR_OUT_OF_RANGE, ERR_SIGNAL_UNSUPPORTED,
+   *   ERR_TOO_MANY_EVENTS; Error ERR_BAD_FD, ERR_UNSUPPORTED_EVENTS, ERR_FD_OWNED_BY_BASE,
+   *   ERR_SIGNAL_BASE_CONFLICT, ERR_BASE_FREED, ERR_LIBEVENT; TypeError ERR_INVALID_ARG_TYPE
+   */
   event(fd: number, events: number, callback: Callback): Event {
     checkFunction(callback, 'callback');
     this.#check();
@@ -117,13 +176,28 @@ export class EventBase implements Disposable {
     return entry;
   }
 
-  /** A timer (fd -1); persistent timers repeat with the timeout given to add(). */
+  /**
+   * A timer (fd -1); persistent timers repeat with the timeout given to add().
+   *
+   * @param callback - runs with (-1, EV.TIMEOUT, event)
+   * @param options - `persist`: repeat every add() timeout until deleted
+   * @returns the timer, not yet added: call add(ms)
+   * @throws TypeError ERR_INVALID_ARG_TYPE; Error ERR_BASE_FREED
+   */
   timer(callback: Callback, options: { persist?: boolean } = {}): Event {
     if (typeof options !== 'object' || options === null) throw typeError('ERR_INVALID_ARG_TYPE', 'options must be an object');
     return this.event(-1, options.persist ? EV.PERSIST : 0, callback);
   }
 
-  /** A persistent signal event. The previous handler comes back when the event is freed. */
+  /**
+   * A persistent signal event. The previous handler comes back when the event is freed.
+   *
+   * @param signal - a name such as 'SIGUSR2' or a signal number
+   * @param callback - runs with (signo, EV.SIGNAL, event) from the loop, once per delivery batch
+   * @returns the event, not yet added: call add()
+   * @throws RangeError ERR_UNKNOWN_SIGNAL, ERR_SIGNAL_UNSUPPORTED (uncatchable, faults, SIGCHLD),
+   *   ERR_FD_SETSIZE; Error ERR_SIGNAL_BASE_CONFLICT (another base has signal events), ERR_BASE_FREED
+   */
   signal(signal: string | number, callback: (signo: number, what: number, ev: Event) => void): Event {
     let signo: number;
     if (typeof signal === 'string') {
@@ -220,12 +294,24 @@ export class EventBase implements Disposable {
     return waitFor(this, fd, EV.WRITE, options);
   }
 
-  /** Runs libevent's own loop on this thread until no events are left (1) or exit/break (0). */
+  /**
+   * Runs libevent's own loop on this thread until no events are left or loopexit()/loopbreak().
+   *
+   * @returns 1 when no events were left, 0 after loopexit()/loopbreak()
+   * @throws a callback's error (after the loop stopped); Error ERR_LOOP_REENTRANT, ERR_LOOP_RUNNING,
+   *   ERR_FD_CLOSED, ERR_BASE_FREED, ERR_LIBEVENT
+   */
   dispatch(): 0 | 1 {
     return this.loop(0);
   }
 
-  /** event_base_loop with EVLOOP flags; a callback's exception is rethrown after loopbreak. */
+  /**
+   * event_base_loop with EVLOOP flags; a callback's exception is rethrown after loopbreak.
+   *
+   * @param flags - EVLOOP.ONCE, EVLOOP.NONBLOCK, EVLOOP.NO_EXIT_ON_EMPTY (ORed)
+   * @returns 1 when no events were left, 0 otherwise
+   * @throws as dispatch(); RangeError ERR_OUT_OF_RANGE (unknown flags)
+   */
   loop(flags = 0): 0 | 1 {
     this.#check();
     try {
@@ -292,29 +378,44 @@ export class EventBase implements Disposable {
     return !this.#freed && binding.baseInPass(this.#handle);
   }
 
-  /** Ends the loop after `ms` (default: after the current pass of callbacks). */
+  /**
+   * Ends the loop after `ms` (default: after the current pass of callbacks).
+   *
+   * @param ms - delay in ms, fractional allowed
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_BASE_FREED, ERR_LIBEVENT
+   */
   loopexit(ms?: number): void {
     this.#check();
     binding.baseLoopexit(this.#handle, ms);
   }
 
-  /** Ends the loop after the current callback; remaining active callbacks run next time. */
+  /**
+   * Ends the loop after the current callback; remaining active callbacks run next time.
+   *
+   * @throws Error ERR_BASE_FREED
+   */
   loopbreak(): void {
     this.#check();
     binding.baseLoopbreak(this.#handle);
   }
 
-  /** Stops processing active callbacks after this one and polls again before going on. */
+  /**
+   * Stops processing active callbacks after this one and polls again before going on.
+   *
+   * @throws Error ERR_BASE_FREED
+   */
   loopcontinue(): void {
     this.#check();
     binding.baseLoopcontinue(this.#handle);
   }
 
+  /** event_base_got_exit: the last loop ended by loopexit() (cleared when a loop starts). */
   get gotExit(): boolean {
     this.#check();
     return binding.baseGotExit(this.#handle);
   }
 
+  /** event_base_got_break: the last loop ended by loopbreak() (cleared when a loop starts). */
   get gotBreak(): boolean {
     this.#check();
     return binding.baseGotBreak(this.#handle);
@@ -323,13 +424,21 @@ export class EventBase implements Disposable {
   /**
    * event_base_get_num_events: queue memberships of non-internal events (an added event with a
    * timeout counts twice in ADDED; a pending loopexit counts as well, as in libevent).
+   *
+   * @param flags - COUNT.ACTIVE, COUNT.VIRTUAL, COUNT.ADDED (ORed; default all three)
+   * @returns the count
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_BASE_FREED
    */
   numEvents(flags: number = COUNT.ACTIVE | COUNT.VIRTUAL | COUNT.ADDED): number {
     this.#check();
     return binding.baseNumEvents(this.#handle, flags);
   }
 
-  /** Every pending or active event created through this API, each once. */
+  /**
+   * Every pending or active event created through this API, each once.
+   *
+   * @throws Error ERR_BASE_FREED
+   */
   events(): Event[] {
     this.#check();
     const out: Event[] = [];
@@ -340,13 +449,21 @@ export class EventBase implements Disposable {
     return out;
   }
 
-  /** event_base_dump_events (a debugging aid; its format is libevent's). */
+  /**
+   * event_base_dump_events (a debugging aid; its format is libevent's).
+   *
+   * @throws Error ERR_BASE_FREED
+   */
   dumpEvents(): string {
     this.#check();
     return binding.baseDump(this.#handle);
   }
 
-  /** The loop's cached wall-clock time in ms (the same for every callback of one pass). */
+  /**
+   * The loop's cached wall-clock time in ms (the same for every callback of one pass).
+   *
+   * @throws Error ERR_BASE_FREED
+   */
   now(): number {
     this.#check();
     return binding.baseNow(this.#handle);
@@ -356,7 +473,19 @@ export class EventBase implements Disposable {
    * Rewrites, in place, the callback of every live event of this base for which `map`
    * returns a function (events it maps to undefined keep theirs). Pending events stay
    * pending with their timeouts and queued activations. All or nothing: if `map` throws or
-   * an event cannot be rewritten, no event changes. Returns the number rewritten.
+   * an event cannot be rewritten, no event changes.
+   *
+   * @param map - gets each live event, returns its new callback or undefined
+   * @param options - `strategy`: only 'inplace' (the update host has the others)
+   * @returns the number of events rewritten
+   * @throws RangeError ERR_UNKNOWN_STRATEGY; Error ERR_NOT_REWRITABLE, ERR_BASE_FREED;
+   *   TypeError ERR_INVALID_ARG_TYPE (map, options, or a returned value that is not a function);
+   *   whatever `map` throws
+   * @example
+   * ```ts
+   * const tick = base.timer(() => console.log('old'), { persist: true }).add(100);
+   * base.rewire((ev) => (ev === tick ? () => console.log('new') : undefined)); // 1
+   * ```
    */
   rewire(map: (ev: Event) => Callback | undefined, options: RewireOptions = {}): number {
     checkFunction(map, 'map');
@@ -457,6 +586,50 @@ export class EventBase implements Disposable {
     return total;
   }
 
+  /**
+   * @internal Per callback function this base's live events run: how many events run it, how
+   * many of those are marked host-owned (binding.eventSetHostOwned), and the fd and EV bits of
+   * one of them (for messages). One pass in the addon over its records; no event is visited in
+   * JS, so it costs the same for 10 events or 100k on a handful of callbacks. Events whose JS
+   * object was collected (never to fire again, their records about to be released) are left out.
+   */
+  _callbackCensus(): CallbackCensus[] {
+    this.#check();
+    const words = binding.baseSlotCensus(this.#handle);
+    const out: CallbackCensus[] = [];
+    for (let k = 0; k + 4 < words.length; k += 5) {
+      const fn = slotFunction(words[k]!);
+      if (fn !== undefined) out.push({ fn, events: words[k + 1]!, owned: words[k + 2]!, fd: words[k + 3]!, what: words[k + 4]! });
+    }
+    return out;
+  }
+
+  /** @internal Where events made from now on start (for _eventsSince): a number, O(1). */
+  _eventMark(): number {
+    return binding.eventMark();
+  }
+
+  /** @internal Marks `ev` (an event of this base) as the update host's own, for _callbackCensus(). */
+  _setHostOwned(ev: Event): void {
+    this.#check();
+    if (ev.base !== this) throw rangeError('ERR_OUT_OF_RANGE', 'the event belongs to another base');
+    if (!ev.freed) binding.eventSetHostOwned(ev._handle, true);
+  }
+
+  /**
+   * @internal The events of this base made after `mark` (a value of binding.eventMark()) and
+   * not yet freed: what a rolled-back update frees. Only those events are visited.
+   */
+  _eventsSince(mark: number): Event[] {
+    this.#check();
+    const out: Event[] = [];
+    for (const i of binding.baseEventsSince(this.#handle, mark)) {
+      const ev = live[i] ?? weakEvents[i]?.deref();
+      if (ev !== undefined) out.push(ev);
+    }
+    return out;
+  }
+
   /** @internal every event of this base not yet freed, pending or not (idle ones if still referenced). */
   _allEvents(): Event[] {
     this.#check();
@@ -471,6 +644,8 @@ export class EventBase implements Disposable {
   /**
    * Frees the base and all its events. From inside one of its callbacks the loop stops first
    * and the memory goes when it returns. Every later call throws ERR_BASE_FREED.
+   *
+   * @throws Error ERR_BASE_FREED (freed already)
    */
   free(): void {
     this.#check();
@@ -479,6 +654,7 @@ export class EventBase implements Disposable {
     for (const ev of live) if (ev !== undefined && ev.base === this) ev._baseFreed();
   }
 
+  /** free() unless already freed, for `using base = new EventBase()`. */
   [Symbol.dispose](): void {
     if (!this.#freed) this.free();
   }

@@ -11,6 +11,21 @@ export type Callback = (fd: number, what: number, ev: Event) => void;
 /** Only EventBase makes events. */
 export const MAKE_EVENT: unique symbol = Symbol('node-libevent:make-event');
 
+/**
+ * One libevent `struct event`, made by base.event(), base.timer() or base.signal(). Its callback
+ * can be replaced while it is pending (`ev.callback = fn`): the struct is rewritten in place and
+ * keeps its timeout, persistence and any queued activation.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ *
+ * const base = new EventBase();
+ * const ev = base.timer(() => console.log('first'), { persist: true }).add(50);
+ * ev.callback = () => { console.log('second'); ev.free(); };  // still pending, same timeout
+ * base.dispatch();                                             // prints second
+ * ```
+ */
 export class Event implements Disposable {
   #base: EventBase;
   /** The watched fd, the signal number for signal events, or -1 for timers. */
@@ -22,7 +37,10 @@ export class Event implements Disposable {
   #entry: SlotEntry;
   #freed = false;
 
-  /** Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(); `entry` already counts it. */
+  /**
+   * Not for direct use (it needs a token only EventBase has): use base.event(), base.timer() or base.signal(); `entry` already counts it.
+   * @hidden
+   */
   constructor(token: typeof MAKE_EVENT, base: EventBase, handle: number, entry: SlotEntry, fd: number, events: number) {
     if (token !== MAKE_EVENT) throw typeError('ERR_ILLEGAL_CONSTRUCTOR', 'use base.event(), base.timer() or base.signal()');
     this.#base = base;
@@ -45,11 +63,17 @@ export class Event implements Disposable {
     this.#base = base;
   }
 
-  /** The callback. Setting it rewrites the callback in the live struct event, in place. */
+  /**
+   * The callback. Setting it rewrites the callback in the live struct event, in place.
+   *
+   * @throws (on set) TypeError ERR_INVALID_ARG_TYPE; Error ERR_NOT_REWRITABLE, ERR_EVENT_FREED,
+   *   ERR_BASE_FREED
+   */
   get callback(): Callback {
     return this._entry.fn;
   }
 
+  /** Rewrites the callback in place (see the getter). */
   set callback(fn: Callback) {
     checkFunction(fn, 'callback');
     this.#check();
@@ -85,45 +109,81 @@ export class Event implements Disposable {
     return this.#handle;
   }
 
-  /** Adds the event; a timeout (ms, fractional allowed) replaces any earlier one. */
+  /**
+   * Adds the event; a timeout (ms, fractional allowed) replaces any earlier one.
+   *
+   * @param timeoutMs - fire with EV.TIMEOUT after this long (a persistent event: every this long)
+   * @returns this event
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_BAD_FD (the fd was closed), ERR_EVENT_FREED,
+   *   ERR_BASE_FREED, ERR_LIBEVENT; TypeError ERR_INVALID_ARG_TYPE
+   */
   add(timeoutMs?: number): this {
     this.#check();
     this.#sync(binding.eventAdd(this.#handle, timeoutMs));
     return this;
   }
 
-  /** Removes the event from every queue: added, timeout and active. */
+  /**
+   * Removes the event from every queue: added, timeout and active.
+   *
+   * @returns this event
+   * @throws Error ERR_EVENT_FREED, ERR_BASE_FREED, ERR_LIBEVENT
+   */
   del(): this {
     this.#check();
     this.#sync(binding.eventDel(this.#handle));
     return this;
   }
 
-  /** Makes the event active with `what` (ORed into a queued activation), added or not. */
+  /**
+   * Makes the event active with `what` (ORed into a queued activation), added or not.
+   *
+   * @param what - EV bits the callback will see (TIMEOUT, READ, WRITE, SIGNAL, CLOSED)
+   * @returns this event
+   * @throws RangeError ERR_INVALID_EVENTS, ERR_OUT_OF_RANGE; Error ERR_EVENT_FREED, ERR_BASE_FREED
+   */
   active(what: number): this {
     this.#check();
     this.#sync(binding.eventActive(this.#handle, what));
     return this;
   }
 
-  /** The bits of `what` (default: all) still pending or active. */
+  /**
+   * The bits of `what` (default: all) still pending or active.
+   *
+   * @param what - the EV bits to ask about
+   * @returns the subset of them that is pending or active (0: neither)
+   * @throws RangeError ERR_INVALID_EVENTS; Error ERR_EVENT_FREED, ERR_BASE_FREED
+   */
   pending(what?: number): number {
     this.#check();
     return binding.eventPending(this.#handle, what);
   }
 
-  /** Removes only the timeout; I/O and signal interest stay. */
+  /**
+   * Removes only the timeout; I/O and signal interest stay.
+   *
+   * @returns this event
+   * @throws Error ERR_EVENT_FREED, ERR_BASE_FREED
+   */
   removeTimer(): this {
     this.#check();
     this.#sync(binding.eventRemoveTimer(this.#handle));
     return this;
   }
 
+  /**
+   * The priority, 0 (most urgent) to base.priorities - 1; new events get the middle one.
+   *
+   * @throws (on set) RangeError ERR_OUT_OF_RANGE; Error ERR_EVENT_ACTIVE (while active),
+   *   ERR_EVENT_FREED, ERR_BASE_FREED
+   */
   get priority(): number {
     this.#check();
     return binding.eventGetPriority(this.#handle);
   }
 
+  /** Sets the priority (see the getter). */
   set priority(value: number) {
     this.#check();
     binding.eventSetPriority(this.#handle, value);
@@ -134,13 +194,18 @@ export class Event implements Disposable {
     return this.#freed || this.base.freed;
   }
 
-  /** Deletes and frees the event; any later call throws ERR_EVENT_FREED. */
+  /**
+   * Deletes and frees the event; any later call throws ERR_EVENT_FREED. Safe inside its own callback.
+   *
+   * @throws Error ERR_EVENT_FREED (freed already), ERR_BASE_FREED
+   */
   free(): void {
     this.#check();
     this.#release();
     binding.eventFree(this.#handle);
   }
 
+  /** free() unless already freed, for `using ev = base.timer(...)`. */
   [Symbol.dispose](): void {
     if (!this.freed) this.free();
   }

@@ -55,6 +55,10 @@ export interface NativeBinding {
   baseRewire(base: number, handles: Float64Array, slots: Uint32Array): number;
   baseRewireSlots(base: number, from: Uint32Array, to: Uint32Array): Uint32Array;
   baseSlots(base: number): Uint32Array;
+  baseSlotCensus(base: number): Int32Array;
+  eventSetHostOwned(ev: number, owned: boolean): void;
+  eventMark(): number;
+  baseEventsSince(base: number, mark: number): Uint32Array;
   eventNew(base: number, fd: number, events: number, slot: number): number;
   eventAdd(ev: number, ms?: number): boolean;
   eventDel(ev: number): boolean;

@@ -9,6 +9,7 @@ import type { Callback, Event } from './event.js';
 import { binding } from './native.js';
 import { INDEX_MODULUS, releaseIfUnused, unpin } from './registry.js';
 
+/** An event and the callback it should run after the rebind. */
 export type RebindPair = readonly [Event, Callback];
 
 const EVLIST_INSERTED = 0x02;
@@ -31,7 +32,12 @@ function readdOne(ev: Event, fn: Callback, target?: EventBase): void {
   else if (inserted) ev.add();
 }
 
-/** Strategy 3: event_del, event_assign with the new callback, event_add with the time left. */
+/**
+ * Strategy 3: event_del, event_assign with the new callback, event_add with the time left.
+ *
+ * @param pairs - the events and their new callbacks
+ * @throws Error ERR_EVENT_RUNNING (an event inside its own callback), ERR_EVENT_FREED, ERR_BASE_FREED
+ */
 export function rebindByReadd(pairs: readonly RebindPair[]): void {
   for (const [ev, fn] of pairs) readdOne(ev, fn);
 }
@@ -42,6 +48,10 @@ export function rebindByReadd(pairs: readonly RebindPair[]): void {
  * opened in between, so the addon refuses it (ERR_REINIT_UNSAFE) outside the main thread, while
  * any worker thread (another event loop) exists, or while libuv thread-pool requests are in
  * flight. Nothing has changed when it throws.
+ *
+ * @param base - the base to reinitialize
+ * @param pairs - its events and their new callbacks
+ * @throws Error ERR_REINIT_UNSAFE, ERR_LOOP_REENTRANT (from inside the loop), and as rebindByReadd
  */
 export function rebindByReinit(base: EventBase, pairs: readonly RebindPair[]): void {
   binding.baseReinit(base._handle);
@@ -52,6 +62,10 @@ export function rebindByReinit(base: EventBase, pairs: readonly RebindPair[]): v
  * Strategy 1: move every event to `target` (a new base) with its new callback and the time
  * left; the caller frees the old base afterwards. Each event is deleted from the old base
  * before it is added to the new one (the other order leaves a signal at SIG_DFL).
+ *
+ * @param target - the new base
+ * @param pairs - the events (of the old base) and their new callbacks
+ * @throws Error ERR_EVENT_RUNNING, ERR_SIGNAL_BASE_CONFLICT, ERR_EVENT_FREED, ERR_BASE_FREED
  */
 export function rebindByRebase(target: EventBase, pairs: readonly RebindPair[]): void {
   for (const [ev, fn] of pairs) readdOne(ev, fn, target);

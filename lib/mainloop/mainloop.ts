@@ -30,13 +30,35 @@ interface Connection {
 /**
  * Joins publish–subscribe with an event base: `connect` finalizes a builder and gives every
  * channel a libevent event; delivery policies decide what the dispatcher's alerts do.
- * Every channel starts as `never` until a policy is set.
+ * Every channel starts as `never` until a policy is set. Calls other than connect() and
+ * disconnect() throw ERR_NOT_CONNECTED while nothing is connected, and RangeError
+ * ERR_UNKNOWN_CHANNEL for a channel the connected system does not have.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ * import { Mainloop } from 'node-libevent/mainloop';
+ * import { defineMessage, PubsubBuilder } from 'node-libevent/pubsub';
+ *
+ * const base = new EventBase();
+ * const Tick = defineMessage<number>('tick', 'int');
+ * const builder = new PubsubBuilder();
+ * const pub = builder.connector('clock').addPub('main', Tick);
+ * builder.connector('printer').addSub('main', Tick, (n) => console.log('tick', n));
+ * const mainloop = new Mainloop(base).connect(builder);
+ * mainloop.setDeliveryPolicy('main', 'prompt');     // delivered by a libevent event
+ * pub.publish(1);
+ * base.dispatch();                                  // tick 1
+ * mainloop.disconnect();
+ * ```
  */
 export class Mainloop implements Disposable {
+  /** The event base whose events deliver the messages. */
   readonly base: EventBase;
   #conn: Connection | null = null;
   #onError: PubsubErrorHandler | null = null;
 
+  /** @param base - the event base to deliver on */
   constructor(base: EventBase) {
     this.base = base;
   }
@@ -46,6 +68,7 @@ export class Mainloop implements Disposable {
     return this.#conn?.pubsub ?? null;
   }
 
+  /** True between connect() and disconnect(). */
   get connected(): boolean {
     return this.#conn !== null;
   }
@@ -54,7 +77,11 @@ export class Mainloop implements Disposable {
    * Tears down what is connected now, then finalizes `builder` and creates one event per
    * channel. If finalize fails (a PubsubConfigError) nothing stays connected. An already
    * finalized system (`builder.finalize()`'s result) is accepted too: a live update
-   * finalizes first, where failing is harmless, and connects later. Returns this.
+   * finalizes first, where failing is harmless, and connects later.
+   *
+   * @param builder - a builder to finalize, or a system it finalized
+   * @returns this mainloop
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG; Error ERR_PUBSUB_FINALIZED, ERR_BASE_FREED
    */
   connect(builder: PubsubBuilder | Pubsub): this {
     this.disconnect();
@@ -78,11 +105,17 @@ export class Mainloop implements Disposable {
     return this;
   }
 
-  /** Sets how `channel` delivers. On a channel that already holds messages, their delivery is scheduled. */
+  /**
+   * Sets how `channel` delivers. On a channel that already holds messages, their delivery is scheduled.
+   *
+   * @param channel - a channel name
+   * @param policy - 'prompt', 'immediate' or 'never'
+   * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL, ERR_INVALID_ARG_VALUE (another policy)
+   */
   setDeliveryPolicy(channel: string, policy: DeliveryPolicy): void {
     const conn = this.#require();
     if (!POLICIES.includes(policy)) {
-      throw new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`);
+      throw Object.assign(new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`), { code: 'ERR_INVALID_ARG_VALUE' });
     }
     const ch = this.#channel(conn, channel);
     const ev = conn.events[ch]!;
@@ -97,7 +130,11 @@ export class Mainloop implements Disposable {
     if (policy !== 'never' && conn.dispatcher.pending(ch) > 0) ev.active(EV.TIMEOUT);
   }
 
-  /** The policy of `channel` (every channel starts as 'never'). */
+  /**
+   * The policy of `channel` (every channel starts as 'never').
+   *
+   * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL
+   */
   deliveryPolicy(channel: string): DeliveryPolicy {
     const conn = this.#require();
     return conn.policies[this.#channel(conn, channel)]!;
@@ -107,6 +144,11 @@ export class Mainloop implements Disposable {
    * Delivers up to `max` queued messages of `channel` now (the dispatcher's flush: messages
    * published meanwhile are delivered too and count towards `max`). If a limit leaves
    * messages on a prompt or immediate channel, their delivery is scheduled.
+   *
+   * @param channel - a channel name
+   * @param max - most messages to deliver (default all)
+   * @returns the number delivered
+   * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL; a hook's error (no error handler)
    */
   flush(channel: string, max: number = Infinity): number {
     const conn = this.#require();
@@ -123,7 +165,11 @@ export class Mainloop implements Disposable {
     return this.#conn?.events ?? [];
   }
 
-  /** Number of messages waiting on `channel`. */
+  /**
+   * Number of messages waiting on `channel`.
+   *
+   * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL
+   */
   pending(channel: string): number {
     const conn = this.#require();
     return conn.dispatcher.pending(this.#channel(conn, channel));
@@ -154,6 +200,7 @@ export class Mainloop implements Disposable {
     conn.pubsub.close();
   }
 
+  /** disconnect(), for `using mainloop = new Mainloop(base)`. */
   [Symbol.dispose](): void {
     this.disconnect();
   }
@@ -180,14 +227,14 @@ export class Mainloop implements Disposable {
   }
 
   #require(): Connection {
-    if (this.#conn === null) throw new Error('The mainloop is not connected: call connect(builder) first.');
+    if (this.#conn === null) throw Object.assign(new Error('The mainloop is not connected: call connect(builder) first.'), { code: 'ERR_NOT_CONNECTED' });
     return this.#conn;
   }
 
   #channel(conn: Connection, channel: string): number {
     const id = conn.pubsub.naming.channels.find(channel);
     if (id === undefined || id >= conn.events.length) {
-      throw new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`);
+      throw Object.assign(new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`), { code: 'ERR_UNKNOWN_CHANNEL' });
     }
     return id;
   }

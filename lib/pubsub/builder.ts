@@ -8,7 +8,7 @@ import {
   type Receiver,
   type TypeFns,
 } from '../dispatch/index.js';
-import { PubsubConfigError, type PubsubProblem } from './errors.js';
+import { PubsubConfigError, type PubsubProblem, pubsubUsageError } from './errors.js';
 import type { Hook, MessageDef } from './message.js';
 
 /** Registration flags. */
@@ -32,12 +32,19 @@ export interface TypeFunctions<T = unknown> {
 
 /** One publish or subscribe registration, as recorded by the builder. */
 export interface Registration {
+  /** Publish or subscribe. */
   readonly kind: 'pub' | 'sub';
+  /** The registering subsystem. */
   readonly subsystem: string;
+  /** The channel name. */
   readonly channel: string;
+  /** The message name. */
   readonly message: string;
+  /** The payload type name. */
   readonly type: string;
+  /** Registered with `exclusive`. */
   readonly exclusive: boolean;
+  /** Registered with `stub`. */
   readonly stub: boolean;
   /** Where the registration was made (`file:line:column`), or `"unknown"`. */
   readonly location: string;
@@ -45,9 +52,13 @@ export interface Registration {
 
 /** One `registerType` call. */
 export interface TypeRegistration {
+  /** The type name. */
   readonly type: string;
+  /** The registering subsystem. */
   readonly subsystem: string;
+  /** The functions it registered. */
   readonly fns: TypeFunctions;
+  /** Where (`file:line:column`), or `"unknown"`. */
   readonly location: string;
 }
 
@@ -61,19 +72,26 @@ export interface PubsubBuilderOptions {
 
 /** Where an error thrown during delivery came from, with names resolved. */
 export interface PubsubErrorInfo {
+  /** The message name. */
   readonly message: string;
+  /** The channel name. */
   readonly channel: string;
+  /** The publishing subsystem. */
   readonly sender: string;
   /** The subscriber whose hook threw, or null when the type's dispose function threw. */
   readonly subscriber: string | null;
+  /** Whether a hook or the type's dispose function threw. */
   readonly stage: 'receive' | 'dispose';
+  /** The message's header. */
   readonly header: MessageHeader;
 }
 
+/** Gets each error a hook or dispose function throws during delivery (delivery goes on). */
 export type PubsubErrorHandler = (error: unknown, info: PubsubErrorInfo) => void;
 
 /** A message's publish capability. Inert (returns false, disposes the payload) unless connected. */
 export interface Publisher<T> {
+  /** The message it publishes. */
   readonly message: MessageDef<T>;
   /** The prebuilt header every message from this publisher carries. */
   readonly header: MessageHeader;
@@ -83,35 +101,92 @@ export interface Publisher<T> {
    * Hands `payload` to the dispatcher, which then owns it. Returns true when it was taken (queued,
    * or dropped and disposed because nobody subscribes), false when this publisher is not
    * connected; the payload is then disposed through its type, if that type is registered.
+   *
+   * @param payload - the message's payload, owned by the dispatcher from here on
+   * @returns true when taken, false when not connected
+   * @throws an error of a hook when the channel delivers immediately and has no error handler
    */
   publish(payload: T): boolean;
 }
 
 /** The per-subsystem registration interface handed out by a builder. */
 export interface Connector {
+  /** The subsystem every registration is charged to. */
   readonly subsystem: string;
-  /** Registers the dispose/format functions of a payload type. Identical re-registration is fine. */
+  /**
+   * Registers the dispose/format functions of a payload type. Identical re-registration is fine.
+   *
+   * @param typeName - the type name messages were defined with
+   * @param fns - `dispose`, `format`
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG (other functions than an earlier registration);
+   *   Error ERR_PUBSUB_FINALIZED; DispatchError ERR_DISPATCH_NAME
+   */
   registerType<T>(typeName: string, fns: TypeFunctions<T>): void;
-  /** Registers this subsystem as a publisher of `msg` on `channel`. */
+  /**
+   * Registers this subsystem as a publisher of `msg` on `channel`.
+   *
+   * @param channel - the channel name
+   * @param msg - from defineMessage()
+   * @param flags - `exclusive`, `stub`
+   * @returns the publisher, inert until finalize()
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG (contradicts an earlier registration);
+   *   Error ERR_PUBSUB_FINALIZED; TypeError ERR_INVALID_ARG_TYPE; DispatchError ERR_DISPATCH_NAME
+   */
   addPub<T>(channel: string, msg: MessageDef<T>, flags?: PubsubFlags): Publisher<T>;
-  /** Registers `hook` to receive `msg` on `channel`. */
+  /**
+   * Registers `hook` to receive `msg` on `channel`.
+   *
+   * @param channel - the channel name
+   * @param msg - from defineMessage()
+   * @param hook - gets a read-only payload and the header
+   * @param flags - `exclusive`, `stub`
+   * @throws as addPub()
+   */
   addSub<T>(channel: string, msg: MessageDef<T>, hook: Hook<T>, flags?: PubsubFlags): void;
 }
 
 /** The finalized system: the dispatcher, with names, the registrations and teardown. */
 export interface Pubsub {
+  /** The dispatcher built by finalize(). */
   readonly dispatcher: Dispatcher;
+  /** The name registries behind the IDs. */
   readonly naming: Naming;
+  /** Every publish and subscribe registration. */
   readonly registrations: readonly Registration[];
+  /** Every registerType call. */
   readonly typeRegistrations: readonly TypeRegistration[];
   /** Informational findings of finalize (unused messages, unregistered types). */
   readonly notes: readonly string[];
+  /** True after close(). */
   readonly closed: boolean;
-  /** The ID of a channel name; throws for a name no registration used. */
+  /**
+   * The ID of a channel name.
+   *
+   * @throws RangeError ERR_UNKNOWN_CHANNEL (a name no registration used)
+   */
   channelId(channel: string): number;
+  /**
+   * Delivers up to `max` messages queued on `channel` (see Dispatcher.flush).
+   *
+   * @param channel - a channel name or ID
+   * @param max - most messages to deliver (default all)
+   * @returns the number delivered
+   * @throws RangeError ERR_UNKNOWN_CHANNEL; a hook's error (with no error handler)
+   */
   flush(channel: string | number, max?: number): number;
+  /**
+   * The messages waiting on `channel`.
+   *
+   * @throws RangeError ERR_UNKNOWN_CHANNEL
+   */
   pending(channel: string | number): number;
+  /**
+   * Sets the channel's alert (what happens when its queue stops being empty).
+   *
+   * @throws RangeError ERR_UNKNOWN_CHANNEL; TypeError ERR_INVALID_ARG_TYPE; DispatchError ERR_DISPATCH_CHANNEL
+   */
   setAlert(channel: string | number, fn: AlertFn | null, arg?: unknown): void;
+  /** Sets (or with null removes) the handler of errors thrown during delivery, with names resolved. */
   setErrorHandler(handler: PubsubErrorHandler | null): void;
   /** Disconnects every publisher, then disposes every queued message. Idempotent. */
   close(): void;
@@ -173,8 +248,23 @@ class Item implements Registration {
 /**
  * Collects the registrations of all subsystems, then `finalize()` checks them as a whole and
  * builds the dispatcher. A builder is consumed by `finalize`, successful or not.
+ *
+ * @example
+ * ```ts
+ * import { defineMessage, flushImmediately, PubsubBuilder } from 'node-libevent/pubsub';
+ *
+ * const Hello = defineMessage<string>('hello', 'string');
+ * const builder = new PubsubBuilder();
+ * const pub = builder.connector('greeter').addPub('main', Hello);
+ * builder.connector('printer').addSub('main', Hello, (text) => console.log(text));
+ * const pubsub = builder.finalize();          // PubsubConfigError if anything is unpaired
+ * pubsub.setAlert('main', flushImmediately);
+ * pub.publish('hi');                          // hi
+ * pubsub.close();
+ * ```
  */
 export class PubsubBuilder {
+  /** The name registries (shared with the dispatcher finalize() builds). */
   readonly naming: Naming;
   readonly #cfg = new DispatchConfig();
   readonly #items: Item[] = [];
@@ -184,6 +274,7 @@ export class PubsubBuilder {
   readonly #onNote: ((note: string) => void) | undefined;
   #finalized = false;
 
+  /** @param options - `naming` to share, `onNote` for finalize's informational notes */
   constructor(options: PubsubBuilderOptions = {}) {
     this.naming = options.naming ?? new Naming();
     this.#onNote = options.onNote;
@@ -199,11 +290,18 @@ export class PubsubBuilder {
     return this.#items.slice();
   }
 
+  /** Every registerType call so far, in order. */
   get typeRegistrations(): readonly TypeRegistration[] {
     return this.#typeItems.slice();
   }
 
-  /** The registration interface for subsystem `subsystem`; every registration is charged to it. */
+  /**
+   * The registration interface for subsystem `subsystem`; every registration is charged to it.
+   *
+   * @param subsystem - the subsystem's name
+   * @returns its connector
+   * @throws Error ERR_PUBSUB_FINALIZED; DispatchError ERR_DISPATCH_NAME
+   */
   connector(subsystem: string): Connector {
     this.#assertOpen(subsystem);
     const subsysId = this.naming.subsystems.id(subsystem);
@@ -214,7 +312,7 @@ export class PubsubBuilder {
         this.#add('pub', subsystem, subsysId, channel, msg, null, flags) as PublisherImpl<T>,
       addSub: <T>(channel: string, msg: MessageDef<T>, hook: Hook<T>, flags?: PubsubFlags): void => {
         if (typeof hook !== 'function') {
-          throw new TypeError(`The hook of subsystem "${subsystem}" for message "${msg?.name}" is not a function.`);
+          throw pubsubUsageError(new TypeError(`The hook of subsystem "${subsystem}" for message "${msg?.name}" is not a function.`), 'ERR_INVALID_ARG_TYPE');
         }
         this.#add('sub', subsystem, subsysId, channel, msg, hook as Receiver, flags);
       },
@@ -224,9 +322,12 @@ export class PubsubBuilder {
   /**
    * Checks every registration and builds the dispatcher, connecting every publisher to it.
    * Throws a PubsubConfigError listing every problem found. Either way the builder is consumed.
+   *
+   * @returns the finalized system
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG (with every problem); Error ERR_PUBSUB_FINALIZED
    */
   finalize(): Pubsub {
-    if (this.#finalized) throw new Error('This PubsubBuilder was already finalized; a builder can be finalized only once.');
+    if (this.#finalized) throw pubsubUsageError(new Error('This PubsubBuilder was already finalized; a builder can be finalized only once.'), 'ERR_PUBSUB_FINALIZED');
     this.#finalized = true;
     const notes: string[] = [];
     const problems = checkRegistrations(this.naming, this.#items, notes);
@@ -253,7 +354,7 @@ export class PubsubBuilder {
 
   #assertOpen(subsystem: string): void {
     if (this.#finalized) {
-      throw new Error(`The PubsubBuilder was already finalized; subsystem "${subsystem}" cannot register anything now.`);
+      throw pubsubUsageError(new Error(`The PubsubBuilder was already finalized; subsystem "${subsystem}" cannot register anything now.`), 'ERR_PUBSUB_FINALIZED');
     }
   }
 
@@ -299,7 +400,7 @@ export class PubsubBuilder {
   ): PublisherImpl<unknown> | null {
     this.#assertOpen(subsystem);
     if (msg === null || typeof msg !== 'object' || typeof msg.name !== 'string' || typeof msg.typeName !== 'string') {
-      throw new TypeError(`Subsystem "${subsystem}" registered something that is not a message made by defineMessage().`);
+      throw pubsubUsageError(new TypeError(`Subsystem "${subsystem}" registered something that is not a message made by defineMessage().`), 'ERR_INVALID_ARG_TYPE');
     }
     const location = callerLocation();
     const naming = this.naming;
@@ -369,7 +470,7 @@ class PubsubImpl implements Pubsub {
   channelId(channel: string): number {
     const id = this.naming.channels.find(channel);
     if (id === undefined || id >= this.dispatcher.channelCount) {
-      throw new RangeError(`Unknown channel "${channel}": no registration uses it.`);
+      throw pubsubUsageError(new RangeError(`Unknown channel "${channel}": no registration uses it.`), 'ERR_UNKNOWN_CHANNEL');
     }
     return id;
   }

@@ -11,6 +11,7 @@ export type PubsubProblemCode =
 
 /** One problem, with everything needed to find the registrations behind it. */
 export interface PubsubProblem {
+  /** What kind of problem. */
   readonly code: PubsubProblemCode;
   /** One sentence, e.g. `Message "x" has subscribers, but no publishers.` */
   readonly text: string;
@@ -32,8 +33,15 @@ export interface PubsubProblem {
  * problem alone; `finalize` reports it again).
  */
 export class PubsubConfigError extends Error {
+  /** Always 'PubsubConfigError'. */
   override readonly name = 'PubsubConfigError';
-  constructor(readonly problems: readonly PubsubProblem[]) {
+  /** Always `'ERR_PUBSUB_CONFIG'`; `problems` says what is wrong. */
+  readonly code = 'ERR_PUBSUB_CONFIG';
+  /** @param problems - every problem found */
+  constructor(
+    /** Every problem found, in a stable order. */
+    readonly problems: readonly PubsubProblem[],
+  ) {
     super(formatProblems(problems));
   }
 }
@@ -45,4 +53,9 @@ function formatProblems(problems: readonly PubsubProblem[]): string {
     for (const r of p.registrations) lines.push(`      ${r}`);
   }
   return lines.join('\n');
+}
+
+/** @internal A misuse of the pubsub layer's API (not a configuration problem): an Error with a `code`. */
+export function pubsubUsageError<E extends Error>(err: E, code: string): E & { code: string } {
+  return Object.assign(err, { code });
 }

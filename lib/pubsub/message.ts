@@ -1,4 +1,5 @@
 import type { MessageHeader } from '../dispatch/index.js';
+import { pubsubUsageError } from './errors.js';
 
 declare const payloadType: unique symbol;
 
@@ -8,8 +9,11 @@ declare const payloadType: unique symbol;
  * a `MessageDef<Animal>`). `typeName` is the runtime type whose dispose/format functions apply.
  */
 export interface MessageDef<T> {
+  /** The message name. */
   readonly name: string;
+  /** The payload type name. */
   readonly typeName: string;
+  /** Only for the compiler: makes T invariant. */
   readonly [payloadType]?: (payload: T) => T;
 }
 
@@ -22,11 +26,22 @@ export type PayloadOf<M> = M extends MessageDef<infer T> ? T : never;
  */
 export type Hook<T> = (payload: Readonly<T>, header: MessageHeader) => void;
 
-/** Declares a message; register it with `con.addPub` and `con.addSub`. */
+/**
+ * Declares a message; register it with `con.addPub` and `con.addSub`.
+ *
+ * @param name - the message name
+ * @param typeName - the payload type's name (its dispose/format functions come from registerType)
+ * @returns the frozen declaration
+ * @throws TypeError ERR_INVALID_ARG_VALUE (an empty name)
+ * @example
+ * ```ts
+ * const Temperature = defineMessage<number>('temperature', 'celsius');
+ * ```
+ */
 export function defineMessage<T>(name: string, typeName: string): MessageDef<T> {
-  if (typeof name !== 'string' || name.length === 0) throw new TypeError('A message name must be a non-empty string.');
+  if (typeof name !== 'string' || name.length === 0) throw pubsubUsageError(new TypeError('A message name must be a non-empty string.'), 'ERR_INVALID_ARG_VALUE');
   if (typeof typeName !== 'string' || typeName.length === 0) {
-    throw new TypeError(`The type name of message "${name}" must be a non-empty string.`);
+    throw pubsubUsageError(new TypeError(`The type name of message "${name}" must be a non-empty string.`), 'ERR_INVALID_ARG_VALUE');
   }
   return Object.freeze({ name, typeName });
 }

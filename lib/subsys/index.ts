@@ -17,6 +17,7 @@ export {
   MAX_LEVEL,
   MIN_LEVEL,
   SubsystemError,
+  type SubsystemErrorCode,
   type Subsystem,
   type SubsystemDef,
 } from './subsystem.js';

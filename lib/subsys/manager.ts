@@ -1,6 +1,7 @@
 import { PubsubBuilder, PubsubConfigError, type Pubsub, type PubsubBuilderOptions } from '../pubsub/index.js';
 import { MAX_LEVEL, MIN_LEVEL, SubsystemError, validateSubsystem, type Subsystem, type SubsystemDef } from './subsystem.js';
 
+/** Options of `new SubsystemManager()`. */
 export interface SubsystemManagerOptions {
   /**
    * Sort the list by level (stable, so equal levels keep their order). By default the list must
@@ -16,9 +17,15 @@ export interface SubsystemManagerOptions {
  * shut-down subsystem can be initialized again.
  */
 export class SubsystemManager {
+  /** The validated list, in level order. */
   readonly subsystems: readonly Subsystem[];
   readonly #initialized: boolean[];
 
+  /**
+   * @param list - the subsystem definitions, in level order (or pass `sort: true`)
+   * @param options - `sort`
+   * @throws SubsystemError ERR_SUBSYSTEM_INVALID (a bad definition, a duplicate name, out of order)
+   */
   constructor(list: readonly SubsystemDef[], options: SubsystemManagerOptions = {}) {
     const subs: Subsystem[] = list.map((def, i) => {
       validateSubsystem(def, i);
@@ -62,7 +69,11 @@ export class SubsystemManager {
     return this.subsystems.filter((_, i) => this.#initialized[i]).map((s) => s.name);
   }
 
-  /** Initializes every supported subsystem not initialized yet. */
+  /**
+   * Initializes every supported subsystem not initialized yet.
+   *
+   * @throws SubsystemError ERR_SUBSYSTEM_INIT (the cause is what `initialize` threw)
+   */
   init(): void {
     this.initUpTo(MAX_LEVEL);
   }
@@ -71,6 +82,9 @@ export class SubsystemManager {
    * Initializes, from low to high level, the supported subsystems with level ≤ `level` that are
    * not initialized yet. A throwing `initialize` stops it with a SubsystemError naming the
    * subsystem (the error it threw is the `cause`); that subsystem is not marked initialized.
+   *
+   * @param level - MIN_LEVEL … MAX_LEVEL
+   * @throws SubsystemError ERR_SUBSYSTEM_INIT; RangeError ERR_OUT_OF_RANGE
    */
   initUpTo(level: number): void {
     checkLevel(level);
@@ -79,7 +93,7 @@ export class SubsystemManager {
       try {
         s.initialize?.();
       } catch (err) {
-        throw new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to initialize.`, s.name, { cause: err });
+        throw new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to initialize.`, s.name, { cause: err, code: 'ERR_SUBSYSTEM_INIT' });
       }
       this.#initialized[i] = true;
     });
@@ -90,6 +104,10 @@ export class SubsystemManager {
    * list order, each through a connector for its own name. A registration the builder refuses
    * (a PubsubConfigError) does not stop the others, so that `finalize` can report every
    * problem at once; any other error is fatal and names the subsystem.
+   *
+   * @param builder - the builder to register with
+   * @param upTo - the highest level to include (default MAX_LEVEL)
+   * @throws SubsystemError ERR_SUBSYSTEM_PUBSUB; RangeError ERR_OUT_OF_RANGE; Error ERR_PUBSUB_FINALIZED
    */
   addPubsub(builder: PubsubBuilder, upTo: number = MAX_LEVEL): void {
     checkLevel(upTo);
@@ -103,7 +121,7 @@ export class SubsystemManager {
         throw new SubsystemError(
           `Subsystem "${s.name}" (at #${i}, level ${s.level}) could not connect to publish-subscribe.`,
           s.name,
-          { cause: err },
+          { cause: err, code: 'ERR_SUBSYSTEM_PUBSUB' },
         );
       }
     });
@@ -112,6 +130,10 @@ export class SubsystemManager {
   /**
    * A new builder with every initialized subsystem's registrations, finalized. Throws the
    * PubsubConfigError of `finalize` when the configuration is wrong.
+   *
+   * @param options - for the builder
+   * @returns the finalized publish–subscribe system
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG; SubsystemError ERR_SUBSYSTEM_PUBSUB
    */
   buildPubsub(options?: PubsubBuilderOptions): Pubsub {
     const builder = new PubsubBuilder(options);
@@ -119,7 +141,11 @@ export class SubsystemManager {
     return builder.finalize();
   }
 
-  /** Shuts down every initialized subsystem, from high to low level. */
+  /**
+   * Shuts down every initialized subsystem, from high to low level.
+   *
+   * @throws SubsystemError ERR_SUBSYSTEM_SHUTDOWN, or an AggregateError of several
+   */
   shutdown(): void {
     this.shutdownDownTo(MIN_LEVEL - 1);
   }
@@ -128,10 +154,13 @@ export class SubsystemManager {
    * Shuts down, from high to low level, the initialized subsystems with level > `level`. Each
    * is marked not initialized even if its `shutdown` throws; errors are collected and thrown
    * once all of them ran (a SubsystemError, or an AggregateError of them).
+   *
+   * @param level - MIN_LEVEL - 1 (all) … MAX_LEVEL
+   * @throws SubsystemError ERR_SUBSYSTEM_SHUTDOWN, AggregateError; RangeError ERR_OUT_OF_RANGE
    */
   shutdownDownTo(level: number): void {
     if (!Number.isInteger(level) || level < MIN_LEVEL - 1 || level > MAX_LEVEL) {
-      throw new RangeError(`Cannot shut down to level ${level}: use an integer from ${MIN_LEVEL - 1} to ${MAX_LEVEL}.`);
+      throw Object.assign(new RangeError(`Cannot shut down to level ${level}: use an integer from ${MIN_LEVEL - 1} to ${MAX_LEVEL}.`), { code: 'ERR_OUT_OF_RANGE' });
     }
     const errors: SubsystemError[] = [];
     for (let i = this.subsystems.length - 1; i >= 0; i--) {
@@ -142,7 +171,7 @@ export class SubsystemManager {
       try {
         s.shutdown?.();
       } catch (err) {
-        errors.push(new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to shut down.`, s.name, { cause: err }));
+        errors.push(new SubsystemError(`Subsystem "${s.name}" (at #${i}, level ${s.level}) failed to shut down.`, s.name, { cause: err, code: 'ERR_SUBSYSTEM_SHUTDOWN' }));
       }
     }
     if (errors.length === 1) throw errors[0];
@@ -152,6 +181,6 @@ export class SubsystemManager {
 
 function checkLevel(level: number): void {
   if (!Number.isInteger(level) || level < MIN_LEVEL || level > MAX_LEVEL) {
-    throw new RangeError(`Level ${level} is out of range: use an integer from ${MIN_LEVEL} to ${MAX_LEVEL}.`);
+    throw Object.assign(new RangeError(`Level ${level} is out of range: use an integer from ${MIN_LEVEL} to ${MAX_LEVEL}.`), { code: 'ERR_OUT_OF_RANGE' });
   }
 }

@@ -1,8 +1,10 @@
 import type { Connector } from '../pubsub/index.js';
 
-/** Lowest and highest subsystem levels. Libraries should stay at or below LIBS_LEVEL. */
+/** Lowest subsystem level. */
 export const MIN_LEVEL = -100;
+/** Highest subsystem level. */
 export const MAX_LEVEL = 100;
+/** Libraries should stay at or below this level, so the program's own subsystems come after them. */
 export const LIBS_LEVEL = -10;
 
 /** What a subsystem provides. Every callback is optional. */
@@ -26,19 +28,47 @@ export interface Subsystem extends SubsystemDef {
   readonly supported: boolean;
 }
 
+/** What went wrong with a subsystem: {@link SubsystemError.code}. */
+export type SubsystemErrorCode =
+  | 'ERR_SUBSYSTEM_INVALID' // a bad definition or list (name, level, order, duplicate, callbacks)
+  | 'ERR_SUBSYSTEM_INIT' // initialize() threw (the cause)
+  | 'ERR_SUBSYSTEM_PUBSUB' // addPubsub() threw something other than a PubsubConfigError
+  | 'ERR_SUBSYSTEM_SHUTDOWN'; // shutdown() threw (the cause)
+
 /** Misuse or failure of a subsystem; `subsystem` names it when there is one. */
 export class SubsystemError extends Error {
+  /** Always 'SubsystemError'. */
   override readonly name = 'SubsystemError';
+  /** Which kind of failure; a callback's own error is the `cause`. */
+  readonly code: SubsystemErrorCode;
+  /**
+   * @param message - what happened, naming the subsystem and its position
+   * @param subsystem - the subsystem's name, or null when it has none
+   * @param options - `cause`, and `code` (default `'ERR_SUBSYSTEM_INVALID'`)
+   */
   constructor(
     message: string,
+    /** The subsystem concerned, or null when it has no name. */
     readonly subsystem: string | null,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { code?: SubsystemErrorCode },
   ) {
     super(message, options);
+    this.code = options?.code ?? 'ERR_SUBSYSTEM_INVALID';
   }
 }
 
-/** Validates and freezes a subsystem definition. */
+/**
+ * Validates and freezes a subsystem definition.
+ *
+ * @param def - name, level and the optional callbacks
+ * @returns the frozen subsystem (`supported` filled in)
+ * @throws SubsystemError ERR_SUBSYSTEM_INVALID (no name, a level outside MIN_LEVEL…MAX_LEVEL,
+ *   a callback that is not a function)
+ * @example
+ * ```ts
+ * const logger = defineSubsystem({ name: 'log', level: -50, initialize: () => console.log('log up') });
+ * ```
+ */
 export function defineSubsystem(def: SubsystemDef): Subsystem {
   validateSubsystem(def, null);
   return Object.freeze({

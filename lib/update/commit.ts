@@ -2,7 +2,7 @@
 // event's callback (in place by default), moves publish-subscribe over, makes the new context
 // current and retires the old one. Nothing in it can fail half-way: the rewrite checks every
 // event before writing any, and prepare has already built everything else.
-import { type Callback, type Event, EventBase, rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from '../loop/index.js';
+import { type Event, EventBase, rebindByReadd, rebindByRebase, rebindByReinit, type RebindPair } from '../loop/index.js';
 import type { PubsubCarrier } from './carry.js';
 import type { Prepared, RewirePlan } from './prepare.js';
 import { commitBufferedRebind } from './rebind-buffered.js';
@@ -16,10 +16,27 @@ export interface Committed {
   dropped: string[];
 }
 
+/**
+ * The in-place rewrite was refused by the addon (it checks every event before writing any), so
+ * nothing has changed yet and the update can still be undone. `cause` is the addon's error.
+ */
+export class RewireRefused extends Error {
+  readonly code = 'ERR_NOT_REWRITABLE';
+  constructor(cause: unknown) {
+    super('the in-place rewrite was refused before any event changed', { cause });
+  }
+}
+
 /** Commits `prepared` over `old` on `base`. Fills the rewire and commit phases. */
-export function commitUpdate(base: EventBase, carrier: PubsubCarrier, old: Running, prepared: Prepared, strategy: Strategy, phases: Phases): Committed {
+export function commitUpdate(base: EventBase, carrier: PubsubCarrier, old: Running, prepared: Prepared, strategy: Strategy, phases: Phases, isOwn: (ev: Event) => boolean): Committed {
   let t = performance.now();
-  const next = applyRewire(base, strategy, prepared.rewire);
+  let next: EventBase;
+  try {
+    next = applyRewire(base, strategy, prepared.rewire, isOwn);
+  } catch (err) {
+    if (strategy === 'inplace') throw new RewireRefused(err); // all or nothing: nothing changed
+    throw err;
+  }
   commitBufferedRebind(prepared.buffered);
   phases.rewire += performance.now() - t;
   t = performance.now();
@@ -31,17 +48,15 @@ export function commitUpdate(base: EventBase, carrier: PubsubCarrier, old: Runni
 }
 
 /** Rebinds every planned event to its new callback; returns the base the events now live on. */
-function applyRewire(base: EventBase, strategy: Strategy, plan: RewirePlan): EventBase {
+function applyRewire(base: EventBase, strategy: Strategy, plan: RewirePlan, isOwn: (ev: Event) => boolean): EventBase {
   if (strategy === 'inplace') {
     // One native call per base moves every event of each old callback's slot (no JS per event).
-    if (plan.bySlot) base._rewireCallbacks(plan.byCallback);
-    else base._rewireEvents(plan.events, plan.fns);
+    if (plan.perEvent) base._rewireEvents(plan.perEvent.events, plan.perEvent.fns);
+    else base._rewireCallbacks(plan.byCallback);
     return base;
   }
-  // The comparison strategies touch every event, the host's own included.
-  const byEvent = new Map<Event, Callback>();
-  plan.events.forEach((ev, k) => byEvent.set(ev, plan.fns[k]!));
-  const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, byEvent.get(ev) ?? ev.callback] as const);
+  // The comparison strategies touch every event, the host's own included (which keep theirs).
+  const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, (isOwn(ev) ? undefined : plan.byCallback.get(ev.callback)) ?? ev.callback] as const);
   if (strategy === 'readd') rebindByReadd(pairs);
   else if (strategy === 'reinit') rebindByReinit(base, pairs);
   else {

@@ -8,8 +8,18 @@ import { describeThrown, UpdateError } from './errors.js';
 import type { Handler } from './rebind-buffered.js';
 
 /** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
-export const versionLib = Object.freeze({ EV, EVLOOP, COUNT, io, defineMessage, defineSubsystem });
+export const versionLib = Object.freeze({
+  EV,
+  EVLOOP,
+  COUNT,
+  io,
+  /** See defineMessage of node-libevent/pubsub. */
+  defineMessage,
+  /** See defineSubsystem of node-libevent/subsys. */
+  defineSubsystem,
+});
 
+/** Options of ctx.state(). */
 export interface StateOptions<T> {
   /** Turns the previous version's value into this version's (return a new object; do not mutate `old`). */
   transform?: (old: any, fromVersion: string) => T;
@@ -17,6 +27,7 @@ export interface StateOptions<T> {
   migrate?: boolean;
 }
 
+/** Options of ctx.subsystems(). */
 export interface SubsystemsOptions {
   /** Delivery policy per channel name (channels not named stay 'never'). */
   policies?: Record<string, DeliveryPolicy>;
@@ -29,25 +40,80 @@ export interface SubsystemsOptions {
 
 /** The previous version's state as the new version's main sees it during an update. */
 export interface Carried {
+  /** The previous version's `version`. */
   fromVersion: string;
+  /** The update point the update happened at. */
   point: string;
+  /** The previous version's state items by key. */
   store: ReadonlyMap<string, unknown>;
 }
 
-/** What a version's main(ctx) gets. */
+/**
+ * What a version's main(ctx) gets. Once the version is replaced, every call throws
+ * UpdateError ERR_VERSION_RETIRED.
+ */
 export interface VersionContext {
+  /** The host's event base (the host owns it and its fds). */
   readonly base: EventBase;
+  /** EV, EVLOOP, COUNT, io, defineMessage and defineSubsystem, for CommonJS versions. */
   readonly lib: typeof versionLib;
+  /** This version's `version`. */
   readonly version: string;
+  /** During an update, the previous version's `version`; undefined at a fresh start. */
   readonly fromVersion: string | undefined;
+  /** True while main runs for an update (false at a fresh start): create fds and events only when false. */
   isUpdating(): boolean;
+  /**
+   * True when updating at the update point `point`.
+   *
+   * @param point - an update point name ('loop' between loop iterations)
+   */
   isUpdatingFrom(point: string): boolean;
+  /**
+   * Declares a state item: fresh start, `init()`; update, the previous version's value
+   * (through `transform` when given; `migrate: false` re-initializes).
+   *
+   * @param key - the item's name, stable across versions
+   * @param init - makes the initial value (needed at a fresh start and for a new item)
+   * @param options - `transform(old, fromVersion)`, `migrate`
+   * @returns the value, to keep in a closure
+   * @throws UpdateError ERR_STATE_KEY, ERR_STATE_DUPLICATE, ERR_STATE_NO_INIT, ERR_TRANSFORM, ERR_VERSION_RETIRED
+   */
   state<T>(key: string, init: (() => T) | undefined, options?: StateOptions<T>): T;
+  /**
+   * Drops a previous version's state item on purpose (else the update is refused with ERR_STATE_UNDECLARED).
+   *
+   * @param key - the item's name
+   * @throws UpdateError ERR_VERSION_RETIRED
+   */
   retire(key: string): void;
-  /** Names this version's callbacks (events, bufferevents, listeners) so an update can rebind them. */
+  /**
+   * Registers callbacks by name: on update, live events, bufferevents and listeners running the
+   * old version's handler of a name are rebound to this version's handler of that name (or of
+   * its `renames` entry).
+   *
+   * @param handlers - name → callback (event, bufferevent read/write/event, listener accept/error)
+   * @returns the same object
+   * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
+   */
   handlers<H extends Record<string, Handler>>(handlers: H): H;
+  /**
+   * An explicit update point: a pending update happens here (from inside a callback, the stack
+   * unwinds to the host loop first with an {@link UpdateUnwind}).
+   *
+   * @param name - the point's name (see isUpdatingFrom)
+   * @throws UpdateUnwind ERR_UPDATE_UNWIND (let it pass); UpdateError ERR_VERSION_RETIRED
+   */
   updatePoint(name: string): void;
+  /**
+   * Declares this version's Tor-style subsystems; the host builds publish–subscribe from them.
+   *
+   * @param list - subsystem definitions, in level order
+   * @param options - delivery `policies` per channel, `messageTransforms` for queued messages
+   * @throws UpdateError ERR_SUBSYSTEMS (twice, or not an array), ERR_VERSION_RETIRED
+   */
   subsystems(list: readonly SubsystemDef[], options?: SubsystemsOptions): void;
+  /** The host's mainloop, once subsystems are connected (else UpdateError ERR_NO_PUBSUB). */
   readonly mainloop: Mainloop;
 }
 
@@ -57,43 +123,72 @@ export interface ContextHost {
   reachPoint(name: string): void;
 }
 
+/** The host's implementation of {@link VersionContext}, one per loaded version. */
 export class UpdateContext implements VersionContext {
+  /** See {@link VersionContext.lib}. */
   readonly lib = versionLib;
+  /** State items declared so far, by key (what the next version gets). */
   readonly store = new Map<string, unknown>();
+  /** Keys declared with state(). */
   readonly declared = new Set<string>();
+  /** Keys retired with retire(). */
   readonly retired = new Set<string>();
+  /** Registered handlers by name. */
   readonly handlerByName = new Map<string, Callback>();
+  /** Names of the registered handlers. */
   readonly nameOfHandler = new Map<Callback, string>();
   /** What subsystems(list) declared, if anything. */
-  subsystemsDecl: { list: readonly SubsystemDef[]; options: SubsystemsOptions } | undefined;
+  subsystemsDecl:
+    | {
+        /** The subsystem definitions. */
+        list: readonly SubsystemDef[];
+        /** Their options. */
+        options: SubsystemsOptions;
+      }
+    | undefined;
   /** ms spent in transforms (reported as the migrate phase). */
   migrateMs = 0;
   #carried: Carried | undefined;
   #host: ContextHost;
   #retiredContext = false;
 
-  constructor(host: ContextHost, readonly version: string, carried?: Carried) {
+  /**
+   * @param host - the update host
+   * @param version - the version's name
+   * @param carried - the previous version's state, during an update
+   */
+  constructor(
+    host: ContextHost,
+    /** See {@link VersionContext.version}. */
+    readonly version: string,
+    carried?: Carried,
+  ) {
     this.#host = host;
     this.#carried = carried;
   }
 
+  /** See {@link VersionContext.base}. */
   get base(): EventBase {
     this.#live();
     return this.#host.base;
   }
 
+  /** See {@link VersionContext.fromVersion}. */
   get fromVersion(): string | undefined {
     return this.#carried?.fromVersion;
   }
 
+  /** See {@link VersionContext.isUpdating}. */
   isUpdating(): boolean {
     return this.#carried !== undefined;
   }
 
+  /** See {@link VersionContext.isUpdatingFrom}. */
   isUpdatingFrom(point: string): boolean {
     return this.#carried?.point === point;
   }
 
+  /** See {@link VersionContext.state}. */
   state<T>(key: string, init: (() => T) | undefined, options: StateOptions<T> = {}): T {
     this.#live();
     if (typeof key !== 'string' || key === '') throw new UpdateError('ERR_STATE_KEY', 'init', 'state keys are non-empty strings');
@@ -130,11 +225,13 @@ export class UpdateContext implements VersionContext {
     return value;
   }
 
+  /** See {@link VersionContext.retire}. */
   retire(key: string): void {
     this.#live();
     this.retired.add(key);
   }
 
+  /** See {@link VersionContext.handlers}. */
   handlers<H extends Record<string, Handler>>(handlers: H): H {
     this.#live();
     for (const [name, fn] of Object.entries(handlers)) {
@@ -147,6 +244,7 @@ export class UpdateContext implements VersionContext {
     return handlers;
   }
 
+  /** See {@link VersionContext.updatePoint}. */
   updatePoint(name: string): void {
     this.#live();
     this.#host.reachPoint(name);

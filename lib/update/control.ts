@@ -12,12 +12,14 @@ import { lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { abortError, checkSignal, listenAbort } from '../loop/abort.js';
 import { EV, type Event, io } from '../loop/index.js';
 import { codeOf } from './errors.js';
 import type { UpdateHost } from './host.js';
 import { onExitSignal } from './signals.js';
 import { kRequestUpdate, type Strategy, type UpdateReport } from './types.js';
 
+/** Options of `new ControlServer()`. */
 export interface ControlServerOptions {
   /** A client that sends nothing (or reads nothing of its reply) for this long is dropped. Default 10 000. */
   idleMs?: number;
@@ -25,6 +27,12 @@ export interface ControlServerOptions {
   maxClients?: number;
   /** Longest request line accepted, in bytes. Default 64 KiB. */
   maxRequestBytes?: number;
+  /**
+   * Aborting it closes the server (as close(): clients dropped, socket file removed), like the
+   * `signal` of Node's server.listen(). An already aborted signal makes nothing: the constructor
+   * throws an AbortError.
+   */
+  signal?: AbortSignal;
 }
 
 const uid = (): number => (typeof process.getuid === 'function' ? process.getuid() : 0);
@@ -138,7 +146,28 @@ interface Client {
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The update host's control socket: a Unix socket (mode 0600, in a private per-user directory)
+ * that takes one JSON request per connection from `node-libevent update|status <pid>` and
+ * answers with the report. It runs on the host's own event base, so it answers under
+ * host.run() and host.dispatch() alike. The socket file is removed by close(), at process
+ * exit and on SIGTERM/SIGINT under host.run(); stale files of dead processes are removed when
+ * a server starts in the default directory.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ * import { ControlServer, UpdateHost } from 'node-libevent/update';
+ *
+ * const host = new UpdateHost({ base: new EventBase(), versionsDir: './versions' });
+ * await host.start('v1.cjs');
+ * using control = new ControlServer(host);      // npx node-libevent update <pid> versions/v2.cjs
+ * console.log(`control socket ${control.path}`);
+ * await host.run();
+ * ```
+ */
 export class ControlServer implements Disposable {
+  /** The socket file. */
   readonly path: string;
   #listenFd: number;
   #listener: Event;
@@ -151,7 +180,15 @@ export class ControlServer implements Disposable {
   readonly #maxRequest: number;
   readonly #buf = new Uint8Array(4096);
 
+  /**
+   * @param host - the host it serves (its base runs the socket's events)
+   * @param socketPath - default: `controlSocketPath()`, i.e. update-<pid>.sock in the private directory
+   * @param options - client limits
+   * @throws Error ERR_CONTROL_DIR (the directory is not private to this user), errno codes
+   *   (EADDRINUSE…); RangeError ERR_OUT_OF_RANGE (options, a socket path too long)
+   */
   constructor(
+    /** The host it serves. */
     readonly host: UpdateHost,
     socketPath?: string,
     options: ControlServerOptions = {},
@@ -159,6 +196,9 @@ export class ControlServer implements Disposable {
     this.#idleMs = positiveInt(options.idleMs, 10_000, 'idleMs');
     this.#maxClients = positiveInt(options.maxClients, 32, 'maxClients');
     this.#maxRequest = positiveInt(options.maxRequestBytes, 65_536, 'maxRequestBytes');
+    const signal = options.signal;
+    checkSignal(signal);
+    if (signal?.aborted) throw abortError(signal);
     const dir = path.dirname(socketPath ?? controlSocketPath());
     if (socketPath === undefined) {
       ensureControlDir(dir);
@@ -177,7 +217,10 @@ export class ControlServer implements Disposable {
     // The socket file goes with the process: at exit, and on SIGTERM/SIGINT (see signals.ts).
     process.on('exit', this.#onExit);
     this.#cancelSignal = onExitSignal(this.#onExit);
+    this.#stopListening = listenAbort(signal, () => this.close());
   }
+
+  #stopListening: () => void;
 
   #cancelSignal: () => void;
 
@@ -200,6 +243,7 @@ export class ControlServer implements Disposable {
     return this.#clients.size;
   }
 
+  /** Drops the clients, stops listening and removes the socket file. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -208,6 +252,7 @@ export class ControlServer implements Disposable {
     this.#listener.free();
     this.#resume.free();
     this.#forgetProcess();
+    this.#stopListening();
     rmSync(this.path, { force: true });
   }
 

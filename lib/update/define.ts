@@ -8,13 +8,16 @@ import type { VersionModule } from './types.js';
  * Declares a version: `module.exports = defineVersion({ version, main, renames })` (CommonJS)
  * or `export = defineVersion({ … })` in TypeScript compiled to CommonJS.
  *
- * @param definition `version` (a non-empty string), `main(ctx)`, and optional `renames`
+ * @param definition - `version` (a non-empty string), `main(ctx)`, and optional `renames`
  *   ({ oldHandlerName: newHandlerName }, from the previous version).
  * @returns the same object, frozen.
  * @throws UpdateError `ERR_VERSION_SHAPE` (phase 'load') when a field is missing or of the wrong type.
  * @example
- * import { defineVersion } from 'node-libevent/update';
- * export = defineVersion({
+ * ```ts
+ * // src/v2.cts, compiled to versions/v2.cjs
+ * import update = require('node-libevent/update');
+ *
+ * export = update.defineVersion({
  *   version: 'v2',
  *   renames: { onTick: 'onBeat' },
  *   main(ctx) {
@@ -22,6 +25,7 @@ import type { VersionModule } from './types.js';
  *     if (!ctx.isUpdating()) ctx.base.timer(h.onBeat, { persist: true }).add(1000);
  *   },
  * });
+ * ```
  */
 export function defineVersion<const V extends VersionModule>(definition: V): Readonly<V> {
   checkVersionShape(definition);

@@ -2,7 +2,8 @@
 // the two host loops (cooperative run() and exclusive dispatch()) with an update point between
 // iterations. An update asked for from inside a libevent callback unwinds that callback's
 // stack (UpdateUnwind) to the host loop, which takes it there.
-import { type EventBase, EVLOOP } from '../loop/index.js';
+import { type EventBase, EVLOOP, type RunOptions } from '../loop/index.js';
+import { abortError } from '../loop/abort.js';
 import { UpdateUnwind } from './errors.js';
 import { suspendExitSignals } from './signals.js';
 import type { UpdateReport, UpdateRequest } from './types.js';
@@ -60,14 +61,19 @@ export class PointDriver {
     this.#performPending(name);
   }
 
-  /** Cooperative loop (base.run()) with an update point between iterations. */
-  async run(): Promise<0 | 1> {
+  /**
+   * Cooperative loop (base.run()) with an update point between iterations. `options` go to
+   * every base.run(): aborting `signal` ends the running one, whose AbortError ends this loop
+   * (an already aborted signal ends it before the next point).
+   */
+  async run(options: RunOptions): Promise<0 | 1> {
     for (;;) {
       if (this.#stopped) return 0;
+      if (options.signal?.aborted) throw abortError(options.signal);
       this.reach('loop');
       let r: 0 | 1;
       try {
-        r = await this.host.base.run();
+        r = await this.host.base.run(options);
       } catch (err) {
         this.#resumeAfter(err);
         continue;

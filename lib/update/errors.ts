@@ -1,10 +1,25 @@
 // Why an update was refused or failed, and in which phase.
+
+/** Where an update stopped: the request, waiting for the point, or one of the prepare/commit steps. */
 export type UpdatePhase = 'request' | 'quiesce' | 'load' | 'init' | 'migrate' | 'rewire' | 'pubsub' | 'commit';
 
+/**
+ * Why an update (or start) was refused or failed: `code` (see the README's error codes) and
+ * the `phase` it stopped in; `cause` is what a version threw, if anything.
+ */
 export class UpdateError extends Error {
+  /** Always 'UpdateError'. */
   override readonly name = 'UpdateError';
+  /**
+   * @param code - e.g. ERR_VERSION_LOAD
+   * @param phase - where it stopped
+   * @param message - what happened
+   * @param options - `cause`
+   */
   constructor(
+    /** The error code, e.g. ERR_VERSION_LOAD. */
     readonly code: string,
+    /** Where it stopped. */
     readonly phase: UpdatePhase,
     message: string,
     options?: { cause?: unknown },
@@ -19,8 +34,15 @@ export class UpdateError extends Error {
  * Do not catch it (or rethrow it if you must catch everything).
  */
 export class UpdateUnwind extends Error {
+  /** Always 'UpdateUnwind'. */
   override readonly name = 'UpdateUnwind';
-  constructor(readonly point: string) {
+  /** Always `'ERR_UPDATE_UNWIND'`. */
+  readonly code = 'ERR_UPDATE_UNWIND';
+  /** @param point - the update point's name */
+  constructor(
+    /** The update point's name. */
+    readonly point: string,
+  ) {
     super(`unwinding to update point '${point}'`);
   }
 }

@@ -7,18 +7,22 @@
 // carry.ts    the new publish-subscribe, and the messages still queued in the old one
 // commit.ts   rewrite the live events' callbacks, connect publish-subscribe, swap contexts
 // drive.ts    the request queue, update points and the host loops (run / dispatch)
+// report.ts   the UpdateReport of each outcome
 import { EventEmitter } from 'node:events';
 import { realpathSync } from 'node:fs';
 
-import { type Event, EventBase } from '../loop/index.js';
+import { checkOptions, checkSignal } from '../loop/abort.js';
+import { typeError } from '../loop/errors.js';
+import { type Event, EventBase, type RunOptions } from '../loop/index.js';
 import type { Mainloop } from '../mainloop/index.js';
 import { PubsubCarrier } from './carry.js';
-import { commitUpdate } from './commit.js';
+import { commitUpdate, RewireRefused } from './commit.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { PointDriver } from './drive.js';
-import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
-import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, type Prepared, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath } from './prepare.js';
+import { codeOf, describeThrown, UpdateError, type UpdatePhase } from './errors.js';
+import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
+import { failedReport, preparedReport } from './report.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
@@ -33,9 +37,30 @@ export interface UpdateHostEvents {
   log: [line: string];
 }
 
+/**
+ * Runs a service's versions on one event base and replaces them live: start() the first,
+ * requestUpdate() (or the CLI through a {@link ControlServer}) the next ones. An update
+ * happens at an update point, in two phases: prepare (load, the new main, state, event map;
+ * any failure leaves the running version untouched) and commit (rewrite every live event's
+ * callback, swap versions). Emits 'update' (UpdateReport), 'point' and 'log'.
+ *
+ * @example
+ * ```ts
+ * import { EventBase } from 'node-libevent';
+ * import { UpdateHost } from 'node-libevent/update';
+ *
+ * await using host = new UpdateHost({ base: new EventBase(), versionsDir: './versions' });
+ * host.on('update', (r) => console.log(r.ok ? `now ${r.to}` : `refused: ${r.error?.code}`));
+ * await host.start('v1.cjs');
+ * setTimeout(() => void host.requestUpdate('v2.cjs'), 1000);
+ * await host.run();                    // until host.close()
+ * ```
+ */
 export class UpdateHost extends EventEmitter<UpdateHostEvents> implements ContextHost, Disposable, AsyncDisposable {
   #base: EventBase;
+  /** The real path of the versions directory. */
   readonly versionsDir: string;
+  /** The default strategy of updates. */
   readonly strategy: Strategy;
   #log: (line: string) => void;
   #current: Running | undefined;
@@ -51,13 +76,18 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   #failedUpdates = 0;
   #lastReport: UpdateReport | undefined;
 
+  /**
+   * @param options - the base, the versions directory, the default strategy, a log function
+   * @throws TypeError ERR_INVALID_ARG_TYPE (no EventBase); RangeError ERR_UNKNOWN_STRATEGY;
+   *   errno codes (ENOENT: no versions directory)
+   */
   constructor(options: UpdateHostOptions) {
     super();
-    if (!(options?.base instanceof EventBase)) throw new TypeError('UpdateHost needs { base: EventBase }');
+    if (!(options?.base instanceof EventBase)) throw Object.assign(new TypeError('UpdateHost needs { base: EventBase }'), { code: 'ERR_INVALID_ARG_TYPE' });
     this.#base = options.base;
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
-    if (!STRATEGIES.includes(this.strategy)) throw new RangeError(`unknown strategy '${String(this.strategy)}'`);
+    if (!STRATEGIES.includes(this.strategy)) throw Object.assign(new RangeError(`unknown strategy '${String(this.strategy)}'`), { code: 'ERR_UNKNOWN_STRATEGY' });
     const log = options.log ?? (() => {});
     this.#log = (line) => {
       log(line);
@@ -116,32 +146,50 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     return this.#driver.pointsReached;
   }
 
-  /** Marks an event as the host's own: never rebound to a version's handler. */
+  /**
+   * Marks an event as the host's own: never rebound to a version's handler.
+   *
+   * @param ev - an event of the host's base
+   * @returns the same event
+   */
   own(ev: Event): Event {
     this.#hostEvents.add(ev);
+    if (!ev.freed && !ev.base.freed) ev.base._setHostOwned(ev); // the addon counts them apart when a rewire is planned
     return ev;
   }
 
-  /** True for events marked with own(). */
+  /**
+   * True for events marked with own().
+   *
+   * @param ev - any event
+   */
   isOwn(ev: Event): boolean {
     return this.#hostEvents.has(ev);
   }
 
-  /** Loads the first version and runs its main(ctx) as a fresh start. */
+  /**
+   * Loads the first version and runs its main(ctx) as a fresh start. If main throws, what it
+   * created on the base is freed again.
+   *
+   * @param file - the version's file, relative to versionsDir (or absolute inside it)
+   * @throws (as a rejection) UpdateError ERR_ALREADY_STARTED, ERR_VERSION_PATH,
+   *   ERR_OUTSIDE_VERSIONS_DIR, ERR_VERSION_TYPESCRIPT, ERR_VERSION_ESM, ERR_VERSION_SHAPE;
+   *   whatever loading the module or its main throws
+   */
   async start(file: string): Promise<void> {
     if (this.#current || this.#starting) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs (or is starting) a version');
     this.#starting = true;
     try {
       const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
       const ctx = new UpdateContext(this, module.version);
-      const before = this.#base._allEvents();
+      const mark = this.#base._eventMark();
       const bufferedBefore = snapshotBuffered(this.#base);
       try {
         await module.main(ctx);
         this.#carrier.startFrom(ctx, this.#base);
       } catch (err) {
         this.#carrier.disconnect();
-        freeCreatedSince(this.#base, before);
+        freeCreatedSince(this.#base, mark);
         freeBufferedCreatedSince(this.#base, bufferedBefore);
         ctx.retireContext();
         throw err;
@@ -161,6 +209,11 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
    * Asks for an update to the version at `file` (inside versionsDir). It happens at the next
    * update point: the loop is woken, so that is within one iteration even when idle; with no
    * loop running it happens at once. Resolves with the report, ok or not.
+   *
+   * @param file - the new version's file, relative to versionsDir
+   * @param options - `strategy` (default the host's), `dryRun`: prepare, report, discard
+   * @returns the report; a refusal or failure is a report with `ok: false` and `error.code`
+   * @throws (as a rejection) UpdateError ERR_HOST_CLOSED (closed before the update could happen)
    */
   requestUpdate(file: string, options: { strategy?: Strategy; dryRun?: boolean } = {}): Promise<UpdateReport> {
     return new Promise((resolve, reject) => {
@@ -196,17 +249,52 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.#driver.enqueue(req);
   }
 
-  /** An update point: counted, announced ('point' event), and where a pending update happens. */
+  /**
+   * An update point: counted, announced ('point' event), and where a pending update happens.
+   *
+   * @param name - the point's name
+   * @throws UpdateUnwind ERR_UPDATE_UNWIND (from inside a callback, when an update is due)
+   */
   reachPoint(name: string): void {
     this.#driver.reach(name);
   }
 
-  /** Cooperative loop (base.run()) with an update point between iterations. */
-  run(): Promise<0 | 1> {
-    return this.#driver.run();
+  /**
+   * Cooperative loop (base.run()) with an update point between iterations. Under it, SIGTERM
+   * and SIGINT remove a ControlServer's socket file before they end the process.
+   *
+   * @param options - as for base.run(): `signal` ends the loop when aborted (at once if it
+   *   already is, before any update point) and rejects with an AbortError; `keepAlive` keeps it
+   *   up with no events left. An update asked for and not yet taken stays queued for the next
+   *   run() or dispatch().
+   * @returns 1 when no events were left, 0 after loopbreak()/loopexit() or close()
+   * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
+   *   error; TypeError ERR_INVALID_ARG_TYPE (bad options)
+   * @example
+   * ```ts
+   * const ac = new AbortController();
+   * process.once('SIGTERM', () => ac.abort());
+   * await host.run({ signal: ac.signal }).catch((err) => {
+   *   if (err.code !== 'ABORT_ERR') throw err;
+   * });
+   * ```
+   */
+  async run(options: RunOptions = {}): Promise<0 | 1> {
+    checkOptions(options);
+    const { signal, keepAlive } = options;
+    checkSignal(signal);
+    if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `options.keepAlive must be a boolean, got ${keepAlive === null ? 'null' : typeof keepAlive}`);
+    }
+    return this.#driver.run({ ...(signal ? { signal } : {}), ...(keepAlive ? { keepAlive } : {}) });
   }
 
-  /** Exclusive loop (libevent owns the thread), one update point per loop iteration. */
+  /**
+   * Exclusive loop (libevent owns the thread), one update point per loop iteration.
+   *
+   * @returns 1 when no events are left, 0 after close()
+   * @throws a callback's error, as base.dispatch()
+   */
   dispatch(): 0 | 1 {
     return this.#driver.dispatch();
   }
@@ -267,24 +355,9 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   }
 
   #failedReport(req: UpdateRequest, phase: UpdatePhase, err: unknown, phases: Phases, to = ''): UpdateReport {
-    const e = isUpdateError(err)
-      ? err
-      : new UpdateError(phase === 'load' ? 'ERR_VERSION_LOAD' : 'ERR_VERSION_INIT', phase, describeThrown(err), { cause: err });
-    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${e.phase}: ${e.message}`);
-    return {
-      ok: false,
-      from: this.version ?? '',
-      to,
-      strategy: req.strategy,
-      point: '',
-      error: { code: e.code, phase: e.phase, message: e.message },
-      pauseMs: 0,
-      phases,
-      eventsRewired: 0,
-      stateItems: this.#current?.ctx.store.size ?? 0,
-      messagesCarried: 0,
-      messagesDropped: [],
-    };
+    const { report, error } = failedReport(req, phase, err, phases, this.#current, to);
+    this.#log(`update ${this.version ?? '?'} -> ${to || req.file}: FAILED in ${error.phase}: ${error.message}`);
+    return report;
   }
 
   /** One update, prepare then commit, at update point `point`. */
@@ -297,10 +370,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     if (!old || !loaded || 'failure' in loaded) {
       return this.#failedReport(req, 'request', new UpdateError('ERR_NOT_STARTED', 'request', 'no version is running'), phases);
     }
-    // The live events before prepare (what to rebind, and what a rollback must leave): part
-    // of the rewire phase's time.
+    // What the base holds before prepare (the callbacks to rebind, where a rollback's events
+    // start): one native pass, part of the rewire phase's time.
     const t = performance.now();
-    const before = this.#base._allEvents();
+    const before = snapshotBefore(this.#base);
     phases.rewire = performance.now() - t;
     let prepared;
     try {
@@ -310,61 +383,27 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       if (!(failure instanceof PrepareFailure)) throw failure;
       return this.#failedReport(req, failure.phase, failure.error, phases, failure.to);
     }
-    const handlers = reboundHandlers(old, prepared);
     if (req.dryRun) {
       // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
       discardPrepared(this.#prepareHost, prepared);
-      const report: UpdateReport = {
-        ok: true,
-        from: old.module.version,
-        to: prepared.module.version,
-        strategy: req.strategy,
-        point,
-        pauseMs: performance.now() - reached,
-        phases,
-        eventsRewired: prepared.rewire.events.length,
-        stateItems: prepared.ctx.store.size,
-        messagesCarried: prepared.pubsub?.carry.length ?? 0,
-        messagesDropped: prepared.pubsub?.drop.map((d) => d.name) ?? [],
-        handlers,
-        dryRun: true,
-      };
+      const report = preparedReport(req, old, prepared, point, reached, phases, 'dry run');
       this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
       return report;
     }
-    const done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases);
+    let done;
+    try {
+      done = commitUpdate(this.#base, this.#carrier, old, prepared, req.strategy, phases, (ev) => this.isOwn(ev));
+    } catch (err) {
+      if (!(err instanceof RewireRefused)) throw err;
+      // The addon refused the rewrite before writing anything: undo prepare, keep the old version.
+      discardPrepared(this.#prepareHost, prepared);
+      const code = codeOf(err.cause) ?? 'ERR_NOT_REWRITABLE';
+      return this.#failedReport(req, 'rewire', new UpdateError(code, 'rewire', describeThrown(err.cause), { cause: err.cause }), phases, prepared.module.version);
+    }
     this.#base = done.base;
     this.#current = done.running;
-    const report: UpdateReport = {
-      ok: true,
-      from: old.module.version,
-      to: prepared.module.version,
-      strategy: req.strategy,
-      point,
-      pauseMs: performance.now() - reached,
-      phases,
-      eventsRewired: prepared.rewire.events.length,
-      stateItems: prepared.ctx.store.size,
-      messagesCarried: done.carried,
-      messagesDropped: done.dropped,
-      handlers,
-    };
+    const report = preparedReport(req, old, prepared, point, reached, phases, done);
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }
-}
-
-/** Old handler name -> new handler name, with the number of live events on each pair. */
-function reboundHandlers(old: Running, prepared: Prepared): { from: string; to: string; events: number }[] {
-  const pairs = new Map<string, { from: string; to: string; events: number }>();
-  const { events, fns } = prepared.rewire;
-  for (let i = 0; i < events.length; i++) {
-    const from = old.ctx.nameOfHandler.get(events[i]!.callback) ?? '?';
-    const to = prepared.ctx.nameOfHandler.get(fns[i]!) ?? '?';
-    const key = `${from}\0${to}`;
-    const entry = pairs.get(key);
-    if (entry) entry.events++;
-    else pairs.set(key, { from, to, events: 1 });
-  }
-  return [...pairs.values()];
 }

@@ -8,10 +8,10 @@
 // strategies) and swaps versions. Connections, timers and pending events survive.
 //
 // Imports the loop layer (events, rewrite) and nothing above it.
-export { type Carried, type StateOptions, UpdateContext, type VersionContext, versionLib } from './context.js';
+export { type Carried, type StateOptions, type SubsystemsOptions, UpdateContext, type VersionContext, versionLib } from './context.js';
 export { checkControlDir, ControlServer, type ControlServerOptions, controlSocketDir, controlSocketPath } from './control.js';
 export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
 export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type VersionModule } from './host.js';
 export { defineVersion } from './define.js';
 export type { BufferEventDataHandler, BufferEventEventHandler, Handler, ListenerErrorHandler } from './rebind-buffered.js';
-export { loadVersionModule } from './loader.js';
+export { type LoadedModule, loadVersionModule } from './loader.js';

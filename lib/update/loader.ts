@@ -18,7 +18,9 @@ import * as updateEntry from './index.js';
 
 type CjsModule = NodeJS.Module & { parent?: CjsModule | null };
 
+/** A version module loaded and already evicted from require's cache. */
 export interface LoadedModule {
+  /** What the module exported. */
   exports: unknown;
   /** Every module file evicted from the cache (the version and what it loaded from versionsDir). */
   files: string[];
@@ -40,6 +42,16 @@ function hostEntryModule(): NodeJS.Module {
   return m;
 }
 
+/**
+ * Loads a version's CommonJS module so that it can be collected later: it and every module it
+ * loaded from `versionsDir` are evicted from require's cache at once.
+ *
+ * @param file - the version's absolute path, inside versionsDir
+ * @param versionsDir - the real path of the versions directory
+ * @returns the exports and the evicted files
+ * @throws UpdateError ERR_VERSION_TYPESCRIPT, ERR_VERSION_ESM, ERR_OUTSIDE_VERSIONS_DIR (phase 'load');
+ *   whatever the module throws while loading
+ */
 export function loadVersionModule(file: string, versionsDir: string): LoadedModule {
   refuseUncollectable(file);
   const req = createRequire(path.join(versionsDir, '__node-libevent-loader__.js'));

@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
-import type { Callback, Event, EventBase } from '../loop/index.js';
+import type { Callback, CallbackCensus, Event, EventBase } from '../loop/index.js';
 import type { PubsubCarrier, PubsubPlan } from './carry.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { checkVersionShape } from './define.js';
@@ -15,13 +15,39 @@ import { loadVersionModule } from './loader.js';
 import { type BufferedRebindPlan, type BufferedSnapshot, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
 import type { Phases, Running, Strategy, VersionModule } from './types.js';
 
-/** Live events of the old version and the new version's callback for each, in step. */
+/**
+ * How the running version's live events move to the new version's handlers: per handler, not
+ * per event. Commit hands `byCallback` to one native call that rewrites every event of each
+ * old callback's slot.
+ */
 export interface RewirePlan {
-  events: Event[];
-  fns: Callback[];
-  /** Old callback -> new one; `bySlot` when no host-owned event runs one of the old ones. */
+  /** Old callback -> new one, for every callback a live event of the running version runs. */
   byCallback: Map<Callback, Callback>;
-  bySlot: boolean;
+  /** Live events of the running version, all rewired. */
+  events: number;
+  /** Old handler name -> new name, with the number of live events on each pair. */
+  handlers: { from: string; to: string; events: number }[];
+  /**
+   * The events to rewrite one by one instead, with their new callbacks: only when a host-owned
+   * event runs one of the old callbacks too (a slot moves all its events), or a new callback is
+   * itself one being replaced. Undefined on the usual path.
+   */
+  perEvent: { events: Event[]; fns: Callback[] } | undefined;
+}
+
+/**
+ * What the base holds at the update point, before prepare runs anything: where the events
+ * made from then on start, and per callback how many live events run it. One native pass over
+ * the records, no JS per event.
+ */
+export interface BeforePrepare {
+  mark: number;
+  callbacks: CallbackCensus[];
+}
+
+/** Takes the BeforePrepare of `base`. */
+export function snapshotBefore(base: EventBase): BeforePrepare {
+  return { mark: base._eventMark(), callbacks: base._callbackCensus() };
 }
 
 /** A new version ready to commit. */
@@ -36,9 +62,9 @@ export interface Prepared {
   rollback: Rollback;
 }
 
-/** What a rollback of prepare needs: the events and bufferevents that existed before it. */
+/** What a rollback of prepare needs: where its events start, and the bufferevents before it. */
 export interface Rollback {
-  before: readonly Event[];
+  mark: number;
   bufferedBefore: BufferedSnapshot;
 }
 
@@ -49,7 +75,7 @@ export interface Rollback {
  */
 export function rollbackPrepare(host: PrepareHost, rollback: Rollback, pubsub: PubsubPlan | undefined, ctx: UpdateContext | undefined): void {
   host.carrier.abandon(pubsub);
-  freeCreatedSince(host.base, rollback.before);
+  freeCreatedSince(host.base, rollback.mark);
   freeBufferedCreatedSince(host.base, rollback.bufferedBefore);
   ctx?.retireContext();
 }
@@ -136,7 +162,7 @@ export function prepareUpdate(
   module: VersionModule,
   file: string,
   point: string,
-  before: readonly Event[],
+  before: BeforePrepare,
   phases: Phases,
   strategy: Strategy = 'inplace',
 ): Prepared {
@@ -178,12 +204,12 @@ export function prepareUpdate(
 
     phase = 'rewire';
     t = performance.now();
-    const rewire = planRewire(host, old, ctx, module, before);
+    const rewire = planRewire(host, old, ctx, module, before.callbacks);
     const buffered = planBufferedRebind(bufferedBefore, old, ctx, module, strategy);
     phases.rewire += performance.now() - t;
-    return { module, ctx, pubsub, rewire, buffered, rollback: { before, bufferedBefore } };
+    return { module, ctx, pubsub, rewire, buffered, rollback: { mark: before.mark, bufferedBefore } };
   } catch (err) {
-    rollbackPrepare(host, { before, bufferedBefore }, pubsub, ctx);
+    rollbackPrepare(host, { mark: before.mark, bufferedBefore }, pubsub, ctx);
     throw new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, to);
   }
 }
@@ -197,45 +223,72 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
 }
 
 /**
- * Maps every live event of the old version to the new version's handler of the same name.
- * Names are resolved once per distinct old callback (a service has a few handlers and many
- * events), and the result is two parallel arrays, committed as they are.
+ * Maps each callback the running version's live events run (from the census taken before
+ * prepare) to the new version's handler of the same name, or refuses: an unnamed callback, or
+ * a name the new version lacks, stops the update before anything changes. Per callback, not per
+ * event: a service has a few handlers and many events.
  */
-function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module: VersionModule, before: readonly Event[]): RewirePlan {
+function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module: VersionModule, census: readonly CallbackCensus[]): RewirePlan {
+  const renames = module.renames ?? {};
+  const byCallback = new Map<Callback, Callback>();
+  const handlers: RewirePlan['handlers'] = [];
+  const shared = new Set<Callback>();
+  let events = 0;
+  // "an event (fd 5, events 0x12) runs" / "3 events (one: fd 5, events 0x12) run"
+  const what = (row: CallbackCensus, verb: string) => {
+    const n = row.events - row.owned;
+    const one = `fd ${row.fd}, events 0x${row.what.toString(16)}`;
+    return n === 1 ? `an event (${one}) ${verb}s` : `${n} events (one: ${one}) ${verb}`;
+  };
+  for (const row of census) {
+    if (row.events === row.owned) continue; // only the host's own events run it
+    const name = old.ctx.nameOfHandler.get(row.fn);
+    if (name === undefined) {
+      throw new UpdateError('ERR_UNNAMED_CALLBACK', 'rewire', `${what(row, 'run')} a callback that ${old.module.version} did not register with ctx.handlers(), so ${module.version} cannot replace it`);
+    }
+    const newName = Object.hasOwn(renames, name) ? renames[name]! : name;
+    const fn = ctx.handlerByName.get(newName);
+    if (fn === undefined) {
+      throw new UpdateError('ERR_MISSING_HANDLER', 'rewire', `${what(row, 'run')} handler '${name}' of ${old.module.version}, and ${module.version} provides no handler '${newName}'`);
+    }
+    byCallback.set(row.fn, fn);
+    if (row.owned > 0) shared.add(row.fn);
+    events += row.events - row.owned;
+    handlers.push({ from: name, to: newName, events: row.events - row.owned });
+  }
+  // A slot moves every event on it, so a callback that host-owned events share, or a new
+  // callback that is also an old one being replaced, needs the one-by-one path.
+  const swapped = [...byCallback].some(([from, to]) => from !== to && byCallback.has(to) && byCallback.get(to) !== to);
+  const perEvent = shared.size > 0 || swapped ? listEvents(host, byCallback) : undefined;
+  return { byCallback, events, handlers: mergeHandlers(handlers), perEvent };
+}
+
+/** The running version's events with their new callbacks, one by one (the rare path). */
+function listEvents(host: PrepareHost, byCallback: ReadonlyMap<Callback, Callback>): { events: Event[]; fns: Callback[] } {
   const events: Event[] = [];
   const fns: Callback[] = [];
-  const renames = module.renames ?? {};
-  const resolved = new Map<Callback, Callback>();
-  const ownCallbacks = new Set<Callback>();
-  const what = (ev: Event) => `event (fd ${ev.fd}, events 0x${ev.events.toString(16)})`;
-  for (const ev of before) {
-    if (ev.freed) continue;
-    if (host.isOwn(ev)) {
-      ownCallbacks.add(ev.callback);
-      continue;
-    }
-    const cb = ev.callback;
-    let fn = resolved.get(cb);
-    if (fn === undefined) {
-      const name = old.ctx.nameOfHandler.get(cb);
-      if (name === undefined) {
-        throw new UpdateError('ERR_UNNAMED_CALLBACK', 'rewire', `${what(ev)} runs a callback that ${old.module.version} did not register with ctx.handlers(), so ${module.version} cannot replace it`);
-      }
-      const newName = Object.hasOwn(renames, name) ? renames[name]! : name;
-      fn = ctx.handlerByName.get(newName);
-      if (fn === undefined) {
-        throw new UpdateError('ERR_MISSING_HANDLER', 'rewire', `${what(ev)} runs handler '${name}' of ${old.module.version}, and ${module.version} provides no handler '${newName}'`);
-      }
-      resolved.set(cb, fn);
-    }
+  for (const ev of host.base._allEvents()) {
+    const fn = ev.freed || host.isOwn(ev) ? undefined : byCallback.get(ev.callback);
+    if (fn === undefined) continue;
     events.push(ev);
     fns.push(fn);
   }
-  return { events, fns, byCallback: resolved, bySlot: ![...ownCallbacks].some((cb) => resolved.has(cb)) };
+  return { events, fns };
 }
 
-/** Frees every event of `base` created after the snapshot `before` (a rollback). */
-export function freeCreatedSince(base: EventBase, before: readonly Event[]): void {
-  const had = new Set(before);
-  for (const ev of base._allEvents()) if (!had.has(ev) && !ev.freed) ev.free();
+/** One row per (old name, new name) pair: two old callbacks may carry one name (two bases' closures). */
+function mergeHandlers(rows: RewirePlan['handlers']): RewirePlan['handlers'] {
+  const byPair = new Map<string, RewirePlan['handlers'][number]>();
+  for (const row of rows) {
+    const key = `${row.from}\0${row.to}`;
+    const seen = byPair.get(key);
+    if (seen) seen.events += row.events;
+    else byPair.set(key, { ...row });
+  }
+  return [...byPair.values()];
+}
+
+/** Frees every event of `base` made after `mark` (base._eventMark()): a rollback. */
+export function freeCreatedSince(base: EventBase, mark: number): void {
+  for (const ev of base._eventsSince(mark)) if (!ev.freed) ev.free();
 }

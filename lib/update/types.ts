@@ -3,35 +3,82 @@ import type { EventBase } from '../loop/index.js';
 import type { UpdateContext, VersionContext } from './context.js';
 import type { UpdatePhase } from './errors.js';
 
+/**
+ * How an update rebinds live events: 'inplace' rewrites each struct event (the default, and
+ * the only one that keeps timeouts, persistence and queued activations exactly); 'rebase',
+ * 'reinit' and 'readd' are the public-API strategies kept for comparison.
+ */
 export type Strategy = 'inplace' | 'rebase' | 'reinit' | 'readd';
 export const STRATEGIES: readonly Strategy[] = ['inplace', 'rebase', 'reinit', 'readd'];
 
+/** What a version's CommonJS module exports (see defineVersion). */
 export interface VersionModule {
+  /** A name for the version, e.g. 'v2' (reports and `status` show it). */
   version: string;
+  /**
+   * Runs at a fresh start (may be async) and at every update to this version (must finish
+   * synchronously then, or ERR_ASYNC_MAIN).
+   */
   main(ctx: VersionContext): void | Promise<void>;
   /** Handler renames from the previous version: { oldName: newName }. */
   renames?: Record<string, string>;
 }
 
+/** The result of one update (or dry run), ok or not; what requestUpdate resolves with. */
 export interface UpdateReport {
+  /** True when the update went through (a dry run: when it would). */
   ok: boolean;
+  /** The version that ran before. */
   from: string;
+  /** The version asked for ('' if it never loaded). */
   to: string;
+  /** The strategy used. */
   strategy: Strategy;
   /** The update point where it happened ('loop' = between loop iterations). */
   point: string;
-  error?: { code: string; phase: UpdatePhase; message: string };
+  /** Why it was refused or failed; the running version is untouched then. */
+  error?: {
+    /** The error code, e.g. ERR_VERSION_INIT. */
+    code: string;
+    /** Where it stopped. */
+    phase: UpdatePhase;
+    /** What happened. */
+    message: string;
+  };
   /** Update point reached → loop resumes, ms. */
   pauseMs: number;
-  phases: { quiesce: number; load: number; init: number; migrate: number; rewire: number; commit: number };
+  /** ms per phase. */
+  phases: {
+    /** Waiting for the update point. */
+    quiesce: number;
+    /** Loading the new code (outside the pause). */
+    load: number;
+    /** The new version's main(ctx). */
+    init: number;
+    /** State transforms. */
+    migrate: number;
+    /** Planning and writing the event rebinds. */
+    rewire: number;
+    /** Swapping versions. */
+    commit: number;
+  };
+  /** Live events rebound to the new version's handlers. */
   eventsRewired: number;
+  /** State items the new version holds. */
   stateItems: number;
   /** Messages still queued in the old dispatcher and delivered by the new one. */
   messagesCarried: number;
   /** Names of queued messages the new version no longer has (disposed, not delivered). */
   messagesDropped: string[];
   /** Which handlers the live events were (or, in a dry run, would be) rebound from and to, and how many events each. */
-  handlers?: { from: string; to: string; events: number }[];
+  handlers?: {
+    /** The old handler name. */
+    from: string;
+    /** The new handler name. */
+    to: string;
+    /** Live events rebound from one to the other. */
+    events: number;
+  }[];
   /** A dry run: prepared fully, then rolled back; the running version is untouched. */
   dryRun?: boolean;
 }
@@ -40,21 +87,29 @@ export interface UpdateReport {
 export interface UpdateHostStatus {
   /** The running version, or undefined before start() and after close(). */
   version: string | undefined;
+  /** The host's process id. */
   pid: number;
   /** When the first version started (ms since the epoch), and ms since then. */
   startedAt: number | undefined;
+  /** ms since startedAt (0 before start). */
   uptimeMs: number;
   /** Updates that went through, and those refused or failed (dry runs are not counted). */
   updates: number;
+  /** Updates refused or failed. */
   failedUpdates: number;
   /** The last update's report (not a dry run's). */
   lastReport: UpdateReport | undefined;
+  /** Update points reached so far. */
   pointsReached: number;
+  /** The host's default strategy. */
   strategy: Strategy;
+  /** Where versions are loaded from. */
   versionsDir: string;
 }
 
+/** Options of `new UpdateHost()`. */
 export interface UpdateHostOptions {
+  /** The event base the host owns and runs. */
   base: EventBase;
   /** Versions are loaded only from here (after resolving symlinks). */
   versionsDir: string;

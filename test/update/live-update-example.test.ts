@@ -66,7 +66,7 @@ describe('examples/live-update/README.md', () => {
 function jsBlockAfter(doc: string, marker: string): string {
   const at = doc.indexOf(marker);
   expect(at, `marker ${marker}`).toBeGreaterThanOrEqual(0);
-  return /```js\n([\s\S]*?)```/.exec(doc.slice(at))![1]!;
+  return /```js[^\n]*\n([\s\S]*?)```/.exec(doc.slice(at))![1]!;
 }
 
 describe.each(updateMethods)('the version samples of README.md and docs/update.md, verbatim, on %s', (method) => {
