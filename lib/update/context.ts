@@ -96,6 +96,8 @@ export interface VersionContext {
    * @returns the same object
    * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
    */
+  handlers<H extends Record<string, Callback>>(handlers: H): H;
+  /** Bufferevent read/write/event and listener accept/error callbacks too (their parameters typed). */
   handlers<H extends Record<string, Handler>>(handlers: H): H;
   /**
    * An explicit update point: a pending update happens here (from inside a callback, the stack
@@ -232,6 +234,10 @@ export class UpdateContext implements VersionContext {
   }
 
   /** See {@link VersionContext.handlers}. */
+  // Two overloads: event callbacks alone keep their parameters typed from context (an untyped
+  // `ev` is an Event); a set with buffered callbacks takes the wider Handler union.
+  handlers<H extends Record<string, Callback>>(handlers: H): H;
+  handlers<H extends Record<string, Handler>>(handlers: H): H;
   handlers<H extends Record<string, Handler>>(handlers: H): H {
     this.#live();
     for (const [name, fn] of Object.entries(handlers)) {
