@@ -90,7 +90,7 @@ void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, doubl
   napi_create_double(env, handle, &argv[1]);
   napi_create_double(env, a, &argv[2]);
   napi_create_double(env, c, &argv[3]);
-  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok) {
+  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok && b) {
     StoreThrownError(b);
     if (b->eb) event_base_loopbreak(b->eb);
   }
