@@ -3,14 +3,18 @@
 // same run, rounds alternating. Measures:
 //   - one stream: MiB/s of one download through the 3 hops (and through the plain chain);
 //   - 16 circuits: aggregate MiB/s of 16 parallel downloads (each its own circuit);
-//   - time to first byte and circuit build time (the client's own timings, median);
-//   - CPU µs per cell per relay while the 16 circuits run (process CPU / cells written);
+//   - time to first byte and circuit build time, on an idle network (short downloads one at a
+//     time) and for 16 circuits launched at once (the parallel downloads); first byte both as
+//     the client measures it (CONNECTED -> first DATA cell) and as the downloader sees it (SOCKS
+//     connect -> first body byte, circuit build included: the client builds on demand);
+//   - CPU µs per cell per relay while the 16 circuits run (process CPU / cells written), and
+//     CPU ms per MiB of every process of the network (from /proc) while the 16 circuits run;
 //   - the per-update pause of the middle relay updated v0 -> v12 while it carries 16 circuits.
 // Prints a Markdown table and writes bench/out/relay-latest.json.
 //
 //   node bench/relay-bench.mjs [--rounds 3] [--size 16m] [--parallel 16]
 import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,7 +34,8 @@ const parallel = Number(values.parallel);
 const MiB = 1024 * 1024;
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const spread = (xs) => (xs.length ? `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}` : '');
 
@@ -48,6 +53,7 @@ function chainDownload(port, bytes) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const loadStart = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 const config = defaultConfig();
 const netw = await startNetwork(config);
 const fs = config.fileserver;
@@ -58,7 +64,21 @@ const f2 = await startForwarder(f3.port);
 const f1 = await startForwarder(f2.port);
 const onion = (bytes) => download({ socks, target: fs, size: bytes });
 
-const results = { one: [], oneChain: [], agg: [], aggChain: [], ttfb: [], build: [], cpuPerCell: { guard1: [], middle1: [], exit1: [] }, pauses: [], phases: [] };
+const results = {
+  one: [], oneChain: [], agg: [], aggChain: [],
+  ttfbIdle: [], buildIdle: [], firstByteIdle: [], ttfbBurst: [], buildBurst: [],
+  cpuPerCell: { guard1: [], middle1: [], exit1: [] }, cpuMsPerMiB: {}, pauses: [], phases: [],
+};
+/** The client's build and first-byte samples reported since statusHistory[from]. */
+const clientSamples = (from) => {
+  const h = netw.clients[0].statusHistory.slice(from);
+  return { ttfb: h.flatMap((x) => x.status.ttfbMsAll ?? []), build: h.flatMap((x) => x.status.buildMsAll ?? []) };
+};
+/** CPU ms (user + system) of a process so far, from /proc (Linux). */
+const cpuMsOf = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks at USER_HZ 100
+};
 const statusOf = (p) => p.status ?? {};
 const waitStatus = () => sleep(1100);
 
@@ -74,7 +94,10 @@ for (let round = 0; round < rounds; round++) {
     if (!r1.ok) throw new Error(`${which} one-stream download failed: ${r1.error}`);
     (which === 'onion' ? results.one : results.oneChain).push(size / MiB / ((performance.now() - t) / 1000));
 
+    await waitStatus(); // the one-stream download's samples are reported before the burst starts
     const before = netw.relays.map((p) => ({ cpu: statusOf(p).cpuUs, cells: statusOf(p).cellsOut }));
+    const cpuBefore = netw.all.map((p) => cpuMsOf(p.child.pid));
+    const historyBefore = netw.clients[0].statusHistory.length;
     t = performance.now();
     const each = Math.max(MiB, Math.round(size / 4));
     const runs = Array.from({ length: parallel }, () => (which === 'onion' ? onion(each) : chainDownload(f1.port, each)));
@@ -95,7 +118,15 @@ for (let round = 0; round < rounds; round++) {
     if (done.some((r) => !r.ok)) throw new Error(`${which}: a parallel download failed: ${done.find((r) => !r.ok).error}`);
     (which === 'onion' ? results.agg : results.aggChain).push((parallel * each) / MiB / secs);
     if (which === 'onion') {
+      if (!updated) {
+        netw.all.forEach((p, i) => {
+          (results.cpuMsPerMiB[p.name] ??= []).push((cpuMsOf(p.child.pid) - cpuBefore[i]) / ((parallel * each) / MiB));
+        });
+      }
       await waitStatus();
+      const burst = clientSamples(historyBefore);
+      results.ttfbBurst.push(...burst.ttfb);
+      results.buildBurst.push(...burst.build);
       netw.relays.forEach((p, i) => {
         const s = statusOf(p);
         const cells = s.cellsOut - before[i].cells;
@@ -103,16 +134,21 @@ for (let round = 0; round < rounds; round++) {
       });
     }
   }
-  // Short downloads for time to first byte and build time (the client measures both).
-  for (let i = 0; i < 10; i++) await onion(64 * 1024);
+  // Short downloads one at a time on the idle network for time to first byte and build time.
   await waitStatus();
-}
-for (const h of netw.clients[0].statusHistory) {
-  results.ttfb.push(...(h.status.ttfbMsAll ?? []));
-  results.build.push(...(h.status.buildMsAll ?? []));
+  const historyBefore = netw.clients[0].statusHistory.length;
+  for (let i = 0; i < 10; i++) {
+    const r = await onion(64 * 1024);
+    if (r.ok) results.firstByteIdle.push(r.firstByteMs);
+  }
+  await waitStatus();
+  const idle = clientSamples(historyBefore);
+  results.ttfbIdle.push(...idle.ttfb);
+  results.buildIdle.push(...idle.build);
 }
 
 const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+const loadAtStart = loadStart;
 await netw.stop();
 for (const f of [f1, f2, f3]) f.child.kill();
 
@@ -122,7 +158,7 @@ const rows = [
   [`${parallel} circuits, aggregate (MiB/s)`, median(results.agg), spread(results.agg), median(results.aggChain), spread(results.aggChain)],
 ];
 const lines = [];
-lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load average at the end ${load} (the machine is shared with other work).`);
+lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, Node ${process.version}, load average (1, 5, 15 min) at the start ${loadAtStart}, at the end ${load} (the machine is shared with other work).`);
 lines.push(`${rounds} rounds, order alternating; one stream = ${values.size}; ${parallel} parallel downloads of ${Math.max(1, size / 4 / MiB)} MiB.`);
 lines.push('');
 lines.push('| measure | onion network (median) | spread | plain forwarder chain (median) | spread | ratio |');
@@ -131,13 +167,20 @@ for (const [name, a, sa, b, sb] of rows) lines.push(`| ${name} | ${a.toFixed(2)}
 lines.push('');
 lines.push(`| measure | median | spread | n |`);
 lines.push('|---|---:|---|---:|');
-lines.push(`| time to first byte (ms) | ${median(results.ttfb).toFixed(1)} | ${spread(results.ttfb)} | ${results.ttfb.length} |`);
-lines.push(`| circuit build, 3 hops (ms) | ${median(results.build).toFixed(1)} | ${spread(results.build)} | ${results.build.length} |`);
-for (const [name, xs] of Object.entries(results.cpuPerCell)) lines.push(`| CPU per cell, ${name} (µs) | ${median(xs).toFixed(2)} | ${spread(xs)} | ${xs.length} |`);
+const row = (name, xs, digits = 1) => lines.push(`| ${name} | ${median(xs).toFixed(digits)} | ${spread(xs)} | ${xs.length} |`);
+row('circuit build, 3 hops, idle network (ms)', results.buildIdle);
+row('time to first byte, idle (ms; client: CONNECTED -> first DATA)', results.ttfbIdle);
+row('first byte seen by the downloader, idle (ms; SOCKS connect -> first body byte, build included)', results.firstByteIdle);
+row(`circuit build, ${parallel} circuits launched at once (ms)`, results.buildBurst);
+row(`time to first byte, ${parallel} streams at once (ms)`, results.ttfbBurst);
+for (const [name, xs] of Object.entries(results.cpuPerCell)) row(`CPU per cell, ${name} (µs)`, xs, 2);
+for (const [name, xs] of Object.entries(results.cpuMsPerMiB)) row(`CPU per MiB carried, ${name} (ms, ${parallel} circuits)`, xs);
+const allPerMiB = Object.values(results.cpuMsPerMiB)[0]?.map((_, i) => Object.values(results.cpuMsPerMiB).reduce((a, xs) => a + xs[i], 0)) ?? [];
+row('CPU per MiB carried, all processes of the network (ms)', allPerMiB);
 lines.push(`| update pause, middle relay under ${parallel} circuits (ms) | ${median(results.pauses).toFixed(2)} | ${spread(results.pauses)} (max ${Math.max(...results.pauses).toFixed(2)}) | ${results.pauses.length} |`);
 lines.push(`| … phases (median ms): load ${phaseMedian('load').toFixed(2)}, init ${phaseMedian('init').toFixed(2)}, migrate ${phaseMedian('migrate').toFixed(2)}, rewire ${phaseMedian('rewire').toFixed(2)}, commit ${phaseMedian('commit').toFixed(2)}, quiesce ${phaseMedian('quiesce').toFixed(2)} | | | |`);
 const text = lines.join('\n');
 process.stdout.write(text + '\n');
 mkdirSync(path.join(here, 'out'), { recursive: true });
-writeFileSync(path.join(here, 'out', 'relay-latest.json'), JSON.stringify({ when: new Date().toISOString(), node: process.version, load, results, table: text }, null, 1));
+writeFileSync(path.join(here, 'out', 'relay-latest.json'), JSON.stringify({ when: new Date().toISOString(), node: process.version, loadAtStart, load, results, table: text }, null, 1));
 process.exit(0);

@@ -55,8 +55,10 @@ function applyRewire(base: EventBase, strategy: Strategy, plan: RewirePlan, isOw
     else base._rewireCallbacks(plan.byCallback);
     return base;
   }
-  // The comparison strategies touch every event, the host's own included (which keep theirs).
-  const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, (isOwn(ev) ? undefined : plan.byCallback.get(ev.callback)) ?? ev.callback] as const);
+  // The comparison strategies touch every event; the host's own and the new version's (made
+  // during prepare) keep their callbacks.
+  const made = new Set(base._eventsSince(plan.mark));
+  const pairs: RebindPair[] = base._allEvents().map((ev) => [ev, (isOwn(ev) || made.has(ev) ? undefined : plan.byCallback.get(ev.callback)) ?? ev.callback] as const);
   if (strategy === 'readd') rebindByReadd(pairs);
   else if (strategy === 'reinit') rebindByReinit(base, pairs);
   else {

@@ -141,6 +141,8 @@ interface Client {
   last: boolean;
   /** `ev` waits for writability (else for reading, or nothing). */
   writing: boolean;
+  /** `ev` is a write event (it starts as the read event for the request). */
+  writeEvent?: boolean;
   gone: boolean;
 }
 
@@ -349,11 +351,15 @@ export class ControlServer implements Disposable {
     if (stream !== undefined && typeof stream !== 'boolean') return this.#replyError(client, '"stream" is a boolean');
     const options = { ...(strategy !== undefined ? { strategy: strategy as Strategy } : {}), ...(dryRun === true ? { dryRun: true } : {}) };
     // The host's log lines while this update runs (other requests' lines too, if several overlap).
-    const onLog = stream === true ? (line: string) => this.#guard(() => this.#send(client, { log: line }, false), client) : undefined;
+    // Lines and the reply of an update are only queued here, and the client's write event writes
+    // them once the loop runs again: most of them come from inside the update's pause, where a
+    // write would wake the waiting CLI and hand it the CPU in the middle of the pause.
+    this.#armWriteEvent(client, false);
+    const onLog = stream === true ? (line: string) => this.#guard(() => this.#send(client, { log: line }, false, true), client) : undefined;
     if (onLog) this.host.on('log', onLog);
     this.host[kRequestUpdate](update, options, (report: UpdateReport | undefined, error?: { code: string; message: string }) => {
       if (onLog) this.host.off('log', onLog);
-      this.#guard(() => this.#reply(client, report ?? { ok: false, error }), client);
+      this.#guard(() => this.#send(client, report ?? { ok: false, error }, true, true), client);
     });
   }
 
@@ -366,17 +372,30 @@ export class ControlServer implements Disposable {
     this.#send(client, body, true);
   }
 
-  /** Queues one JSON line; writes as much as the socket takes now, the rest when it is writable again. */
-  #send(client: Client, body: unknown, last: boolean): void {
+  /**
+   * Queues one JSON line; writes as much as the socket takes now (unless `deferred`: then the
+   * write event writes all of it), the rest when it is writable again.
+   */
+  #send(client: Client, body: unknown, last: boolean, deferred = false): void {
     if (client.gone || client.last) return; // vanished while its update ran, or already answered
     const line = Buffer.from(JSON.stringify(body) + '\n');
     client.out = client.out && client.out.length > 0 ? Buffer.concat([client.out, line]) : line;
     client.last = last;
-    if (this.#flush(client) || client.writing) return;
-    client.ev.free();
-    client.ev = this.host.own(this.host.base.event(client.fd, EV.WRITE | EV.PERSIST, (_fd, what) => this.#guard(() => this.#writable(client, what), client)));
-    client.writing = true;
-    client.ev.add(this.#idleMs);
+    if (client.writing || (!deferred && this.#flush(client))) return;
+    this.#armWriteEvent(client, true);
+  }
+
+  /** Makes `ev` the client's write event (made once, outside any pause), added if `add`. */
+  #armWriteEvent(client: Client, add: boolean): void {
+    if (!client.writeEvent) {
+      client.ev.free();
+      client.ev = this.host.own(this.host.base.event(client.fd, EV.WRITE | EV.PERSIST, (_fd, what) => this.#guard(() => this.#writable(client, what), client)));
+      client.writeEvent = true;
+    }
+    if (add && !client.writing) {
+      client.writing = true;
+      client.ev.add(this.#idleMs);
+    }
   }
 
   #writable(client: Client, what: number): void {

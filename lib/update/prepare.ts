@@ -29,10 +29,13 @@ export interface RewirePlan {
   handlers: { from: string; to: string; events: number }[];
   /**
    * The events to rewrite one by one instead, with their new callbacks: only when a host-owned
-   * event runs one of the old callbacks too (a slot moves all its events), or a new callback is
-   * itself one being replaced. Undefined on the usual path.
+   * event runs one of the old callbacks too (a slot moves all its events), or a new handler is
+   * itself an old callback being replaced (a swap, or a function both versions share). Undefined
+   * on the usual path.
    */
   perEvent: { events: Event[]; fns: Callback[] } | undefined;
+  /** Events made after this creation mark are the new version's: never rebound. */
+  mark: number;
 }
 
 /**
@@ -204,7 +207,7 @@ export function prepareUpdate(
 
     phase = 'rewire';
     t = performance.now();
-    const rewire = planRewire(host, old, ctx, module, before.callbacks);
+    const rewire = planRewire(host, old, ctx, module, before);
     const buffered = planBufferedRebind(bufferedBefore, old, ctx, module, strategy);
     phases.rewire += performance.now() - t;
     return { module, ctx, pubsub, rewire, buffered, rollback: { mark: before.mark, bufferedBefore } };
@@ -228,7 +231,7 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
  * a name the new version lacks, stops the update before anything changes. Per callback, not per
  * event: a service has a few handlers and many events.
  */
-function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module: VersionModule, census: readonly CallbackCensus[]): RewirePlan {
+function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module: VersionModule, before: BeforePrepare): RewirePlan {
   const renames = module.renames ?? {};
   const byCallback = new Map<Callback, Callback>();
   const handlers: RewirePlan['handlers'] = [];
@@ -240,7 +243,7 @@ function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module:
     const one = `fd ${row.fd}, events 0x${row.what.toString(16)}`;
     return n === 1 ? `an event (${one}) ${verb}s` : `${n} events (one: ${one}) ${verb}`;
   };
-  for (const row of census) {
+  for (const row of before.callbacks) {
     if (row.events === row.owned) continue; // only the host's own events run it
     const name = old.ctx.nameOfHandler.get(row.fn);
     if (name === undefined) {
@@ -256,19 +259,21 @@ function planRewire(host: PrepareHost, old: Running, ctx: UpdateContext, module:
     events += row.events - row.owned;
     handlers.push({ from: name, to: newName, events: row.events - row.owned });
   }
-  // A slot moves every event on it, so a callback that host-owned events share, or a new
-  // callback that is also an old one being replaced, needs the one-by-one path.
-  const swapped = [...byCallback].some(([from, to]) => from !== to && byCallback.has(to) && byCallback.get(to) !== to);
-  const perEvent = shared.size > 0 || swapped ? listEvents(host, byCallback) : undefined;
-  return { byCallback, events, handlers: mergeHandlers(handlers), perEvent };
+  // A slot moves every event on it: a callback that host-owned events share, or a new handler
+  // that is an old callback being replaced (the new version's events may run it), needs the
+  // one-by-one path.
+  const reused = [...ctx.handlerByName.values()].some((fn) => byCallback.has(fn) && byCallback.get(fn) !== fn);
+  const perEvent = shared.size > 0 || reused ? listEvents(host, byCallback, before.mark) : undefined;
+  return { byCallback, events, handlers: mergeHandlers(handlers), perEvent, mark: before.mark };
 }
 
 /** The running version's events with their new callbacks, one by one (the rare path). */
-function listEvents(host: PrepareHost, byCallback: ReadonlyMap<Callback, Callback>): { events: Event[]; fns: Callback[] } {
+function listEvents(host: PrepareHost, byCallback: ReadonlyMap<Callback, Callback>, mark: number): { events: Event[]; fns: Callback[] } {
   const events: Event[] = [];
   const fns: Callback[] = [];
+  const made = new Set(host.base._eventsSince(mark)); // the new version's, during prepare
   for (const ev of host.base._allEvents()) {
-    const fn = ev.freed || host.isOwn(ev) ? undefined : byCallback.get(ev.callback);
+    const fn = ev.freed || host.isOwn(ev) || made.has(ev) ? undefined : byCallback.get(ev.callback);
     if (fn === undefined) continue;
     events.push(ev);
     fns.push(fn);

@@ -13,7 +13,7 @@ import { expectCode } from '../loop/helpers.js';
 import { updateMethods, versionsDir } from './harness.js';
 
 declare global {
-  var nodeLibeventFanout: { beat: number; tick: number; share?: boolean; fns?: Record<string, Callback> } | undefined;
+  var nodeLibeventFanout: { beat: number; tick: number; share?: boolean; fns?: Record<string, Callback>; fresh?: Event[] } | undefined;
 }
 
 
@@ -97,6 +97,21 @@ describe.each(updateMethods)('rewire planned per handler on %s', (method) => {
     expect(timers.slice(0, 3).every((ev) => ev.callback === fns.tick)).toBe(true);
     expect(timers.slice(3).every((ev) => ev.callback === fns.beat)).toBe(true);
     expect(timers.slice(0, 3).map(stored)).toEqual(timers.slice(0, 3).map(() => stored(timers[0]!)));
+    host.base.free();
+  });
+
+  it.each(['inplace', 'readd', 'rebase'] as const)('never rebinds an event the new version made during the update (%s, shared functions)', async (strategy) => {
+    const fns = { beat: () => {}, tick: () => {} };
+    const { host, timers } = await fanout(method, 2, 2, fns);
+    const fresh: Event[] = [];
+    globalThis.nodeLibeventFanout!.fresh = fresh;
+    const report = await host.requestUpdate('fanout-swap.cjs', { strategy });
+    expect(report).toMatchObject({ ok: true, eventsRewired: 4 });
+    // made by fanout-swap on its 'beat', which is the shared tick function: it stays on it
+    expect(fresh).toHaveLength(1);
+    expect(fresh[0]!.callback).toBe(fns.tick);
+    expect(timers.slice(0, 2).every((ev) => ev.callback === fns.tick)).toBe(true);
+    expect(timers.slice(2).every((ev) => ev.callback === fns.beat)).toBe(true);
     host.base.free();
   });
 

@@ -9,14 +9,16 @@ export interface EvConnHandlers {
   data(chunk: Buffer): void;
   /** The connection is gone (EOF, error, or close()); called once. */
   close(error?: Error): void;
-  /** The output buffer emptied. */
+  /** The write event emptied the output buffer (after every batch it wrote). */
   drained?(): void;
   /** A connect() completed. */
   connected?(): void;
 }
 
-const READ_CHUNK = 64 * 1024;
+const READ_CHUNK = 256 * 1024;
 const scratch = new Uint8Array(READ_CHUNK);
+/** Queued writes are joined into one write() call of up to this many bytes. */
+const WRITE_BATCH = 256 * 1024;
 
 export class EvConn {
   readonly fd: number;
@@ -24,15 +26,17 @@ export class EvConn {
   #readEv: Event;
   #writeEv: Event;
   #out: Buffer[] = [];
-  #outOffset = 0;
+  #outHead = 0; // index of the first unwritten buffer in #out
   #pending = 0;
   #connecting: boolean;
   #reading = true;
   #ending = false;
-  #blocked = false;
+  #writeArmed: boolean; // the write event is added
   closed = false;
   bytesIn = 0;
   bytesOut = 0;
+  /** write() system calls made (one per batch, not per write()). */
+  writeCalls = 0;
 
   constructor(lib: Lib, base: EventBase, fd: number, readonly handlers: EvConnHandlers, connecting = false) {
     this.#lib = lib;
@@ -41,6 +45,7 @@ export class EvConn {
     const { EV } = lib;
     this.#readEv = base.event(fd, EV.READ | EV.PERSIST, () => this.#onRead());
     this.#writeEv = base.event(fd, EV.WRITE | EV.PERSIST, () => this.#onWrite());
+    this.#writeArmed = connecting;
     if (connecting) this.#writeEv.add();
     else this.#readEv.add();
   }
@@ -50,11 +55,20 @@ export class EvConn {
     return this.#pending;
   }
 
+  /**
+   * Queues bytes (kept by reference: the caller must not reuse the memory). Nothing is written
+   * here: the write event writes everything queued in one system call, so a handler that sends
+   * many small pieces (a cell's payload at a time) makes one write, not one per piece, and a
+   * drained() handler that refills never recurses through write().
+   */
   write(data: Uint8Array): void {
     if (this.closed || this.#ending || data.length === 0) return;
-    this.#out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    this.#out.push(Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     this.#pending += data.length;
-    if (!this.#connecting) this.#flush(false);
+    if (!this.#writeArmed) {
+      this.#writeArmed = true;
+      this.#writeEv.add();
+    }
   }
 
   /** Close once everything queued is written. */
@@ -82,6 +96,7 @@ export class EvConn {
     if (this.closed) return;
     this.closed = true;
     this.#out = [];
+    this.#outHead = 0;
     this.#pending = 0;
     this.#lib.io.close(this.fd);
     this.#readEv.free();
@@ -114,41 +129,52 @@ export class EvConn {
       this.handlers.connected?.();
       if (this.closed) return;
     }
-    this.#flush(true);
+    if (!this.#flush()) return;
+    if (this.#ending) return this.close();
+    this.#writeArmed = false;
+    this.#writeEv.del();
+    this.handlers.drained?.();
   }
 
-  // `notify`: tell the handler when the buffer empties (only from the write event, so that a
-  // handler refilling from drained() never recurses through write()).
-  #flush(notify: boolean): void {
-    while (this.#out.length > 0) {
-      const head = this.#out[0]!;
+  /** The next piece to write: the head buffer, or several queued ones joined. */
+  #nextBatch(): Buffer {
+    const out = this.#out;
+    const head = out[this.#outHead]!;
+    if (head.length >= WRITE_BATCH || this.#outHead === out.length - 1) return head;
+    let n = this.#outHead;
+    let bytes = 0;
+    while (n < out.length && bytes + out[n]!.length <= WRITE_BATCH) bytes += out[n++]!.length;
+    if (n === this.#outHead + 1) return head;
+    const joined = Buffer.concat(out.slice(this.#outHead, n), bytes);
+    // The joined buffer replaces the pieces it holds.
+    out.splice(this.#outHead, n - this.#outHead, joined);
+    return joined;
+  }
+
+  /** Writes until the queue is empty (true) or the socket is full (false: the event stays). */
+  #flush(): boolean {
+    while (this.#outHead < this.#out.length) {
+      const data = this.#nextBatch();
       let n: number;
       try {
-        n = this.#lib.io.write(this.fd, head.subarray(this.#outOffset));
+        n = this.#lib.io.write(this.fd, data);
       } catch (err) {
-        return this.close(err as Error);
+        this.close(err as Error);
+        return false;
       }
-      if (n === -1) {
-        this.#blocked = true;
-        if (!this.#writeEv.pending()) this.#writeEv.add();
-        return;
-      }
+      this.writeCalls++;
+      if (n === -1) return false;
       this.bytesOut += n;
       this.#pending -= n;
-      this.#outOffset += n;
-      if (this.#outOffset === head.length) {
-        this.#out.shift();
-        this.#outOffset = 0;
+      if (n === data.length) this.#outHead++;
+      else {
+        this.#out[this.#outHead] = data.subarray(n);
+        return false;
       }
     }
-    if (this.#ending) return this.close();
-    // Emptied by a write() after being backed up: keep the write event, so that it fires
-    // once more and tells the handler (a reader waiting for "drained" must hear of it).
-    if (!notify && this.#blocked) return;
-    if (this.#writeEv.pending()) this.#writeEv.del();
-    const wasBlocked = this.#blocked;
-    this.#blocked = false;
-    if (notify && wasBlocked) this.handlers.drained?.();
+    this.#out = [];
+    this.#outHead = 0;
+    return true;
   }
 }
 

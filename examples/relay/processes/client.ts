@@ -5,15 +5,16 @@
 // Each SOCKS connection gets its own circuit, closed with DESTROY when the stream is done.
 // A STATUS line a second tells the launcher what is open, built, failed and how fast.
 import { announceReady, configFromEnv } from '../config.js';
-import { dirKey } from '../common/dirkeys.js';
+import { trustedDirKey } from '../common/dirkeys.js';
 import { acceptAll, EvConn } from '../common/evconn.js';
 import { parseResponse } from '../common/http.js';
 import { loadLib } from '../common/lib.js';
 import {
-  CMD, type Consensus, type ConsensusEntry, cellLen, create2Body, crypt, extend2Body, headerLen, highestCommon, hopCrypto, type HopCrypto, keyId, netinfoBody,
-  ntorClientFinish, ntorClientStart, type NtorClientState, packCell, packVersions, parseConsensus, parseCreated2, parseVersions, rawPublic, readRelayHeader,
-  recognize, RELAY, RELAY_DATA_MAX, relayBody, relayData, setDigest, versionsCellLen,
-} from '../common/proto.js';
+  CellCommand as CMD, CellReader, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, encodeBegin, encodeCell,
+  encodeCreate2Payload, encodeExtend2, encodeRelayCell, HandshakeType, isProtocolError, LinkHandshake,
+  ntorClientFinish, ntorClientStart, type NtorClientState, OriginCrypto, parseConsensus, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, RelayCommand as RELAY,
+  type VerifiedConsensus,
+} from '../protocol/index.js';
 import { randomInt } from 'node:crypto';
 
 const LINK_VERSIONS = [3, 4];
@@ -23,17 +24,18 @@ const STREAMWINDOW = 500;
 const STREAM_INC = 50;
 const SOCKS_OUT_LIMIT = 256 * 1024;
 // A client trusts both directory keys (key B is the rotated one, see common/dirkeys.ts).
-const TRUSTED = Object.fromEntries([dirKey('A'), dirKey('B')].map((k) => [keyId(rawPublic(k.publicKey)), rawPublic(k.publicKey).toString('hex')]));
+const TRUSTED = [trustedDirKey('A'), trustedDirKey('B')];
 
 interface Hop {
   entry: ConsensusEntry;
-  crypto?: HopCrypto;
   ntor?: NtorClientState;
 }
 
 interface OriginCircuit {
   circId: number;
   hops: Hop[];
+  /** The onion layers of the hops built so far (Tor's cpath). */
+  crypto: OriginCrypto;
   built: number; // hops with keys
   path: ConsensusEntry[];
   state: 'BUILDING' | 'OPEN' | 'CLOSED';
@@ -68,7 +70,7 @@ async function main(): Promise<void> {
   const me = config.clients[Number(process.env.RELAY_CLIENT_INDEX ?? 0)]!;
   const base = new lib.EventBase();
   const circuits = new Map<number, OriginCircuit>();
-  let consensus: Consensus | undefined;
+  let consensus: VerifiedConsensus | undefined;
   const stats = {
     circuitsBuilt: 0, circuitsFailed: 0, circuitsClosed: 0, streamsOpened: 0, streamsDone: 0, streamsFailed: 0,
     buildMs: [] as number[], ttfbMs: [] as number[], bytes: 0, failures: [] as string[],
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
       close: () => {
         try {
           const res = parseResponse(Buffer.concat(chunks));
-          if (res.status === 200) consensus = parseConsensus(res.body.toString('utf8'), TRUSTED);
+          if (res.status === 200) consensus = parseConsensus(res.body.toString('utf8'), { trusted: TRUSTED });
         } catch (err) {
           process.stderr.write(`client: consensus: ${(err as Error).message}\n`);
         }
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   };
 
   const pickPath = (): ConsensusEntry[] | undefined => {
-    const entries = consensus?.entries ?? [];
+    const entries = consensus?.relays ?? [];
     const guard = entries.find((e) => e.flags.includes('Guard'));
     const exit = entries.find((e) => e.flags.includes('Exit') && e !== guard);
     const middle = entries.find((e) => e !== guard && e !== exit);
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
   };
 
   // ---- the link to the guard ----
-  let link: { conn: EvConn; version: number; open: boolean; inbuf: Buffer; guard: ConsensusEntry } | undefined;
+  let link: { conn: EvConn; version: number; open: boolean; reader: CellReader; handshake: LinkHandshake; guard: ConsensusEntry } | undefined;
   const waitingForLink: (() => void)[] = [];
 
   const openLink = (guard: ConsensusEntry) => {
@@ -110,14 +112,22 @@ async function main(): Promise<void> {
       conn: undefined as unknown as EvConn,
       version: 0,
       open: false,
-      inbuf: Buffer.alloc(0) as Buffer,
+      reader: new CellReader(),
+      // A client sends time 0 and no address of its own in NETINFO (tor-spec §4.5).
+      handshake: new LinkHandshake({ initiator: true, versions: LINK_VERSIONS, peerAddress: { type: 4, address: guard.address }, hideTime: true }),
       guard,
     };
     l.conn = new EvConn(lib, base, lib.io.connect(guard.address, guard.orPort), {
-      connected: () => l.conn.write(packVersions(LINK_VERSIONS)),
+      connected: () => l.handshake.start().forEach((bytes) => l.conn.write(bytes)),
       data: (chunk) => {
-        l.inbuf = l.inbuf.length ? Buffer.concat([l.inbuf, chunk]) : chunk;
-        linkInput(l);
+        try {
+          l.reader.feed(chunk);
+          linkInput(l);
+        } catch (err) {
+          if (!isProtocolError(err)) throw err;
+          process.stderr.write(`client: link to the guard: ${err.code}: ${err.message}\n`);
+          l.conn.close(err);
+        }
       },
       close: (err) => {
         if (link === l) link = undefined;
@@ -128,36 +138,30 @@ async function main(): Promise<void> {
   };
 
   const linkInput = (l: NonNullable<typeof link>) => {
-    if (l.version === 0) {
-      const n = versionsCellLen(l.inbuf);
-      if (n === 0) return;
-      l.version = highestCommon(LINK_VERSIONS, parseVersions(l.inbuf.subarray(0, n)));
-      l.inbuf = l.inbuf.subarray(n);
-      l.conn.write(packCell(l.version, 0, CMD.NETINFO, netinfoBody(0, l.guard.address, '0.0.0.0')));
-    }
-    const len = cellLen(l.version);
-    const h = headerLen(l.version);
-    let off = 0;
-    while (l.inbuf.length - off >= len) {
-      const circId = h === 5 ? l.inbuf.readUInt32BE(off) : l.inbuf.readUInt16BE(off);
-      const cmd = l.inbuf[off + h - 1]!;
-      const body = l.inbuf.subarray(off + h, off + len);
-      off += len;
-      if (cmd === CMD.NETINFO && !l.open) {
+    for (let cell = l.reader.next(); cell; cell = l.reader.next()) {
+      if (l.open) {
+        processCell(cell.circId, cell.command, cell.payload);
+        continue;
+      }
+      const step = l.handshake.receive(cell);
+      if (step.linkVersion !== undefined) {
+        l.version = step.linkVersion;
+        l.reader.setLinkVersion(l.version);
+      }
+      for (const bytes of step.send) l.conn.write(bytes);
+      if (step.opened) {
         l.open = true;
         for (const go of waitingForLink.splice(0)) go();
-      } else processCell(circId, cmd, body);
+      }
     }
-    l.inbuf = l.inbuf.subarray(off);
   };
 
-  const sendCell = (circId: number, cmd: number, body: Buffer) => link?.conn.write(packCell(link.version, circId, cmd, body));
+  const sendCell = (circId: number, cmd: number, payload: Buffer) => link?.conn.write(encodeCell(link.version, { circId, command: cmd, payload }));
 
   /** A relay cell for hop `to`: digest for that hop, then its layer and every layer before it. */
   const sendRelay = (circ: OriginCircuit, to: number, command: number, streamId: number, data?: Uint8Array, early = false) => {
-    const body = relayBody(command, streamId, data);
-    setDigest(circ.hops[to]!.crypto!.fDigest, body);
-    for (let j = to; j >= 0; j--) crypt(circ.hops[j]!.crypto!.fCipher, body);
+    const body = encodeRelayCell({ command, streamId, ...(data ? { data } : {}) });
+    circ.crypto.encryptForward(body, to);
     sendCell(circ.circId, early ? CMD.RELAY_EARLY : CMD.RELAY, body);
   };
 
@@ -167,26 +171,33 @@ async function main(): Promise<void> {
     if (!path) return socksFail(stream, 1, 'no 3-hop path in the consensus');
     let circId = 0;
     while (circId === 0 || circuits.has(circId)) circId = link!.version >= 4 ? (randomInt(1, 0x80000000) | 0x80000000) >>> 0 : randomInt(1, 0x8000) | 0x8000;
-    const circ: OriginCircuit = { circId, hops: path.map((entry) => ({ entry })), built: 0, path, state: 'BUILDING', launchedAt: now(), packageWindow: CIRCWINDOW, deliverWindow: CIRCWINDOW, stream, closedByUs: false };
+    const circ: OriginCircuit = { circId, hops: path.map((entry) => ({ entry })), crypto: new OriginCrypto(), built: 0, path, state: 'BUILDING', launchedAt: now(), packageWindow: CIRCWINDOW, deliverWindow: CIRCWINDOW, stream, closedByUs: false };
     circuits.set(circId, circ);
     stream.circ = circ;
     const first = circ.hops[0]!;
-    const { state, onionskin } = ntorClientStart(Buffer.from(first.entry.digest, 'base64'), Buffer.from(first.entry.ntorKey, 'base64'));
+    const { state, onionskin } = ntorClientStart(first.entry.identityDigest, first.entry.ntorOnionKey);
     first.ntor = state;
-    sendCell(circId, CMD.CREATE2, create2Body(onionskin));
+    sendCell(circId, CMD.CREATE2, encodeCreate2Payload({ htype: HandshakeType.NTOR, hdata: onionskin }));
   };
 
   const extendCircuit = (circ: OriginCircuit) => {
     const next = circ.hops[circ.built]!;
-    const { state, onionskin } = ntorClientStart(Buffer.from(next.entry.digest, 'base64'), Buffer.from(next.entry.ntorKey, 'base64'));
+    const { state, onionskin } = ntorClientStart(next.entry.identityDigest, next.entry.ntorOnionKey);
     next.ntor = state;
-    const data = extend2Body({ host: next.entry.address, port: next.entry.orPort, identity: Buffer.from(next.entry.digest, 'base64') }, onionskin);
+    const data = encodeExtend2({
+      linkSpecifiers: [
+        { kind: 'ipv4', host: next.entry.address, port: next.entry.orPort },
+        { kind: 'legacy-id', identity: next.entry.identityDigest },
+      ],
+      htype: HandshakeType.NTOR,
+      hdata: onionskin,
+    });
     sendRelay(circ, circ.built - 1, RELAY.EXTEND2, 0, data, true);
   };
 
   const hopDone = (circ: OriginCircuit, reply: Buffer) => {
     const hop = circ.hops[circ.built]!;
-    hop.crypto = hopCrypto(ntorClientFinish(hop.ntor!, reply));
+    circ.crypto.addHop(ntorClientFinish(hop.ntor!, reply));
     hop.ntor = undefined;
     circ.built++;
     if (circ.built < circ.hops.length) return extendCircuit(circ);
@@ -196,7 +207,8 @@ async function main(): Promise<void> {
     const s = circ.stream;
     if (s && s.phase === 'connecting') {
       s.streamId = 1;
-      sendRelay(circ, 2, RELAY.BEGIN, s.streamId, Buffer.concat([Buffer.from(s.target + '\0', 'latin1'), Buffer.alloc(4)]));
+      const colon = s.target.lastIndexOf(':');
+      sendRelay(circ, 2, RELAY.BEGIN, s.streamId, encodeBegin({ host: s.target.slice(0, colon), port: Number(s.target.slice(colon + 1)), flags: 0 }));
     }
   };
 
@@ -221,7 +233,7 @@ async function main(): Promise<void> {
   const closeCircuit = (circ: OriginCircuit) => {
     if (circ.state === 'CLOSED') return;
     circ.closedByUs = true;
-    sendCell(circ.circId, CMD.DESTROY, Buffer.from([0]));
+    sendCell(circ.circId, CMD.DESTROY, encodeDestroyPayload(DestroyReason.NONE));
     circ.state = 'CLOSED';
     circuits.delete(circ.circId);
     stats.circuitsClosed++;
@@ -234,7 +246,7 @@ async function main(): Promise<void> {
     if (cmd === CMD.CREATED2) {
       if (circ.built !== 0) return failCircuit(circ, 'unexpected CREATED2');
       try {
-        hopDone(circ, parseCreated2(body));
+        hopDone(circ, decodeCreated2Payload(body));
       } catch (err) {
         failCircuit(circ, (err as Error).message);
       }
@@ -242,22 +254,17 @@ async function main(): Promise<void> {
     }
     if (cmd === CMD.DESTROY) return failCircuit(circ, `DESTROY reason ${body[0]}`);
     if (cmd !== CMD.RELAY) return;
-    let from = -1;
-    for (let j = 0; j < circ.built; j++) {
-      const c = circ.hops[j]!.crypto!;
-      crypt(c.bCipher, body);
-      if (recognize(c.bDigest, body)) {
-        from = j;
-        break;
-      }
-    }
-    if (from < 0) {
+    let from: number;
+    try {
+      from = circ.crypto.decryptBackward(body);
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
       circ.unrecognized = (circ.unrecognized ?? 0) + 1;
       return; // nobody recognized it: dropped
     }
-    const header = readRelayHeader(body);
     try {
-      relayCell(circ, from, header.command, header.streamId, relayData(body));
+      const cell = decodeRelayCell(body);
+      relayCell(circ, from, cell.command, cell.streamId, cell.data);
     } catch (err) {
       failCircuit(circ, (err as Error).message);
       closeCircuit(circ);
@@ -269,7 +276,7 @@ async function main(): Promise<void> {
     switch (command) {
       case RELAY.EXTENDED2:
         if (from !== circ.built - 1) throw new Error('EXTENDED2 from the wrong hop');
-        return hopDone(circ, parseCreated2(data));
+        return hopDone(circ, decodeCreated2Payload(data));
       case RELAY.CONNECTED:
         if (!s || s.phase !== 'connecting' || streamId !== s.streamId) return;
         s.phase = 'open';
@@ -384,7 +391,7 @@ async function main(): Promise<void> {
       if (s.inbuf.length) s.pending.push(s.inbuf);
       s.inbuf = Buffer.alloc(0);
       const go = () => (s.phase === 'connecting' ? launchCircuit(s) : undefined);
-      if (!link) openLink(pickPath()?.[0] ?? (consensus?.entries[0] as ConsensusEntry));
+      if (!link) openLink(pickPath()?.[0] ?? (consensus?.relays[0] as ConsensusEntry));
       if (link!.open) go();
       else waitingForLink.push(go);
       return;
@@ -410,7 +417,7 @@ async function main(): Promise<void> {
         close: () => {
           if (s.phase === 'open' && !s.ended && s.circ) {
             // The application went away first: END(DONE) to the exit, then tear down.
-            sendRelay(s.circ, 2, RELAY.END, s.streamId, Buffer.from([6]));
+            sendRelay(s.circ, 2, RELAY.END, s.streamId, encodeEnd(EndReason.DONE));
             stats.streamsDone++;
             closeCircuit(s.circ);
           }
@@ -423,7 +430,7 @@ async function main(): Promise<void> {
   const statusTimer = base.timer(() => {
     process.stdout.write(`STATUS ${JSON.stringify({
       role: 'client', openDetail: [...circuits.values()].slice(0, 6).map((c) => ({ id: c.circId.toString(16), state: c.state, cdw: c.deliverWindow, sdw: c.stream?.deliverWindow, phase: c.stream?.phase, pending: c.stream?.conn.pendingOut, bytes: c.stream?.bytes, unrec: c.unrecognized, cellsIn: c.cellsIn })), circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
-      ...stats, buildMs: undefined, ttfbMs: undefined, failures: stats.failures.slice(-5), buildMsAll: stats.buildMs.splice(0), ttfbMsAll: stats.ttfbMs.splice(0), consensusRelays: consensus?.entries.length ?? 0, cpuUs: process.cpuUsage().user + process.cpuUsage().system,
+      ...stats, buildMs: undefined, ttfbMs: undefined, failures: stats.failures.slice(-5), buildMsAll: stats.buildMs.splice(0), ttfbMsAll: stats.ttfbMs.splice(0), consensusRelays: consensus?.relays.length ?? 0, cpuUs: process.cpuUsage().user + process.cpuUsage().system,
     })}\n`);
   }, { persist: true });
   statusTimer.add(1000);
@@ -438,7 +445,7 @@ async function main(): Promise<void> {
   // Ready once the consensus lists every configured relay.
   const waitReady = () =>
     fetchConsensus(() => {
-      if ((consensus?.entries.length ?? 0) >= config.relays.length && pickPath()) announceReady({ role: 'client', socksHost: me.host, socksPort: lib.io.localPort(socksListen) });
+      if ((consensus?.relays.length ?? 0) >= config.relays.length && pickPath()) announceReady({ role: 'client', socksHost: me.host, socksPort: lib.io.localPort(socksListen) });
       else base.once(-1, lib.EV.TIMEOUT, () => waitReady(), 200);
     });
   waitReady();

@@ -7,7 +7,7 @@ import { dirKey } from '../common/dirkeys.js';
 import { acceptAll, EvConn } from '../common/evconn.js';
 import { RequestParser, sendSimple } from '../common/http.js';
 import { loadLib } from '../common/lib.js';
-import { consensusBody, type Descriptor, nodeId, ProtocolError, signConsensus, verifyDescriptor } from '../common/proto.js';
+import { consensusEntryOf, type ConsensusEntry, isProtocolError, parseDescriptor, signConsensus, toBase64NoPad } from '../protocol/index.js';
 
 const PARAMS = { circwindow: 1000, sendme_emit_min_version: 0, streamwindow: 500 };
 
@@ -16,26 +16,15 @@ async function main(): Promise<void> {
   const config = configFromEnv();
   const base = new lib.EventBase();
   const keys = [dirKey('A'), dirKey('B')];
-  const descriptors = new Map<string, Descriptor & { received: number }>();
+  // Accepted descriptors as consensus entries, by identity key (base64), with their times.
+  const descriptors = new Map<string, { entry: ConsensusEntry; published: number; received: number }>();
   const stats = { descriptors: 0, rejected: 0, consensusServed: 0 };
 
   const consensus = (): string => {
     const now = Math.floor(Date.now() / 1000);
     const stale = now - 3 * config.consensusInterval - 30;
-    const entries = [...descriptors.values()]
-      .filter((d) => d.received >= stale)
-      .sort((a, b) => a.nickname.localeCompare(b.nickname))
-      .map((d) => ({
-        nickname: d.nickname,
-        digest: nodeId(Buffer.from(d.identity, 'base64')).toString('base64'),
-        identity: d.identity,
-        address: d.address,
-        orPort: d.orPort,
-        ntorKey: d.ntorKey,
-        flags: d.flags,
-        bandwidth: d.bandwidth,
-      }));
-    return signConsensus(consensusBody({ validAfter: now, freshUntil: now + 300, validUntil: now + 3600, params: PARAMS, entries }), keys);
+    const relays = [...descriptors.values()].filter((d) => d.received >= stale).map((d) => d.entry);
+    return signConsensus({ validAfter: now, freshUntil: now + 300, validUntil: now + 3600, params: PARAMS, relays }, keys);
   };
 
   const listenFd = lib.io.listen(config.dirauth.host, config.dirauth.port);
@@ -50,15 +39,17 @@ async function main(): Promise<void> {
         }
         if (req.method === 'POST' && req.path === '/descriptor') {
           try {
-            const d = verifyDescriptor(req.body.toString('utf8'));
-            // A descriptor replaces an older one of the same identity only.
-            const old = descriptors.get(d.identity);
-            if (!old || old.published <= d.published) descriptors.set(d.identity, { ...d, received: Math.floor(Date.now() / 1000) });
+            const d = parseDescriptor(req.body.toString('utf8'));
+            // A descriptor replaces an older one of the same identity only. The authority
+            // grants the flags a relay asks for, and Running and Valid to every relay it lists.
+            const key = toBase64NoPad(d.identity);
+            const old = descriptors.get(key);
+            if (!old || old.published <= d.published) descriptors.set(key, { entry: consensusEntryOf(d, [...d.flagsWanted, 'Running', 'Valid']), published: d.published, received: Math.floor(Date.now() / 1000) });
             stats.descriptors++;
             return sendSimple(conn, 200, 'accepted\n');
           } catch (err) {
             stats.rejected++;
-            return sendSimple(conn, 400, `${err instanceof ProtocolError ? err.code : 'ERR'}: ${(err as Error).message}\n`);
+            return sendSimple(conn, 400, `${isProtocolError(err) ? err.code : 'ERR'}: ${(err as Error).message}\n`);
           }
         }
         if (req.method === 'GET' && req.path === '/status') return sendSimple(conn, 200, JSON.stringify({ relays: descriptors.size, ...stats }) + '\n', 'application/json');

@@ -69,6 +69,17 @@ export function generateEd25519KeyPair(): Ed25519KeyPair {
   };
 }
 
+/**
+ * The key pair of a 32-byte Ed25519 seed: a directory with fixed, well-known keys (a demo
+ * network's authority, whose public keys the relays and clients carry as constants).
+ */
+export function ed25519KeyPairFromSeed(seed: Uint8Array): Ed25519KeyPair {
+  if (!(seed instanceof Uint8Array) || seed.length !== 32) throw new ProtocolError('ERR_DIR_MALFORMED', 'an Ed25519 seed is 32 bytes');
+  const privateKey = Buffer.from(seed);
+  const publicKey = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
+  return { publicKey: Buffer.from(publicKey.subarray(SPKI_ED25519.length)), privateKey };
+}
+
 function privateKeyObject(seed: Buffer): KeyObject {
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, seed]), format: 'der', type: 'pkcs8' });
 }

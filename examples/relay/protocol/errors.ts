@@ -19,6 +19,7 @@ export type ProtocolErrorCode =
   | 'ERR_LINK_HANDSHAKE' // a cell out of order in the link handshake (link-handshake.ts)
   | 'ERR_CIRCID' // a circuit ID that is 0, has the wrong high bit, or is unknown/in use
   | 'ERR_CIRCID_EXHAUSTED' // no free circuit ID after the allowed attempts
+  | 'ERR_EXTEND' // an EXTEND2 a relay cannot act on (outside RELAY_EARLY, a second one, to itself)
   // relay cells (relay-cell.ts, relay-crypto.ts)
   | 'ERR_RELAY_LENGTH' // relay header length > 498
   | 'ERR_RELAY_BAD_BODY' // a relay command's body does not parse (BEGIN without NUL, bad port...)

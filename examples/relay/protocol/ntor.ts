@@ -69,17 +69,18 @@ export interface X25519KeyPair {
 }
 
 const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
 
 export function generateX25519KeyPair(): X25519KeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('x25519');
-  return {
-    publicKey: Buffer.from(publicKey.export({ format: 'der', type: 'spki' }).subarray(SPKI_X25519.length)),
-    privateKey: Buffer.from(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(PKCS8_X25519.length)),
-  };
+  const { privateKey } = generateKeyPairSync('x25519');
+  // JWK export is a copy of the raw key; DER export (and import) costs tens of times more.
+  const jwk = privateKey.export({ format: 'jwk' });
+  const pair = { publicKey: Buffer.from(jwk.x!, 'base64url'), privateKey: Buffer.from(jwk.d!, 'base64url') };
+  privateKeyObjects.set(pair.privateKey, privateKey);
+  return pair;
 }
 
-// KeyObjects are made once per raw private key; long-lived onion keys are used for every CREATE2.
+// KeyObjects are made once per raw private key: long-lived onion keys are used for every
+// CREATE2, and a fresh ephemeral pair keeps the KeyObject it was generated as.
 const privateKeyObjects = new WeakMap<Buffer, KeyObject>();
 
 function privateKeyObject(raw: Buffer): KeyObject {
@@ -91,6 +92,12 @@ function privateKeyObject(raw: Buffer): KeyObject {
   return key;
 }
 
+/** A public KeyObject from 32 raw bytes (through JWK: several times cheaper than SPKI DER). */
+function publicKeyObject(raw: Uint8Array): KeyObject {
+  const x = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64url');
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+}
+
 /** EXP(peer, own) of the spec. A low-order peer key (the point at infinity) is ERR_NTOR_DH. */
 export function x25519(ownPrivate: Buffer, peerPublic: Buffer): Buffer {
   if (ownPrivate.length !== NTOR_KEY_LEN || peerPublic.length !== NTOR_KEY_LEN) {
@@ -98,8 +105,7 @@ export function x25519(ownPrivate: Buffer, peerPublic: Buffer): Buffer {
   }
   let shared: Buffer;
   try {
-    const publicKey = createPublicKey({ key: Buffer.concat([SPKI_X25519, peerPublic]), format: 'der', type: 'spki' });
-    shared = diffieHellman({ privateKey: privateKeyObject(ownPrivate), publicKey });
+    shared = diffieHellman({ privateKey: privateKeyObject(ownPrivate), publicKey: publicKeyObject(peerPublic) });
   } catch (cause) {
     throw new ProtocolError('ERR_NTOR_DH', 'x25519 with a low-order or invalid public key', { destroyReason: 1, cause });
   }

@@ -44,16 +44,41 @@ function counterBlock(blockNumber: number): Buffer {
   return iv;
 }
 
+/** Keystream is generated ahead in pieces of up to this many bytes (16 cell bodies). */
+const PREFETCH_MAX = 16 * CELL_BODY_LEN;
+/** The first piece of a new or rebuilt keystream: one cell body (most circuits carry few cells). */
+const PREFETCH_FIRST = CELL_BODY_LEN;
+const ZEROS = Buffer.alloc(PREFETCH_MAX);
+
+/** data[at..at+n) ^= ks[from..from+n), four bytes at a time through DataViews. */
+function xorInto(data: Buffer, at: number, ks: Buffer, ksView: DataView, from: number, n: number): void {
+  let i = 0;
+  if (n >= 8) {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    for (; i + 4 <= n; i += 4) view.setInt32(at + i, view.getInt32(at + i) ^ ksView.getInt32(from + i));
+  }
+  for (; i < n; i++) data[at + i]! ^= ks[from + i]!;
+}
+
 /**
  * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
  * cipher is made on first use, at the current offset: creating one costs several microseconds,
  * so a live update that rebuilds every circuit's keystreams from exported state does not pay
  * that inside its pause, only when each circuit next carries a cell.
+ *
+ * A call into node:crypto costs about as much as encrypting a few kilobytes, so keystream is
+ * generated ahead (encrypting zeros, up to 16 cell bodies at once, growing from one body as the
+ * circuit carries cells) and XORed into each body here. The prefetched bytes are a cache, not
+ * state: `offset` counts only bytes applied, and a rebuilt keystream generates them again.
  */
 export class Keystream {
   readonly #key: Buffer;
   #cipher: Cipher | null = null;
   #offset: number;
+  #ks: Buffer = ZEROS.subarray(0, 0);
+  #ksView: DataView = new DataView(ZEROS.buffer, ZEROS.byteOffset, 0);
+  #ksPos = 0;
+  #next = PREFETCH_FIRST;
 
   constructor(key: Uint8Array, offset = 0) {
     if (!(key instanceof Uint8Array) || key.length !== 16) {
@@ -84,9 +109,22 @@ export class Keystream {
     return cipher;
   }
 
-  /** Zeroes the key and drops the cipher (Tor 0.2.1.25 wiped whole session keys on free). */
+  /** Generates the next piece of keystream (the cipher runs ahead of #offset by what is unused). */
+  #refill(atLeast: number): void {
+    const n = Math.min(PREFETCH_MAX, Math.max(atLeast, this.#next));
+    this.#next = Math.min(PREFETCH_MAX, this.#next * 2);
+    const ks = (this.#cipher ?? this.#start()).update(ZEROS.subarray(0, n));
+    this.#ks = ks;
+    this.#ksView = new DataView(ks.buffer, ks.byteOffset, ks.byteLength);
+    this.#ksPos = 0;
+  }
+
+  /** Zeroes the key and drops the cipher and its prefetched keystream (Tor 0.2.1.25 wiped whole session keys on free). */
   wipe(): void {
     this.#key.fill(0);
+    this.#ks.fill(0);
+    this.#ks = ZEROS.subarray(0, 0);
+    this.#ksPos = 0;
     this.#cipher = null;
     this.#offset = -1;
   }
@@ -94,9 +132,16 @@ export class Keystream {
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
   apply(data: Buffer): void {
     if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
-    const out = (this.#cipher ?? this.#start()).update(data);
-    out.copy(data);
-    this.#offset += data.length;
+    const n = data.length;
+    let done = 0;
+    while (done < n) {
+      if (this.#ksPos === this.#ks.length) this.#refill(n - done);
+      const take = Math.min(n - done, this.#ks.length - this.#ksPos);
+      xorInto(data, done, this.#ks, this.#ksView, this.#ksPos, take);
+      this.#ksPos += take;
+      done += take;
+    }
+    this.#offset += n;
   }
 }
 

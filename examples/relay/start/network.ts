@@ -27,7 +27,9 @@ export interface Proc {
 }
 
 export async function startProcess(name: string, script: string, env: Record<string, string>, onLine?: (p: Proc, kind: string, body: any) => void): Promise<Proc> {
-  const child = spawn(process.execPath, [path.join(processesDir, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // RELAY_NODE_ARGS: extra Node options for every process (bench/relay-profile.mjs passes --cpu-prof).
+  const nodeArgs = (process.env.RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(processesDir, script)], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const proc: Proc = { name, role: '', child, ready: {}, status: undefined, statusHistory: [], stderr: [], exited: new Promise((r) => child.on('exit', (code) => r(code))) };
   createInterface({ input: child.stderr! }).on('line', (line) => {
     proc.stderr.push(line);

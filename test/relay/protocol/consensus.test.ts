@@ -4,6 +4,7 @@ import {
   consensusEntryOf,
   consensusParam,
   formatDirTime,
+  ed25519KeyPairFromSeed,
   generateEd25519KeyPair,
   parseConsensus,
   parseDescriptor,
@@ -62,6 +63,20 @@ describe('relay descriptors', () => {
         }
       }
     }
+  });
+});
+
+describe('Ed25519 keys from a seed', () => {
+  it('derive RFC 8032 test vector 1, sign what verifies, and refuse a bad seed', () => {
+    const seed = Buffer.from('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60', 'hex');
+    const pair = ed25519KeyPairFromSeed(seed);
+    expect(pair.privateKey).toEqual(seed);
+    expect(pair.publicKey.toString('hex')).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a');
+    expect(ed25519KeyPairFromSeed(Buffer.alloc(32, 0x43)).publicKey).not.toEqual(pair.publicKey);
+    const { descriptor } = relay('seeded', 9001, []);
+    const text = signDescriptor({ ...descriptor, identity: pair.publicKey }, pair.privateKey);
+    expect(parseDescriptor(text).identity).toEqual(pair.publicKey);
+    expectCode(() => ed25519KeyPairFromSeed(Buffer.alloc(31)), 'ERR_DIR_MALFORMED');
   });
 });
 

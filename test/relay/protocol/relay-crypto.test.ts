@@ -66,6 +66,59 @@ describe('Keystream (AES-128-CTR with a known position)', () => {
   });
 });
 
+describe('Keystream prefetching (keystream generated ahead of the cells that use it)', () => {
+  const key = randomBytes(16);
+  const whole = createCipheriv('aes-128-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(509 * 80));
+
+  it('gives the same bytes for pieces of any size, in place, whatever was prefetched', () => {
+    const ks = new Keystream(key);
+    const sizes = [509, 509, 1, 3, 7, 8, 9, 509 * 16, 509 * 17 + 5, 4, 509, 2000, 31];
+    let at = 0;
+    for (const n of sizes) {
+      const plain = randomBytes(n);
+      const body = Buffer.from(plain);
+      ks.apply(body);
+      for (let i = 0; i < n; i++) plain[i]! ^= whole[at + i]!;
+      expect(body.equals(plain), `piece of ${n} at ${at}`).toBe(true);
+      at += n;
+      expect(ks.offset).toBe(at);
+    }
+  });
+
+  it('works on bodies inside a larger buffer (cells read from a link), touching nothing else', () => {
+    const ks = new Keystream(key);
+    const wire = Buffer.alloc(514 * 3, 0xaa);
+    for (let c = 0; c < 3; c++) ks.apply(wire.subarray(514 * c + 5, 514 * c + 514));
+    for (let c = 0; c < 3; c++) {
+      expect(wire.subarray(514 * c, 514 * c + 5).every((b) => b === 0xaa)).toBe(true);
+      const expected = Buffer.from(whole.subarray(509 * c, 509 * c + 509)).map((b) => b ^ 0xaa);
+      expect(wire.subarray(514 * c + 5, 514 * c + 514).equals(Buffer.from(expected))).toBe(true);
+    }
+  });
+
+  it('exports only the bytes applied: a keystream rebuilt mid-prefetch continues exactly', () => {
+    const ks = new Keystream(key);
+    for (let i = 0; i < 7; i++) ks.apply(Buffer.alloc(509)); // several pieces prefetched by now
+    const state = ks.exportState();
+    expect(state.offset).toBe(7 * 509);
+    const rebuilt = Keystream.fromState(state);
+    const a = Buffer.alloc(509 * 3);
+    const b = Buffer.alloc(509 * 3);
+    ks.apply(a);
+    rebuilt.apply(b);
+    expect(a).toEqual(whole.subarray(7 * 509, 10 * 509));
+    expect(b).toEqual(a);
+  });
+
+  it('wipe() drops the prefetched keystream with the key', () => {
+    const ks = new Keystream(key);
+    ks.apply(Buffer.alloc(10));
+    ks.wipe();
+    expectCode(() => ks.apply(Buffer.alloc(509)), 'ERR_CRYPTO_STATE');
+    expectCode(() => ks.exportState(), 'ERR_CRYPTO_STATE');
+  });
+});
+
 describe('relay crypto on a 3-hop circuit', () => {
   it('delivers forward cells to the hop they are for, and backward cells from any hop', () => {
     const c = circuit();

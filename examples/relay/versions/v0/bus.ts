@@ -77,3 +77,25 @@ export function create(R: R) {
     },
   };
 }
+
+/**
+ * A new message between two new subsystems: one that publishes it and one that subscribes.
+ * Later versions add messages this way (v2's descriptor_status, v12's clock_skew) without
+ * touching the `or` and btrack subsystems every link and circuit message goes through.
+ */
+export function messagePair<T>(R: R, message: string, channel: string, publisher: SubsystemSlot, subscriber: SubsystemSlot, deliver: (m: T) => void) {
+  const type = R.lib.defineMessage<T>(message, `${message}_msg`);
+  let pub: Publisher<T> | undefined;
+  return {
+    subsystems: [
+      R.lib.defineSubsystem({ ...publisher, addPubsub: (con) => void (pub = con.addPub(channel, type)) }),
+      R.lib.defineSubsystem({ ...subscriber, addPubsub: (con) => void con.addSub(channel, type, (m) => deliver(m)) }),
+    ],
+    publish(m: T): void {
+      pub?.publish(m);
+    },
+  };
+}
+
+/** A subsystem's name and level (its place in the initialization order). */
+export interface SubsystemSlot { name: string; level: number }

@@ -2,7 +2,16 @@
 // (link, CircID) map, CREATE2 answered by the cpuworker event from the onion queue, EXTEND2
 // telescoping over a reused or new link, DESTROY, and mark-then-free with the reason rule.
 import { randomInt } from 'node:crypto';
-import { CMD, create2Body, created2Body, type ExtendTarget, HTYPE_NTOR, hopCrypto, ntorServer, parseCreate2, parseCreated2, ProtocolError, RELAY } from '../../common/proto.js';
+import {
+  CellCommand as CMD, circIdLength, decodeCreate2Payload, decodeCreated2Payload, encodeCreate2Payload, encodeCreated2Payload, decodeDestroyPayload, encodeDestroyPayload, encodeExtended2,
+  type ExtendTarget, HandshakeType,
+} from '../../protocol/cell.js';
+import { checkPeerCircId } from '../../protocol/circid.js';
+import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
+import { ntorServerHandshake } from '../../protocol/ntor.js';
+import { HopCrypto } from '../../protocol/relay-crypto.js';
+import { createWindow } from '../../protocol/sendme.js';
+import { RelayCommand as RELAY } from '../../protocol/relay-cell.js';
 import type { R } from './main.js';
 import type { Circuit, OrConn } from './types.js';
 
@@ -25,16 +34,12 @@ export function create(R: R) {
     throw new ProtocolError('ERR_CIRCID_EXHAUSTED', 'no free circuit ID');
   }
 
-  /** A CREATE2 must carry the MSB rule of the link: set iff the sender opened the link. */
-  function circIdRuleOk(c: OrConn, circId: number): boolean {
-    if (circId === 0) return false;
-    const msb = c.linkVersion >= 4 ? (circId & 0x80000000) !== 0 : (circId & 0x8000) !== 0;
-    return msb === !c.initiator;
-  }
+  /** The CircID rule of our side of a link: whoever opened it sets the MSB (links are not authenticated, so v3 links use it too). */
+  const ourCircIdRule = (c: OrConn) => ({ width: circIdLength(c.linkVersion), highBit: c.initiator });
 
   function sendDestroy(c: OrConn, circId: number, reason: number): void {
     if (c.marked) return;
-    R.link.writeRaw(c, R.link.cellToWire(c, R.link.makeCell(c, circId, CMD.DESTROY, Buffer.from([reason]))));
+    R.link.writeRaw(c, R.cells.toWire(c, R.cells.make(c, circId, CMD.DESTROY, encodeDestroyPayload(reason))));
     S().stats.destroysSent++;
   }
 
@@ -46,7 +51,7 @@ export function create(R: R) {
       return;
     }
     const queue = toward === 'p' ? circ.pQueue : circ.nQueue;
-    queue.push(R.link.makeCell(link, toward === 'p' ? circ.pCircId : circ.nCircId, command, payload));
+    queue.push(R.cells.make(link, toward === 'p' ? circ.pCircId : circ.nCircId, command, payload));
     if (queue.length === 1) R.link.makeActive(link, circ.gid);
   }
 
@@ -62,8 +67,7 @@ export function create(R: R) {
       pQueue: [],
       nQueue: [],
       crypto: undefined as any,
-      packageWindow: R.T.circwindowStart,
-      deliverWindow: R.T.circwindowStart,
+      ...createWindow(R.T.circuitWindow),
       streams: new Map(),
       relayEarlyRemaining: R.T.maxRelayEarly,
       createdAt: R.now(),
@@ -81,10 +85,10 @@ export function create(R: R) {
   }
 
   function processCreate2(c: OrConn, circId: number, body: Buffer): void {
-    if (!circIdRuleOk(c, circId)) return sendDestroy(c, circId, R.T.destroyReason.PROTOCOL);
+    checkPeerCircId(ourCircIdRule(c), circId); // ERR_CIRCID: answered with DESTROY(PROTOCOL) by processCell
     if (lookup(c, circId)) return; // an ID in use: drop
-    const { htype, hdata } = parseCreate2(body);
-    if (htype !== HTYPE_NTOR) return sendDestroy(c, circId, R.T.destroyReason.PROTOCOL);
+    const { htype, hdata } = decodeCreate2Payload(body);
+    if (htype !== HandshakeType.NTOR) return sendDestroy(c, circId, R.T.destroyReason.PROTOCOL);
     const circ = newCircuit(c, circId);
     R.circ.enqueueOnionskin(circ, hdata);
   }
@@ -130,6 +134,49 @@ export function create(R: R) {
     queueCell(circ, 'n', CMD.CREATE2, hop.create2);
   }
 
+  function dispatchCell(c: OrConn, circId: number, cmd: number, body: Buffer): string {
+    switch (cmd) {
+      case CMD.CREATE2:
+        processCreate2(c, circId, body);
+        return 'create';
+      case CMD.CREATED2: {
+        const circ = lookup(c, circId);
+        if (!circ || circ.nLink !== c.gid || !circ.nHop) return 'cell';
+        const reply = decodeCreated2Payload(body);
+        circ.nHop = null;
+        R.relay.sendBackward(circ, RELAY.EXTENDED2, 0, encodeExtended2(reply));
+        R.bus.ocircEvent(circ, 'EXTENDED', 0);
+        return 'extended';
+      }
+      case CMD.RELAY:
+      case CMD.RELAY_EARLY: {
+        const circ = lookup(c, circId);
+        if (!circ || circ.marked) {
+          if (!circ) R.log(`link ${c.gid}: relay cell for unknown circuit ${circId.toString(16)}`);
+          return 'cell';
+        }
+        if (circ.pLink === c.gid) {
+          if (circ.state !== R.T.circState.OPEN) {
+            R.log(`circuit ${circ.gid}: relay cell dropped in state ${circ.state}`);
+            return 'cell';
+          }
+          return R.relay.receiveForward(circ, body, cmd);
+        }
+        R.relay.receiveBackward(circ, body, cmd);
+        return 'cell';
+      }
+      case CMD.DESTROY: {
+        const circ = lookup(c, circId);
+        if (!circ) return 'cell';
+        circ.destroyFrom = c.gid;
+        markForClose(circ, decodeDestroyPayload(body), true);
+        return 'destroy';
+      }
+      default:
+        return 'cell'; // PADDING and unknown commands are dropped silently
+    }
+  }
+
   const handlers = {
     /** The cpuworker: answers queued CREATE2 cells (Tor hands them to worker processes). */
     cpuworkerRun() {
@@ -140,12 +187,12 @@ export function create(R: R) {
         const circ: Circuit | undefined = S().circuits.get(job.circGid);
         if (!circ || circ.marked) continue;
         try {
-          const keys = R.circ.onionSkinServerHandshake(job.hdata);
-          circ.crypto = hopCrypto(keys.keys);
+          const done = R.circ.onionSkinServerHandshake(job.hdata);
+          circ.crypto = HopCrypto.fromKeys(done.keys);
           circ.state = R.T.circState.OPEN;
-          queueCell(circ, 'p', CMD.CREATED2, created2Body(keys.reply));
+          queueCell(circ, 'p', CMD.CREATED2, encodeCreated2Payload(done.reply));
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
+          if (!isProtocolError(err)) throw err;
           markForClose(circ, R.T.destroyReason.PROTOCOL);
         }
         // Keep the loop responsive under a burst of CREATEs: the rest waits for the next pass.
@@ -167,49 +214,25 @@ export function create(R: R) {
     queueCell,
     markForClose,
     allocateCircId,
-    /** command_process_cell: returns the name of the update point that follows the cell. */
+    /**
+     * command_process_cell: returns the name of the update point that follows the cell. A
+     * malformed circuit cell (a ProtocolError with a DESTROY reason) ends that circuit only;
+     * errors fatal to the link go on to the link, which closes.
+     */
     processCell(c: OrConn, circId: number, cmd: number, body: Buffer): string {
       const st = S().stats.cellsIn;
       st[cmd] = (st[cmd] ?? 0) + 1;
-      switch (cmd) {
-        case CMD.CREATE2:
-          processCreate2(c, circId, body);
-          return 'create';
-        case CMD.CREATED2: {
-          const circ = lookup(c, circId);
-          if (!circ || circ.nLink !== c.gid || !circ.nHop) return 'cell';
-          const reply = parseCreated2(body);
-          circ.nHop = null;
-          R.relay.sendBackward(circ, RELAY.EXTENDED2, 0, created2Body(reply));
-          R.bus.ocircEvent(circ, 'EXTENDED', 0);
-          return 'extended';
-        }
-        case CMD.RELAY:
-        case CMD.RELAY_EARLY: {
-          const circ = lookup(c, circId);
-          if (!circ || circ.marked) {
-            if (!circ) R.log(`link ${c.gid}: relay cell for unknown circuit ${circId.toString(16)}`);
-            return 'cell';
-          }
-          if (circ.pLink === c.gid) {
-            if (circ.state !== R.T.circState.OPEN) {
-              R.log(`circuit ${circ.gid}: relay cell dropped in state ${circ.state}`);
-              return 'cell';
-            }
-            return R.relay.receiveForward(circ, body, cmd);
-          }
-          R.relay.receiveBackward(circ, body, cmd);
-          return 'cell';
-        }
-        case CMD.DESTROY: {
-          const circ = lookup(c, circId);
-          if (!circ) return 'cell';
-          circ.destroyFrom = c.gid;
-          markForClose(circ, body[0] ?? 0, true);
-          return 'destroy';
-        }
-        default:
-          return 'cell'; // PADDING and unknown commands are dropped silently
+      try {
+        return dispatchCell(c, circId, cmd, body);
+      } catch (err) {
+        if (!isProtocolError(err) || err.fatalToLink || err.destroyReason === undefined) throw err;
+        S().stats.protocolErrors++;
+        R.log(`link ${c.gid}: circuit ${circId.toString(16)}: ${err.code}: ${err.message}`);
+        // A refused CREATE2 never ends the circuit that already has its ID.
+        const circ = cmd === CMD.CREATE2 ? undefined : lookup(c, circId);
+        if (circ) markForClose(circ, err.destroyReason);
+        else sendDestroy(c, circId, err.destroyReason);
+        return 'cell';
       }
     },
     enqueueOnionskin(circ: Circuit, hdata: Buffer): void {
@@ -218,14 +241,14 @@ export function create(R: R) {
     },
     onionSkinServerHandshake(hdata: Buffer) {
       const keys = S().onionKeys;
-      return ntorServer(hdata, S().identity.id, keys.previous ? [keys.current, keys.previous] : [keys.current]);
+      return ntorServerHandshake(hdata, { nodeId: S().identity.id, onionKeys: keys.previous ? [keys.current, keys.previous] : [keys.current] });
     },
     /** EXTEND2 at this hop: reuse an open link to the target or open one, then CREATE2. */
     extend(circ: Circuit, target: ExtendTarget, htype: number, hdata: Buffer): void {
       if (circ.nLink || circ.nHop) throw new ProtocolError('ERR_EXTEND', 'circuit already extended');
       const idHex = target.identity.toString('hex');
       if (idHex === S().identity.idHex) throw new ProtocolError('ERR_EXTEND', 'extend to ourselves');
-      circ.nHop = { target, create2: htype === HTYPE_NTOR ? create2Body(hdata) : create2Body(hdata), idHex };
+      circ.nHop = { target, create2: encodeCreate2Payload({ htype, hdata }), idHex };
       const link = R.link.findOpenLinkTo(idHex);
       if (link && link.state === R.T.orconnState.OPEN) return sendCreate(circ, link);
       circ.state = R.T.circState.OR_WAIT;

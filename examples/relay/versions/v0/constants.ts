@@ -1,6 +1,11 @@
 // Constant tables of the relay (Tor's #defines and static tables). They are state items
 // declared with `migrate: false`, so every version runs with its own tables, never with a
 // copy of its predecessor's (Kitsune's lesson with the authority table).
+import type { TrustedDirectoryKey } from '../../protocol/consensus.js';
+import { CIRCUIT_WINDOW, STREAM_WINDOW } from '../../protocol/sendme.js';
+
+/** A trusted directory key from its hex public key. */
+export const dirKey = (name: string, publicKeyHex: string): TrustedDirectoryKey => ({ name, publicKey: Buffer.from(publicKeyHex, 'hex') });
 
 export function tables() {
   return {
@@ -12,17 +17,18 @@ export function tables() {
     /** A link's output buffer is refilled from its active circuits below this, up to the high mark. */
     orConnLowwater: 16 * 1024,
     orConnHighwater: 32 * 1024,
-    circwindowStart: 1000,
-    circwindowIncrement: 100,
-    streamwindowStart: 500,
-    streamwindowIncrement: 50,
+    /** SENDME windows (1000/100 per circuit, 500/50 per stream) and 0.2.1.18's threshold: `<`, one cell late. */
+    circuitWindow: { ...CIRCUIT_WINDOW, inclusiveThreshold: false },
+    streamWindow: { ...STREAM_WINDOW, inclusiveThreshold: false },
     maxRelayEarly: 8,
     maxCircIdAttempts: 64,
     keepalivePeriod: 300,
     /** Seconds a link with no circuits may stay open. */
     idleLinkTimeout: 270,
-    /** Trusted directory signing keys: key id -> raw Ed25519 public key (hex). */
-    trustedDirKeys: { '7d93268fd16a3e1f': '1d36db8cb35ee9fea81ed722009205f1cec26f0bb65708c5d5ee50637a54a456' } as Record<string, string>,
+    /** Trusted directory signing keys (name and raw Ed25519 public key), as Tor's authority table. */
+    trustedDirKeys: [dirKey('A', '1d36db8cb35ee9fea81ed722009205f1cec26f0bb65708c5d5ee50637a54a456')],
+    /** Largest directory response read (bytes); a longer one is dropped unread. */
+    maxDirResponseBytes: 1024 * 1024,
     destroyReason: {
       NONE: 0, PROTOCOL: 1, INTERNAL: 2, REQUESTED: 3, HIBERNATING: 4, RESOURCELIMIT: 5, CONNECTFAILED: 6,
       OR_IDENTITY: 7, OR_CONN_CLOSED: 8, FINISHED: 9, TIMEOUT: 10, DESTROYED: 11, NOSUCHSERVICE: 12,

@@ -1,13 +1,13 @@
 // The relay's directory client: publishes its signed descriptor (POST /descriptor) and fetches
 // the consensus (GET /consensus) over HTTP/1.0, on raw libevent events bound to the named
 // handler dirIo (so a request in flight survives an update like any connection).
-import { parseConsensus, ProtocolError, rawPublic, signDescriptor } from '../../common/proto.js';
+import { parseConsensus, signDescriptor, type VerifiedConsensus } from '../../protocol/consensus.js';
+import { isProtocolError } from '../../protocol/errors.js';
 import { parseResponse } from '../../common/http.js';
 import type { R } from './main.js';
 import type { DirRequest } from './types.js';
 
 const scratch = Buffer.allocUnsafe(16 * 1024);
-const MAX_RESPONSE = 1024 * 1024;
 
 export function create(R: R) {
   const { io, EV } = R.lib;
@@ -22,7 +22,7 @@ export function create(R: R) {
       R.log(`directory connect failed: ${(err as Error).message}`);
       return;
     }
-    const ev = R.ctx.base.event(fd, EV.WRITE | EV.READ | EV.PERSIST, R.h.dirIo!);
+    const ev = R.ctx.base.event(fd, EV.WRITE | EV.READ | EV.PERSIST, R.h[R.dir.callbackName]!);
     ev.add(10_000);
     S().dirRequests.set(fd, { fd, ev, kind, out: request, inbuf: [], startedAt: R.now() });
   }
@@ -57,13 +57,13 @@ export function create(R: R) {
             if (n === -1) break;
             if (n === 0) return finish(req, true);
             req.inbuf.push(Buffer.from(scratch.subarray(0, n)));
-            if (req.inbuf.reduce((a, b) => a + b.length, 0) > MAX_RESPONSE) return finish(req, false);
+            if (req.inbuf.reduce((a, b) => a + b.length, 0) > R.T.maxDirResponseBytes) return finish(req, false);
           }
         }
         // Done writing: wait for the reply only.
         if (req.out.length === 0 && req.ev.events & EV.WRITE) {
           req.ev.free();
-          req.ev = R.ctx.base.event(fd, EV.READ | EV.PERSIST, R.h.dirIo!);
+          req.ev = R.ctx.base.event(fd, EV.READ | EV.PERSIST, R.h[R.dir.callbackName]!);
           req.ev.add(10_000);
         }
       } catch (err) {
@@ -75,6 +75,8 @@ export function create(R: R) {
 
   return {
     handlers,
+    /** The named handler a directory request's event runs (v11 renames it). */
+    callbackName: 'dirIo',
     fetchConsensus(_now: number): number {
       start('consensus', Buffer.from(`GET /consensus HTTP/1.0\r\nHost: ${S().options.dirHost}\r\n\r\n`));
       return S().options.consensusInterval;
@@ -90,11 +92,11 @@ export function create(R: R) {
       const text = signDescriptor(
         {
           nickname: o.nickname,
-          identity: id.raw.toString('base64'),
+          identity: id.publicKey,
           address: o.host,
           orPort: S().listener.port,
-          ntorKey: rawPublic(S().onionKeys.current.publicKey).toString('base64'),
-          flags: o.flags,
+          ntorOnionKey: S().onionKeys.current.publicKey,
+          flagsWanted: o.flags,
           bandwidth: o.bandwidth,
           published: Math.floor(now),
         },
@@ -115,12 +117,17 @@ export function create(R: R) {
       }
       if (status !== 200) return R.log(`consensus fetch: HTTP ${status}`);
       try {
-        view.consensus = parseConsensus(body, R.T.trustedDirKeys);
-        view.fetchedAt = R.now();
+        R.dir.acceptConsensus(parseConsensus(body, { trusted: R.T.trustedDirKeys, skew: 60 }));
       } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
+        if (!isProtocolError(err)) throw err;
         R.log(`consensus refused: ${err.code} ${err.message}`);
       }
+    },
+    /** A consensus whose signatures and times checked out becomes the relay's view. */
+    acceptConsensus(c: VerifiedConsensus): void {
+      const view = S().dirView;
+      view.consensus = c;
+      view.fetchedAt = R.now();
     },
   };
 }

@@ -1,9 +1,13 @@
 // OR links on raw libevent events with the relay's own buffers (Tor 0.2.1's connection.c and
 // connection_or.c): the connection list, the VERSIONS/NETINFO handshake, cell framing, the
 // output buffer refilled round-robin from the link's active circuits, and mark-then-close.
-import { CMD, cellLen, headerLen, highestCommon, netinfoBody, packCell, packVersions, parseNetinfo, parseVersions, ProtocolError, versionsCellLen } from '../../common/proto.js';
+// Framing and the cell formats are the protocol layer's (CellReader, encodeCell); how a queued
+// cell is held in memory is cells.ts.
+import { type Cell, CellCommand as CMD, CellReader, encodeCell, type Netinfo } from '../../protocol/cell.js';
+import { isProtocolError } from '../../protocol/errors.js';
+import { LinkHandshake } from '../../protocol/link-handshake.js';
 import type { R } from './main.js';
-import type { CellObj, Circuit, Conn, OrConn } from './types.js';
+import type { Circuit, Conn, OrConn } from './types.js';
 
 const scratch = Buffer.allocUnsafe(64 * 1024);
 
@@ -37,14 +41,22 @@ export function create(R: R) {
       gid: S().gids.next++,
       type: T.connType.OR,
       fd,
-      readEv: R.ctx.base.event(fd, EV.READ | EV.PERSIST, R.h.connRead!),
-      writeEv: R.ctx.base.event(fd, EV.WRITE | EV.PERSIST, R.h.connWrite!),
+      readEv: R.ctx.base.event(fd, EV.READ | EV.PERSIST, R.h[R.link.callbackNames.read]!),
+      writeEv: R.ctx.base.event(fd, EV.WRITE | EV.PERSIST, R.h[R.link.callbackNames.write]!),
       state: initiator ? T.orconnState.CONNECTING : T.orconnState.HANDSHAKING,
       initiator,
       linkVersion: 0,
       peerId,
       peerAddr,
-      inbuf: Buffer.alloc(0),
+      reader: new CellReader(),
+      // The versions offered are fixed when the link is made: a version that offers more
+      // (v12) changes new links only.
+      handshake: new LinkHandshake({
+        initiator,
+        versions: R.T.linkVersions,
+        peerAddress: { type: 4, address: peerAddr },
+        myAddresses: [{ type: 4, address: S().options.host }],
+      }),
       outbuf: [],
       outLen: 0,
       writing: false,
@@ -88,37 +100,18 @@ export function create(R: R) {
     }
   }
 
-  function sendNetinfo(c: OrConn): void {
-    writeRaw(c, packCell(c.linkVersion, 0, CMD.NETINFO, netinfoBody(Math.floor(R.now()), c.peerAddr, S().options.host)));
-  }
-
-  /** VERSIONS and NETINFO; anything else before OPEN closes the link. */
-  function handshakeInput(c: OrConn): boolean {
-    if (c.linkVersion === 0) {
-      const n = versionsCellLen(c.inbuf);
-      if (n === 0) return false;
-      const theirs = parseVersions(c.inbuf.subarray(0, n));
-      c.inbuf = c.inbuf.subarray(n);
-      c.linkVersion = highestCommon(R.T.linkVersions, theirs);
-      if (!c.initiator) writeRaw(c, packVersions(R.T.linkVersions));
-      sendNetinfo(c);
-      return true;
+  /** VERSIONS, then NETINFO, by the protocol layer's LinkHandshake; anything else before OPEN but padding closes the link. */
+  function handshakeCell(c: OrConn, cell: Cell): void {
+    const step = c.handshake.receive(cell, R.now());
+    if (step.linkVersion !== undefined) {
+      c.linkVersion = step.linkVersion;
+      c.reader.setLinkVersion(step.linkVersion);
     }
-    const len = cellLen(c.linkVersion);
-    if (c.inbuf.length < len) return false;
-    const h = headerLen(c.linkVersion);
-    const cmd = c.inbuf[h - 1];
-    if (cmd === CMD.NETINFO) {
-      R.link.netinfoReceived(c, parseNetinfo(c.inbuf.subarray(h, len)));
-      c.inbuf = c.inbuf.subarray(len);
+    for (const bytes of step.send) writeRaw(c, bytes);
+    if (step.opened) {
+      R.link.netinfoReceived(c, c.handshake.peerNetinfo!);
       setOpen(c);
-      return true;
     }
-    if (cmd === CMD.PADDING || cmd === CMD.VERSIONS) {
-      c.inbuf = c.inbuf.subarray(len);
-      return true;
-    }
-    throw new ProtocolError('ERR_LINK', `cell ${cmd} before NETINFO`);
   }
 
   function setOpen(c: OrConn): void {
@@ -128,27 +121,18 @@ export function create(R: R) {
   }
 
   function processInput(c: OrConn): void {
-    while (c.state !== R.T.orconnState.OPEN) {
-      if (c.marked || !handshakeInput(c)) return;
-    }
-    const len = cellLen(c.linkVersion);
-    const h = headerLen(c.linkVersion);
-    const wide = h === 5;
-    let buf = c.inbuf;
-    let off = 0;
-    while (buf.length - off >= len && !c.marked) {
-      const circId = wide ? buf.readUInt32BE(off) : buf.readUInt16BE(off);
-      const cmd = buf[off + h - 1]!;
-      const body = buf.subarray(off + h, off + len);
-      off += len;
-      c.inbuf = buf.subarray(off);
+    while (!c.marked) {
+      const cell = c.reader.next();
+      if (!cell) return;
+      if (c.state !== R.T.orconnState.OPEN) {
+        handshakeCell(c, cell);
+        continue;
+      }
       c.cellsIn++;
-      const point = R.circ.processCell(c, circId, cmd, body);
-      // An update point after every cell: the rest of the input is in c.inbuf, so an update
-      // here loses nothing (the new version re-activates links with buffered cells).
+      const point = R.circ.processCell(c, cell.circId, cell.command, cell.payload);
+      // An update point after every cell: the rest of the input waits in c.reader, so an
+      // update here loses nothing (the new version re-activates links with buffered bytes).
       R.ctx.updatePoint(point);
-      buf = c.inbuf;
-      off = 0;
     }
   }
 
@@ -167,7 +151,7 @@ export function create(R: R) {
       }
       const batch = Math.min(queue.length, 8);
       for (let i = 0; i < batch; i++) {
-        const wire = R.link.cellToWire(c, queue.shift()!);
+        const wire = R.cells.toWire(c, queue.shift()!);
         c.outbuf.push(wire);
         c.outLen += wire.length;
         c.cellsOut++;
@@ -240,16 +224,17 @@ export function create(R: R) {
         return markForClose(c, `read: ${(err as Error).message}`);
       }
       if (n === 0) return markForClose(c, 'eof');
-      if (n > 0) {
-        S().stats.bytesRead += n;
-        c.lastRead = R.now();
-        c.inbuf = c.inbuf.length === 0 ? Buffer.from(scratch.subarray(0, n)) : Buffer.concat([c.inbuf, scratch.subarray(0, n)]);
-      }
-      if (c.inbuf.length === 0) return;
       try {
+        if (n > 0) {
+          S().stats.bytesRead += n;
+          c.lastRead = R.now();
+          c.reader.feed(Buffer.from(scratch.subarray(0, n))); // the reader keeps what it is fed
+        }
+        if (c.reader.bufferedBytes === 0) return;
         processInput(c);
       } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
+        // isProtocolError, not instanceof: a reader made by an older version's protocol copy throws its own class.
+        if (!isProtocolError(err)) throw err;
         S().stats.protocolErrors++;
         markForClose(c, `protocol: ${err.message}`);
       }
@@ -261,7 +246,7 @@ export function create(R: R) {
         c.state = R.T.orconnState.HANDSHAKING;
         R.bus.orconnState(c);
         c.readEv.add();
-        writeRaw(c, packVersions(R.T.linkVersions));
+        for (const bytes of c.handshake.start()) writeRaw(c, bytes);
       }
       flush(c);
     },
@@ -278,16 +263,10 @@ export function create(R: R) {
     findOpenLinkTo,
     removeConnection,
     addConnection,
-    /** The wire form of a queued cell for this link (v0 cells are objects). */
-    cellToWire(c: OrConn, cell: CellObj): Buffer {
-      return packCell(c.linkVersion, cell.circId, cell.command, cell.payload);
-    },
-    /** A queued cell for a circuit ID on a link. */
-    makeCell(_c: OrConn, circId: number, command: number, payload: Buffer): CellObj {
-      return { circId, command, payload };
-    },
-    netinfoReceived(c: OrConn, info: { time: number; otherAddr: string; myAddrs: string[] }): void {
-      R.link.resolveMyAddress(c, info.otherAddr);
+    /** The named handlers a link's read and write events run (v7 renames them). */
+    callbackNames: { read: 'connRead', write: 'connWrite' },
+    netinfoReceived(c: OrConn, info: Netinfo): void {
+      R.link.resolveMyAddress(c, info.otherAddress?.address ?? '');
     },
     /** What we believe our address is (0.2.1's resolve_my_address); the config decides. */
     resolveMyAddress(_c: OrConn, _seenAs: string): string {
@@ -328,7 +307,7 @@ export function create(R: R) {
     /** After an update: cells already buffered would wait for more bytes; run them now. */
     resumeAfterUpdate(): void {
       for (const c of S().connectionArray as Conn[]) {
-        if (c.type === R.T.connType.OR && !c.marked && (c as OrConn).inbuf.length > 0) c.readEv.active(EV.READ);
+        if (c.type === R.T.connType.OR && !c.marked && (c as OrConn).reader.bufferedBytes > 0) c.readEv.active(EV.READ);
       }
     },
     housekeeping(c: OrConn, now: number): void {
@@ -338,7 +317,7 @@ export function create(R: R) {
         c.holdOpenUntilFlushed = true;
         return markForClose(c, 'idle');
       }
-      if (c.state === R.T.orconnState.OPEN && c.outLen === 0 && now - c.lastWritten > R.T.keepalivePeriod) writeRaw(c, packCell(c.linkVersion, 0, CMD.PADDING));
+      if (c.state === R.T.orconnState.OPEN && c.outLen === 0 && now - c.lastWritten > R.T.keepalivePeriod) writeRaw(c, encodeCell(c.linkVersion, { circId: 0, command: CMD.PADDING, payload: Buffer.alloc(0) }));
     },
   };
 }

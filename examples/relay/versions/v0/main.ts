@@ -6,6 +6,7 @@
 import type { VersionContext } from 'node-libevent/update';
 import type { Callback } from 'node-libevent';
 import type * as Constants from './constants.js';
+import type * as Cells from './cells.js';
 import type * as Link from './link.js';
 import type * as Circuit from './circuit.js';
 import type * as Relay from './relay.js';
@@ -18,7 +19,9 @@ import type { RelayOptions } from './types.js';
 
 export interface Modules {
   constants: typeof Constants;
-  state: typeof State;
+  /** A version's state table, and the version that last changed it. */
+  state: Pick<typeof State, 'items' | 'changedIn'>;
+  cells: typeof Cells;
   link: typeof Link;
   circuit: typeof Circuit;
   relay: typeof Relay;
@@ -36,6 +39,7 @@ export interface R {
   T: Constants.Tables;
   S: any;
   h: Record<string, Callback>;
+  cells: ReturnType<typeof Cells.create>;
   link: ReturnType<typeof Link.create>;
   circ: ReturnType<typeof Circuit.create>;
   relay: ReturnType<typeof Relay.create>;
@@ -49,6 +53,7 @@ export interface R {
 export function run(ctx: VersionContext, M: Modules, version: string): void {
   const T = M.constants.tables();
   const R = { ctx, lib: ctx.lib, version, T, S: {}, now: () => Date.now() / 1000, log: (line: string) => void process.stderr.write(`relay ${version}: ${line}\n`) } as unknown as R;
+  R.cells = M.cells.create(R);
   R.link = M.link.create(R);
   R.circ = M.circuit.create(R);
   R.relay = M.relay.create(R);

@@ -10,6 +10,7 @@ export type ModuleLoaders = { [K in keyof Modules]: () => Modules[K] };
 export const loaders: ModuleLoaders = {
   constants: () => require('./constants.js'),
   state: () => require('./state.js'),
+  cells: () => require('./cells.js'),
   link: () => require('./link.js'),
   circuit: () => require('./circuit.js'),
   relay: () => require('./relay.js'),
@@ -18,3 +19,13 @@ export const loaders: ModuleLoaders = {
   bus: () => require('./bus.js'),
   main: () => require('./main.js'),
 };
+
+/**
+ * A version's module list: its predecessor's, with `changed` loaded from the version's own
+ * directory (`req` is that directory's require, so each version names only the files it holds).
+ */
+export function replaceModules(previous: ModuleLoaders, req: NodeRequire, changed: readonly (keyof Modules)[]): ModuleLoaders {
+  const out: Record<string, () => unknown> = { ...previous };
+  for (const name of changed) out[name] = () => req(`./${name}.js`);
+  return out as ModuleLoaders;
+}

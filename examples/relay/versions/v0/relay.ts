@@ -2,22 +2,26 @@
 // the recognized check with digest rollback, forwarding, and the exit's streams: BEGIN ->
 // connect -> CONNECTED, DATA both ways under circuit and stream windows, END, SENDME, and
 // queue back-pressure (edge reading stops above the high-water mark, resumes at the low).
-import { CMD, crypt, ipv4, parseExtend2, ProtocolError, readRelayHeader, recognize, RELAY, RELAY_DATA_MAX, relayBody, relayData, setDigest } from '../../common/proto.js';
+import { CellCommand as CMD, decodeExtend2, extendTargetOf } from '../../protocol/cell.js';
+import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
+import {
+  decodeRelayCell, encodeConnected, encodeEnd, encodeRelayCell, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, type RelayCell, RelayCommand as RELAY,
+} from '../../protocol/relay-cell.js';
+import { relayReceiveForward, relaySendBackward } from '../../protocol/relay-crypto.js';
+import { collectSendmes, createWindow, noteDelivered, notePackaged, receiveSendme } from '../../protocol/sendme.js';
 import type { R } from './main.js';
 import type { Circuit, ExitStream } from './types.js';
 
 const PACKAGE_BATCH = 16;
 const readBuf = Buffer.allocUnsafe(RELAY_DATA_MAX * PACKAGE_BATCH);
-const STREAM_OUT_LIMIT = 10 * RELAY_DATA_MAX;
 
 export function create(R: R) {
   const { io, EV } = R.lib;
   const S = () => R.S;
 
   function sendBackward(circ: Circuit, command: number, streamId: number, data?: Uint8Array): void {
-    const body = relayBody(command, streamId, data);
-    setDigest(circ.crypto.bDigest, body);
-    crypt(circ.crypto.bCipher, body);
+    const body = encodeRelayCell({ command, streamId, ...(data ? { data } : {}) });
+    relaySendBackward(circ.crypto, body, true);
     R.circ.queueCell(circ, 'p', CMD.RELAY, body);
   }
 
@@ -28,7 +32,7 @@ export function create(R: R) {
 
   function beginStream(circ: Circuit, streamId: number, data: Buffer): void {
     const T = R.T;
-    if (!S().options.flags.includes('Exit')) return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.EXITPOLICY]));
+    if (!S().options.flags.includes('Exit')) return sendBackward(circ, RELAY.END, streamId, encodeEnd(T.endReason.EXITPOLICY));
     if (streamId === 0 || circ.streams.has(streamId)) throw new ProtocolError('ERR_RELAY_BAD_BODY', 'BEGIN with a stream ID of 0 or in use');
     const nul = data.indexOf(0);
     const target = data.subarray(0, nul < 0 ? data.length : nul).toString('latin1');
@@ -40,7 +44,7 @@ export function create(R: R) {
       if (colon <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('bad target');
       fd = io.connect(host === 'localhost' ? '127.0.0.1' : host, port);
     } catch {
-      return sendBackward(circ, RELAY.END, streamId, Buffer.from([T.endReason.RESOLVEFAILED]));
+      return sendBackward(circ, RELAY.END, streamId, encodeEnd(T.endReason.RESOLVEFAILED));
     }
     const s: ExitStream = {
       gid: S().gids.next++,
@@ -51,8 +55,7 @@ export function create(R: R) {
       streamId,
       circGid: circ.gid,
       state: 'CONNECTING',
-      packageWindow: T.streamwindowStart,
-      deliverWindow: T.streamwindowStart,
+      ...createWindow(T.streamWindow),
       outbuf: [],
       outLen: 0,
       readBlocked: false,
@@ -71,7 +74,7 @@ export function create(R: R) {
 
   function endStream(s: ExitStream, reason: number): void {
     const circ: Circuit | undefined = S().circuits.get(s.circGid);
-    if (circ && !s.sentEnd && !circ.marked) sendBackward(circ, RELAY.END, s.streamId, Buffer.from([reason]));
+    if (circ && !s.sentEnd && !circ.marked) sendBackward(circ, RELAY.END, s.streamId, encodeEnd(reason));
     s.sentEnd = true;
     markStream(s);
   }
@@ -102,8 +105,8 @@ export function create(R: R) {
     s.bytesIn += n;
     for (let off = 0; off < n; off += RELAY_DATA_MAX) {
       sendBackward(circ, RELAY.DATA, s.streamId, readBuf.subarray(off, Math.min(n, off + RELAY_DATA_MAX)));
-      circ.packageWindow--;
-      s.packageWindow--;
+      notePackaged(circ, R.T.circuitWindow);
+      notePackaged(s, R.T.streamWindow);
       room--;
     }
     if (room <= 0 && (circ.packageWindow <= 0 || s.packageWindow <= 0 || circ.pQueue.length >= R.T.cellQueueHighwater)) blockReading(s);
@@ -146,18 +149,30 @@ export function create(R: R) {
     if (circ) R.relay.considerSendingSendme(circ, s);
   }
 
-  function handleData(circ: Circuit, header: { streamId: number }, body: Buffer): void {
-    circ.deliverWindow--;
-    if (circ.deliverWindow < 0) throw new ProtocolError('ERR_WINDOW_OVERRUN', 'circuit deliver window below 0');
-    const s = streamOf(circ, header.streamId);
+  function handleData(circ: Circuit, cell: RelayCell): void {
+    noteDelivered(circ, R.T.circuitWindow); // an overrun is ERR_WINDOW_OVERRUN: DESTROY(PROTOCOL)
+    const s = streamOf(circ, cell.streamId);
     if (s && !s.marked) {
-      s.deliverWindow--;
-      const data = Buffer.from(relayData(body));
+      if (!streamWindowOk(s, () => noteDelivered(s, R.T.streamWindow))) return R.relay.considerSendingSendme(circ, undefined);
+      const data = cell.data; // decodeRelayCell's copy: the body is not reused
       s.outbuf.push(data);
       s.outLen += data.length;
       if (s.state === 'OPEN') writeStream(s);
     }
     R.relay.considerSendingSendme(circ, s);
+  }
+
+  /** A stream's window step; a peer breaking the stream window ends that stream (END TORPROTOCOL), not the circuit. */
+  function streamWindowOk(s: ExitStream, step: () => void): boolean {
+    try {
+      step();
+      return true;
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      R.log(`stream ${s.streamId}: ${err.code}: ${err.message}`);
+      endStream(s, err.endReason ?? R.T.endReason.TORPROTOCOL);
+      return false;
+    }
   }
 
   const handlers = {
@@ -174,8 +189,7 @@ export function create(R: R) {
         s.state = 'OPEN';
         const circ: Circuit | undefined = S().circuits.get(s.circGid);
         if (!circ) return markStream(s);
-        const addr = Buffer.concat([ipv4('127.0.0.1'), Buffer.from([0, 0, 0x0e, 0x10])]);
-        sendBackward(circ, RELAY.CONNECTED, s.streamId, addr);
+        sendBackward(circ, RELAY.CONNECTED, s.streamId, encodeConnected({ address: '127.0.0.1', ttl: 3600 }));
         s.readEv.add();
       }
       writeStream(s);
@@ -187,21 +201,13 @@ export function create(R: R) {
     sendBackward,
     /** A cell from the client side: remove our layer; ours if recognized, else pass it on. */
     receiveForward(circ: Circuit, body: Buffer, cmd: number): string {
-      crypt(circ.crypto.fCipher, body);
-      if (recognize(circ.crypto.fDigest, body)) {
-        try {
-          return R.relay.handleRelayCell(circ, body, cmd);
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          S().stats.protocolErrors++;
-          R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
-          R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
-          return 'cell';
-        }
-      }
-      if (!circ.nLink) {
+      try {
+        // At the last hop a cell no layer recognizes is an error (ERR_RELAY_DIGEST / _UNRECOGNIZED).
+        if (relayReceiveForward(circ.crypto, body, circ.nLink !== 0)) return R.relay.handleRelayCell(circ, decodeRelayCell(body), cmd);
+      } catch (err) {
+        if (!isProtocolError(err)) throw err;
         S().stats.protocolErrors++;
-        R.log(`circuit ${circ.gid}: a cell no layer recognized at the last hop`);
+        R.log(`circuit ${circ.gid}: ${err.code}: ${err.message}`);
         R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
         return 'cell';
       }
@@ -217,7 +223,7 @@ export function create(R: R) {
     /** A cell from the next hop: add our layer and send it toward the client. */
     receiveBackward(circ: Circuit, body: Buffer, cmd: number): void {
       if (cmd === CMD.RELAY_EARLY) return R.relay.inboundRelayEarly(circ);
-      crypt(circ.crypto.bCipher, body);
+      relaySendBackward(circ.crypto, body, false);
       circ.cellsRelayed++;
       S().stats.cellsRelayed++;
       R.circ.queueCell(circ, 'p', CMD.RELAY, body);
@@ -226,24 +232,23 @@ export function create(R: R) {
     inboundRelayEarly(circ: Circuit): void {
       R.circ.markForClose(circ, R.T.destroyReason.PROTOCOL);
     },
-    handleRelayCell(circ: Circuit, body: Buffer, cmd: number): string {
-      const header = readRelayHeader(body);
-      if (header.length > RELAY_DATA_MAX) throw new ProtocolError('ERR_RELAY_LENGTH', `relay length ${header.length}`);
-      switch (header.command) {
+    /** A relay cell for this hop, decoded (decodeRelayCell refuses a length over 498). */
+    handleRelayCell(circ: Circuit, cell: RelayCell, cmd: number): string {
+      switch (cell.command) {
         case RELAY.EXTEND2: {
           if (cmd !== CMD.RELAY_EARLY) throw new ProtocolError('ERR_EXTEND', 'EXTEND2 outside RELAY_EARLY');
-          const { target, htype, hdata } = parseExtend2(relayData(body));
-          R.circ.extend(circ, target, htype, hdata);
+          const ext = decodeExtend2(cell.data);
+          R.circ.extend(circ, extendTargetOf(ext), ext.htype, ext.hdata);
           return 'extend';
         }
         case RELAY.BEGIN:
-          beginStream(circ, header.streamId, relayData(body));
+          beginStream(circ, cell.streamId, cell.data);
           return 'begin';
         case RELAY.DATA:
-          handleData(circ, header, body);
+          handleData(circ, cell);
           return 'stream';
         case RELAY.END: {
-          const s = streamOf(circ, header.streamId);
+          const s = streamOf(circ, cell.streamId);
           if (s) {
             s.sentEnd = true; // the other side ended it: no END back
             if (s.outLen > 0) writeStream(s);
@@ -252,19 +257,15 @@ export function create(R: R) {
           return 'stream';
         }
         case RELAY.SENDME: {
-          if (header.streamId === 0) {
-            circ.packageWindow += R.T.circwindowIncrement;
-            if (circ.packageWindow > R.T.circwindowStart) throw new ProtocolError('ERR_SENDME_UNEXPECTED', 'circuit SENDME past the window');
+          if (cell.streamId === 0) {
+            receiveSendme(circ, R.T.circuitWindow, cell.data); // past the maximum: DESTROY(PROTOCOL)
             for (const gid of circ.streams.values()) {
               const s = S().connByGid.get(gid) as ExitStream | undefined;
               if (s) resumeStream(s, circ);
             }
           } else {
-            const s = streamOf(circ, header.streamId);
-            if (s) {
-              s.packageWindow += R.T.streamwindowIncrement;
-              resumeStream(s, circ);
-            }
+            const s = streamOf(circ, cell.streamId);
+            if (s && streamWindowOk(s, () => receiveSendme(s, R.T.streamWindow, cell.data))) resumeStream(s, circ);
           }
           return 'stream';
         }
@@ -274,15 +275,9 @@ export function create(R: R) {
     },
     /** SENDMEs toward the client for data delivered here (client uploads). */
     considerSendingSendme(circ: Circuit, s: ExitStream | undefined): void {
-      const T = R.T;
-      while (circ.deliverWindow < T.circwindowStart - T.circwindowIncrement) {
-        circ.deliverWindow += T.circwindowIncrement;
-        sendBackward(circ, RELAY.SENDME, 0);
-      }
-      while (s && !s.marked && s.outLen < STREAM_OUT_LIMIT && s.deliverWindow < T.streamwindowStart - T.streamwindowIncrement) {
-        s.deliverWindow += T.streamwindowIncrement;
-        sendBackward(circ, RELAY.SENDME, s.streamId);
-      }
+      for (const body of collectSendmes(circ, R.T.circuitWindow)) sendBackward(circ, RELAY.SENDME, 0, body);
+      // A stream SENDME waits while the destination is not taking the data (sendme.ts: 10 cells).
+      if (s && !s.marked) for (const body of collectSendmes(s, R.T.streamWindow, { edgePendingBytes: s.outLen })) sendBackward(circ, RELAY.SENDME, s.streamId, body);
     },
     resumeEdgeReading(circ: Circuit): void {
       for (const gid of circ.streams.values()) {

@@ -3,9 +3,9 @@
 // version takes this table, drops the transforms (they convert from *its* predecessor only)
 // and adds its own: see `evolve`.
 import { randomBytes } from 'node:crypto';
-import { generateKeyPairSync } from 'node:crypto';
-import { nodeId, rawPublic, x25519Pair } from '../../common/proto.js';
-import type { Circuit, Conn, DirRequest, DirView, Identity, PeriodicItem, RelayOptions, Stats } from './types.js';
+import { generateEd25519KeyPair } from '../../protocol/consensus.js';
+import { generateX25519KeyPair, nodeIdOf } from '../../protocol/ntor.js';
+import type { Circuit, Conn, DirRequest, DirView, Identity, OnionKeys, OrConn, PeriodicItem, RelayOptions, Stats } from './types.js';
 import type { Tables } from './constants.js';
 import type { Callback } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
@@ -32,13 +32,12 @@ export const items: StateTable = {
   options: { init: ({ options }) => ({ ...options }) },
   identity: {
     init: (): Identity => {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-      const raw = rawPublic(publicKey);
-      const id = nodeId(raw);
-      return { privateKey, publicKey, raw, id, idHex: id.toString('hex') };
+      const { privateKey, publicKey } = generateEd25519KeyPair();
+      const id = nodeIdOf(publicKey);
+      return { privateKey, publicKey, id, idHex: id.toString('hex') };
     },
   },
-  onionKeys: { init: () => ({ current: x25519Pair(), previous: null, rotatedAt: Date.now() / 1000 }) },
+  onionKeys: { init: (): OnionKeys => ({ current: generateX25519KeyPair(), previous: null, rotatedAt: Date.now() / 1000 }) },
   dirView: { init: (): DirView => ({ consensus: null, fetchedAt: 0, descriptorDirty: true, lastPublished: 0, publishAccepted: 0 }) },
   dirRequests: { init: () => new Map<number, DirRequest>() },
   // The connection list (Tor's connection_array with each connection's index), by fd too.
@@ -82,6 +81,30 @@ export function evolve(previous: StateTable, changes: StateTable): StateTable {
   }
   for (const [key, item] of Object.entries(changes)) out[key] = { ...out[key], ...item };
   return out;
+}
+
+/**
+ * Transforms for a change to every OR link's shape. Connections are shared by four items (the
+ * array, the two indexes, the closeable list), so each link is converted once and every item
+ * maps through the same old -> new table; exit streams are copied as they are.
+ */
+export function linkShapeChange(convertLink: (link: OrConn) => OrConn): StateTable {
+  const converted = new WeakMap<Conn, Conn>();
+  const convert = (c: Conn): Conn => {
+    let n = converted.get(c);
+    if (!n) {
+      n = 'linkVersion' in c ? convertLink(c) : { ...c };
+      converted.set(c, n);
+    }
+    return n;
+  };
+  const inMap = (old: Map<number, Conn>) => new Map([...old].map(([k, c]) => [k, convert(c)]));
+  return {
+    connectionArray: { transform: (old: Conn[]) => old.map(convert) },
+    connByFd: { transform: inMap },
+    connByGid: { transform: inMap },
+    closeableConnections: { transform: (old: Conn[]) => old.map(convert) },
+  };
 }
 
 /** The version whose state table this is: its transforms convert from that version's predecessor only. */

@@ -3,15 +3,15 @@
 // that changes one item's shape converts only that item.
 import type { Event } from 'node-libevent';
 import type { VersionContext } from 'node-libevent/update';
-import type { Consensus, ExtendTarget, HopCrypto, X25519Pair } from '../../common/proto.js';
-import type { KeyObject } from 'node:crypto';
+import type { Cell, CellReader, ExtendTarget } from '../../protocol/cell.js';
+import type { LinkHandshake } from '../../protocol/link-handshake.js';
+import type { VerifiedConsensus } from '../../protocol/consensus.js';
+import type { X25519KeyPair } from '../../protocol/ntor.js';
+import type { HopCrypto } from '../../protocol/relay-crypto.js';
+import type { FlowWindow } from '../../protocol/sendme.js';
 
-/** v0's in-memory cell: an object, packed to the wire when a link writes it. */
-export interface CellObj {
-  circId: number;
-  command: number;
-  payload: Buffer;
-}
+/** v0's in-memory cell: the protocol layer's Cell object, encoded when a link writes it (cells.ts). */
+export type CellObj = Cell;
 
 export interface OrConn {
   gid: number;
@@ -25,7 +25,10 @@ export interface OrConn {
   /** hex NODEID of the peer when we dialled it (links are not authenticated: ntor is). */
   peerId: string | null;
   peerAddr: string;
-  inbuf: Buffer;
+  /** Frames this link's input; a partial cell waits in it (carried across updates as it is). */
+  reader: CellReader;
+  /** VERSIONS/NETINFO until the link is open (carried across updates as it is). */
+  handshake: LinkHandshake;
   outbuf: Buffer[];
   outLen: number;
   writing: boolean;
@@ -44,7 +47,8 @@ export interface OrConn {
   cellsOut: number;
 }
 
-export interface ExitStream {
+/** An exit stream is a FlowWindow (packageWindow, deliverWindow) of the protocol layer's sendme.ts. */
+export interface ExitStream extends FlowWindow {
   gid: number;
   type: number;
   fd: number;
@@ -53,8 +57,6 @@ export interface ExitStream {
   streamId: number;
   circGid: number;
   state: 'CONNECTING' | 'OPEN';
-  packageWindow: number;
-  deliverWindow: number;
   outbuf: Buffer[];
   outLen: number;
   readBlocked: boolean;
@@ -68,7 +70,8 @@ export interface ExitStream {
 
 export type Conn = OrConn | ExitStream;
 
-export interface Circuit {
+/** A relay circuit is a FlowWindow too: its circuit-level package and deliver windows. */
+export interface Circuit extends FlowWindow {
   gid: number;
   state: number;
   pLink: number;
@@ -81,8 +84,6 @@ export interface Circuit {
   pQueue: CellObj[];
   nQueue: CellObj[];
   crypto: HopCrypto;
-  packageWindow: number;
-  deliverWindow: number;
   streams: Map<number, number>; // streamId -> exit stream gid
   relayEarlyRemaining: number;
   createdAt: number;
@@ -95,9 +96,10 @@ export interface Circuit {
 }
 
 export interface Identity {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  raw: Buffer;
+  /** Ed25519 seed and public key (32 bytes each). */
+  privateKey: Buffer;
+  publicKey: Buffer;
+  /** NODEID: SHA-1 of the public key. */
   id: Buffer;
   idHex: string;
 }
@@ -146,8 +148,14 @@ export interface Stats {
   protocolErrors: number;
 }
 
+export interface OnionKeys {
+  current: X25519KeyPair;
+  previous: X25519KeyPair | null;
+  rotatedAt: number;
+}
+
 export interface DirView {
-  consensus: Consensus | null;
+  consensus: VerifiedConsensus | null;
   fetchedAt: number;
   descriptorDirty: boolean;
   lastPublished: number;
@@ -155,4 +163,4 @@ export interface DirView {
 }
 
 export interface Ctx extends VersionContext {}
-export type { Consensus, HopCrypto, X25519Pair };
+export type { HopCrypto, VerifiedConsensus, X25519KeyPair };

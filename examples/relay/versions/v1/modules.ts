@@ -1,11 +1,5 @@
-// v1's modules: v0's, with the entries below replaced.
+// v1's modules: v0's, with the ones v1 changed loaded from this directory.
 import { loaders as previous } from '../v0/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  constants: () => require('./constants.js'),
-  state: () => require('./state.js'),
-  circuit: () => require('./circuit.js'),
-  relay: () => require('./relay.js'),
-};
+export const loaders = replaceModules(previous, require, ['constants', 'state', 'circuit', 'relay']);

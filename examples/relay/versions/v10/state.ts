@@ -1,12 +1,12 @@
-// v10 state: queued cells change representation, from {circId, command, payload} objects to
-// packed 514-byte wire buffers (4-byte CircID; a v3 link repacks to 512 when writing). Every
-// cell queued in every circuit is converted; partial input is raw bytes and stays as it is.
-import { packCell } from '../../common/proto.js';
+// v10 state: queued cells change representation, from Cell objects to packed 514-byte wire
+// buffers (cells.ts). Every cell queued in every circuit is converted; partial input waits in
+// each link's CellReader as raw bytes and stays as it is.
 import type { CellObj, Circuit } from '../v0/types.js';
 import { evolve } from '../v0/state.js';
 import { items as previous } from '../v8/state.js';
+import { packCell } from './cells.js';
 
-const pack = (cells: CellObj[]) => cells.map((c) => (Buffer.isBuffer(c) ? c : packCell(4, c.circId, c.command, c.payload)));
+const pack = (cells: CellObj[]) => cells.map((c) => (Buffer.isBuffer(c) ? c : packCell(c)));
 
 export const items = evolve(previous, {
   circuits: {

@@ -1,9 +1,5 @@
-// v11's modules: v10's, with the entries below replaced.
+// v11's modules: v10's, with the ones v11 changed loaded from this directory.
 import { loaders as previous } from '../v10/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  constants: () => require('./constants.js'),
-  directory: () => require('./directory.js'),
-};
+export const loaders = replaceModules(previous, require, ['constants', 'directory']);

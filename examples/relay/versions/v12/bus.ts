@@ -1,5 +1,6 @@
-// v12 publish-subscribe: a clock_skew message {gid, skew} from `or` to btrack.
-import type { Publisher } from 'node-libevent/pubsub';
+// v12 publish-subscribe: a clock_skew message {gid, skew} from a new `or_skew` subsystem to
+// btrack_skew, which keeps the last skew reported.
+import { messagePair } from '../v0/bus.js';
 import { create as previous } from '../v9/bus.js';
 import type { R } from '../v0/main.js';
 
@@ -7,19 +8,8 @@ export interface ClockSkewMsg { gid: number; skew: number }
 
 export function create(R: R) {
   const base = previous(R);
-  const ClockSkew = R.lib.defineMessage<ClockSkewMsg>('clock_skew', 'clock_skew_msg');
-  let pub: Publisher<ClockSkewMsg> | undefined;
-  return {
-    ...base,
-    subsystems() {
-      return [
-        ...base.subsystems(),
-        R.lib.defineSubsystem({ name: 'or_skew', level: 21, addPubsub: (con) => void (pub = con.addPub('orconn', ClockSkew)) }),
-        R.lib.defineSubsystem({ name: 'btrack_skew', level: 57, addPubsub: (con) => con.addSub('orconn', ClockSkew, (m) => void (R.S.btrack.lastSkew = m.skew)) }),
-      ];
-    },
-    clockSkew(gid: number, skew: number): void {
-      pub?.publish({ gid, skew });
-    },
-  };
+  const clockSkew = messagePair<ClockSkewMsg>(R, 'clock_skew', 'orconn', { name: 'or_skew', level: 21 }, { name: 'btrack_skew', level: 57 }, (m) => {
+    R.S.btrack.lastSkew = m.skew;
+  });
+  return { ...base, subsystems: () => [...base.subsystems(), ...clockSkew.subsystems], clockSkew: (gid: number, skew: number) => clockSkew.publish({ gid, skew }) };
 }

@@ -1,10 +1,5 @@
-// v12's modules: v11's, with the entries below replaced.
+// v12's modules: v11's, with the ones v12 changed loaded from this directory.
 import { loaders as previous } from '../v11/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  constants: () => require('./constants.js'),
-  link: () => require('./link.js'),
-  bus: () => require('./bus.js'),
-};
+export const loaders = replaceModules(previous, require, ['constants', 'link', 'bus']);

@@ -1,40 +1,18 @@
-// v2 publish-subscribe: a new message, descriptor_status {accepted, detail}, from the `or`
-// subsystem to btrack (which counts accepted uploads).
-import type { Publisher } from 'node-libevent/pubsub';
-import { create as previous } from '../v0/bus.js';
+// v2 publish-subscribe: a new message, descriptor_status {accepted, detail}, from a new
+// `relay` subsystem to btrack_desc (which counts accepted uploads in btrack's state).
+import { create as previous, messagePair } from '../v0/bus.js';
 import type { R } from '../v0/main.js';
 
 export interface DescriptorStatusMsg { accepted: boolean; detail: string }
 
 export function create(R: R) {
   const base = previous(R);
-  const DescriptorStatus = R.lib.defineMessage<DescriptorStatusMsg>('descriptor_status', 'descriptor_status_msg');
-  let pub: Publisher<DescriptorStatusMsg> | undefined;
+  const status = messagePair<DescriptorStatusMsg>(R, 'descriptor_status', 'orconn', { name: 'relay', level: 50 }, { name: 'btrack_desc', level: 56 }, (m) => {
+    if (m.accepted) R.S.btrack.events++;
+  });
   return {
     ...base,
-    subsystems() {
-      return [
-        ...base.subsystems(),
-        R.lib.defineSubsystem({
-          name: 'relay',
-          level: 50,
-          addPubsub(con) {
-            pub = con.addPub('orconn', DescriptorStatus);
-          },
-        }),
-        R.lib.defineSubsystem({
-          name: 'btrack_desc',
-          level: 56,
-          addPubsub(con) {
-            con.addSub('orconn', DescriptorStatus, (m) => {
-              if (m.accepted) R.S.btrack.events++;
-            });
-          },
-        }),
-      ];
-    },
-    descriptorStatus(accepted: boolean, detail: string): void {
-      pub?.publish({ accepted, detail });
-    },
+    subsystems: () => [...base.subsystems(), ...status.subsystems],
+    descriptorStatus: (accepted: boolean, detail: string) => status.publish({ accepted, detail }),
   };
 }

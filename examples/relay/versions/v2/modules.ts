@@ -1,11 +1,5 @@
-// v2's modules: v1's, with the entries below replaced.
+// v2's modules: v1's, with the ones v2 changed loaded from this directory.
 import { loaders as previous } from '../v1/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  circuit: () => require('./circuit.js'),
-  relay: () => require('./relay.js'),
-  directory: () => require('./directory.js'),
-  bus: () => require('./bus.js'),
-};
+export const loaders = replaceModules(previous, require, ['constants', 'circuit', 'directory', 'bus']);

@@ -1,10 +1,5 @@
-// v3's modules: v2's, with the entries below replaced.
+// v3's modules: v2's, with the ones v3 changed loaded from this directory.
 import { loaders as previous } from '../v2/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  state: () => require('./state.js'),
-  circuit: () => require('./circuit.js'),
-  relay: () => require('./relay.js'),
-};
+export const loaders = replaceModules(previous, require, ['state', 'circuit', 'relay']);

@@ -1,6 +1,6 @@
 // v3 relay cells: freeing a circuit detaches its streams (circGid = 0) before closing them,
 // so nothing can reach the freed circuit through them (0.2.1.21, bug 1150).
-import { create as previous } from '../v2/relay.js';
+import { create as previous } from '../v1/relay.js';
 import type { R } from '../v0/main.js';
 import type { Circuit, ExitStream } from '../v0/types.js';
 

@@ -1,8 +1,5 @@
-// v4's modules: v3's, with the entries below replaced.
+// v4's modules: v3's, with the ones v4 changed loaded from this directory.
 import { loaders as previous } from '../v3/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  constants: () => require('./constants.js'),
-};
+export const loaders = replaceModules(previous, require, ['constants']);

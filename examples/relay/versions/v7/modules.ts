@@ -1,10 +1,5 @@
-// v7's modules: v6's, with the entries below replaced.
+// v7's modules: v6's, with the ones v7 changed loaded from this directory.
 import { loaders as previous } from '../v6/modules.js';
-import type { ModuleLoaders } from '../v0/modules.js';
+import { replaceModules } from '../v0/modules.js';
 
-export const loaders: ModuleLoaders = {
-  ...previous,
-  state: () => require('./state.js'),
-  link: () => require('./link.js'),
-  circuit: () => require('./circuit.js'),
-};
+export const loaders = replaceModules(previous, require, ['state', 'link', 'circuit']);
