@@ -67,6 +67,7 @@ struct BevRec {
   // Bytes per readable/writable event. libevent 2.1 reads at most 4096 per event whatever its
   // max_single_read says (EVBUFFER_MAX_READ); the read trampoline tops the input up to maxRead.
   size_t maxRead = kDefaultMaxRead, maxWrite = kDefaultMaxWrite;
+  size_t lastRead = 0;  // bytes the last append to the input brought (libevent's read, seen by InputChanged)
 };
 
 struct GroupRec {

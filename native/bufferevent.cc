@@ -164,6 +164,11 @@ static void RelayMove(BevRec* src) {
 // socket at EOF stays readable); an error is reported as libevent would: READING|ERROR, with
 // reading disabled.
 static void TopUpRead(BevRec* r) {
+  // libevent's read got less than its 4096 cap: the socket had no more (saves a readv that
+  // would only say EAGAIN, one per message for small messages).
+  size_t last = r->lastRead;
+  r->lastRead = 0;
+  if (last < kLibeventMaxRead) return;
   if (r->isPair || r->maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
   if (!(bufferevent_get_enabled(r->bev) & EV_READ)) return;
   int fd = bufferevent_getfd(r->bev);
@@ -206,6 +211,7 @@ static void TopUpRead(BevRec* r) {
     if (static_cast<size_t>(n) < want) break;  // the socket is empty
   }
   evbuffer_freeze(in, 0);
+  r->lastRead = 0;  // our own commits went through InputChanged too
   if (err) {
     bufferevent_disable(r->bev, EV_READ);
     EVUTIL_SET_SOCKET_ERROR(err);
@@ -226,7 +232,9 @@ static void GateHighWatermark(BevRec* r) {
 // Synchronous evbuffer callback on the input: resume reading once it is drained below the mark.
 static void InputChanged(struct evbuffer* buf, const struct evbuffer_cb_info* info, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
-  if (r->dead || !r->wmPaused || info->n_deleted == 0) return;
+  if (r->dead) return;
+  if (info->n_added) r->lastRead = info->n_added;
+  if (!r->wmPaused || info->n_deleted == 0) return;
   if (evbuffer_get_length(buf) >= r->readHigh) return;
   r->wmPaused = false;
   if (!r->paused) bufferevent_enable(r->bev, EV_READ);
