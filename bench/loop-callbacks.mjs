@@ -10,9 +10,11 @@
 // Two run modes:
 //   exclusive    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK) in a JS loop, as the C program does
 //   cooperative  await base.run(); the last callback calls base.loopbreak()
+// --microtasks callback runs the cooperative mode with run({ microtasks: 'callback' }): nextTicks
+// and promise jobs drained after every callback (one call into JS each) instead of per pass.
 //
 // Usage: node bench/loop-callbacks.mjs --mode exclusive|cooperative [--method epoll]
-//          [--n 100] [--a 1] [--w 1000] [--runs 25] [--warmup 5]
+//          [--microtasks pass|callback] [--n 100] [--a 1] [--w 1000] [--runs 25] [--warmup 5]
 // Prints one JSON object like the C program's. Run one configuration per process (the
 // runner, bench/run.mjs, does) so that JIT and GC state do not leak between them.
 import { parseArgs } from 'node:util';
@@ -23,6 +25,7 @@ const { values: opt } = parseArgs({
   options: {
     mode: { type: 'string', default: 'exclusive' },
     method: { type: 'string', default: 'epoll' },
+    microtasks: { type: 'string', default: 'pass' },
     n: { type: 'string', default: '100' },
     a: { type: 'string', default: '1' },
     w: { type: 'string' },
@@ -33,6 +36,8 @@ const { values: opt } = parseArgs({
 
 const mode = opt.mode;
 if (mode !== 'exclusive' && mode !== 'cooperative') throw new Error(`unknown --mode ${mode}`);
+const microtasks = opt.microtasks;
+if (microtasks !== 'pass' && microtasks !== 'callback') throw new Error(`unknown --microtasks ${microtasks}`);
 const n = Number(opt.n);
 const active = Number(opt.a);
 const writes = opt.w === undefined ? n : Number(opt.w);
@@ -114,7 +119,7 @@ async function runCooperative() {
   stopWhenDone = true;
   const t0 = process.hrtime.bigint();
   const c0 = cpuUs();
-  await base.run();
+  await base.run({ microtasks });
   const t1 = process.hrtime.bigint();
   cpu.push((cpuUs() - c0) / bytesRead);
   stopWhenDone = false;
@@ -131,6 +136,7 @@ for (let i = 0; i < runs; i++) us.push(await once());
 process.stdout.write(
   JSON.stringify({
     impl: mode,
+    microtasks: mode === 'cooperative' ? microtasks : undefined,
     method: base.method,
     n,
     a: active,

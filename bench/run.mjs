@@ -10,7 +10,8 @@
 // timed runs of all rounds, with p25–p75; ratios are of those medians, and also paired by round.
 //
 // Usage: node bench/run.mjs [--rounds 3] [--runs 10] [--warmup 5] [--w 1000]
-//          [--only loop|rewrite] [--quick] [--no-docs] [--from bench/out/loop-latest.json]
+//          [--only loop|rewrite] [--targets] [--quick] [--no-docs] [--from bench/out/loop-latest.json]
+// --targets runs only the configurations of issue 8's targets (a partial run: no report).
 // Needs the compiled package and a C compiler; `npm run bench:loop` builds the package first.
 import { copyFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +27,10 @@ const GOALS = { exclusive: 1.2, cooperative: 1.3, cooperativeLow: 1.5, net: 2 };
 // system-call choice and process shape (see callbacks.c), and Node's own `net`.
 const C_VARIANTS = { 'c-rw': ['-s', 'rw'], 'c-rw-thread': ['-s', 'rw', '-t', '1'] };
 const isTarget = (c) => c.method === TARGET.method && c.n === TARGET.n && c.a === TARGET.a;
+const isLow = (c) => c.method === LOW.method && c.n === LOW.n && c.a === LOW.a;
+// run({ microtasks: 'callback' }): the cost of draining nextTicks and promise jobs after every
+// callback instead of after each pass (the default), at the two cooperative targets.
+const DRAIN_EACH = 'cooperative-callback';
 
 function configs(methods, hardLimit) {
   const out = [];
@@ -50,13 +55,14 @@ function argv(impl, cell, cBin, runs = cell.runs, warmup = cell.warmup) {
   }
   const common = ['--n', k.n, '--a', k.a, '--w', k.w, '--runs', k.runs, '--warmup', k.warmup];
   if (impl === 'net') return nodeArgv('loop-net.mjs', common);
+  if (impl === DRAIN_EACH) return nodeArgv('loop-callbacks.mjs', ['--mode', 'cooperative', '--microtasks', 'callback', '--method', cell.method, ...common]);
   return nodeArgv('loop-callbacks.mjs', ['--mode', impl, '--method', cell.method, ...common]);
 }
 
 async function runLoop(opt, cBin, hardLimit) {
   const { supportedMethods } = await import('../dist/index.js');
   const [rounds, runs, warmup, w] = [opt.rounds, opt.runs, opt.warmup, opt.w].map(Number);
-  const cells = configs(supportedMethods(), hardLimit).map((c) => ({ ...c, w, samples: {}, processMedians: {}, cpu: {}, cpuProcessMedians: {} }));
+  const cells = configs(supportedMethods(), hardLimit).filter((c) => !opt.targets || isTarget(c) || isLow(c)).map((c) => ({ ...c, w, samples: {}, processMedians: {}, cpu: {}, cpuProcessMedians: {} }));
   for (const cell of cells.filter((c) => !c.skip)) {
     // Probe with the C program: very slow configurations (poll/select with many idle fds) get
     // fewer timed runs per process, never fewer than 5.
@@ -64,7 +70,7 @@ async function runLoop(opt, cBin, hardLimit) {
     const slow = (probe.usPerCallback[0] * (cell.a + w)) / 1000 > 100;
     cell.runs = slow ? Math.min(runs, 5) : runs;
     cell.warmup = slow ? Math.min(warmup, 2) : warmup;
-    cell.impls = ['c', 'exclusive', 'cooperative', ...(isTarget(cell) ? [...Object.keys(C_VARIANTS), 'net'] : [])];
+    cell.impls = ['c', 'exclusive', 'cooperative', ...(isTarget(cell) || isLow(cell) ? [DRAIN_EACH] : []), ...(isTarget(cell) ? [...Object.keys(C_VARIANTS), 'net'] : [])];
     for (const i of cell.impls) [cell.samples[i], cell.processMedians[i], cell.cpu[i], cell.cpuProcessMedians[i]] = [[], [], [], []];
   }
   const load = new Load();
@@ -84,7 +90,7 @@ async function runLoop(opt, cBin, hardLimit) {
       }
     }
   }
-  return { rounds, runsPerProcess: runs, warmupPerProcess: warmup, w, load: load.done(), cells };
+  return { rounds, runsPerProcess: runs, warmupPerProcess: warmup, w, load: load.done(), cells, targetsOnly: opt.targets };
 }
 
 function runRewrite(opt) {
@@ -219,6 +225,21 @@ function render({ machine: m, loop, rewrite, quick }) {
       p();
     }
   }
+  const drainCells = [t, low].filter((c) => c && stats(c, DRAIN_EACH));
+  if (drainCells.length) {
+    p("**When promise jobs run in `run()`** (same rounds): by default nextTicks and promise jobs queued by callbacks run after each libevent pass; `run({ microtasks: 'callback' })` runs them after every callback, as Node does between its own callbacks, which takes one call into JavaScript per callback instead of one per pass:");
+    p();
+    p(
+      table(
+        ['configuration', 'per pass (default), µs per callback:', "`microtasks: 'callback'`, µs:", 'per pass / C:', "'callback' / C:", "'callback' / per pass:", 'CPU time: per pass / C:', "'callback' / C:"],
+        drainCells.map((c) => {
+          const [pass, each] = [versus(c, 'cooperative'), versus(c, DRAIN_EACH)];
+          const own = versus(c, DRAIN_EACH, 'cooperative');
+          return [`${c.method} n = ${c.n}, a = ${c.a}`, spread(stats(c, 'cooperative')), spread(stats(c, DRAIN_EACH)), ratio(pass?.median), ratio(each?.median), `${ratio(own?.median)} (CPU ${ratio(own?.cpu)})`, ratio(pass?.cpu), ratio(each?.cpu)];
+        }),
+      ),
+    );
+  }
   for (const method of [...new Set(runnable.map((c) => c.method))]) {
     const cells = runnable.filter((c) => c.method === method);
     const series = [['c', 'C (libevent direct)'], ['exclusive', 'binding, exclusive'], ['cooperative', 'binding, cooperative']].map(([impl, name]) => {
@@ -302,8 +323,9 @@ await suite({
     warmup: { type: 'string', default: '5' },
     w: { type: 'string', default: '1000' },
     only: { type: 'string' },
+    targets: { type: 'boolean', default: false },
   },
   run,
   render,
-  complete: (d) => !!(d.loop && d.rewrite),
+  complete: (d) => !!(d.loop && d.rewrite && !d.loop.targetsOnly),
 });

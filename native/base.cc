@@ -46,6 +46,18 @@ static bool IsSupportedMethod(const std::string& m) {
   return false;
 }
 
+// Whether libevent can pick select for these options: the method named, or else no poll (which
+// precedes select in libevent's order, never fails to start, and has every feature select
+// has) and no feature select lacks. EVENT_NOPOLL in the environment disables poll as avoid does.
+static bool MaySelect(const std::string& chosen, const std::vector<std::string>& avoided, int required) {
+  if (!IsSupportedMethod("select")) return false;
+  if (!chosen.empty()) return chosen == "select";
+  if (required & (EV_FEATURE_ET | EV_FEATURE_O1 | EV_FEATURE_EARLY_CLOSE)) return false;
+  bool pollUsable = IsSupportedMethod("poll") && !getenv("EVENT_NOPOLL") &&
+                    std::find(avoided.begin(), avoided.end(), "poll") == avoided.end();
+  return !pollUsable;
+}
+
 // Validates a method name: unknown names are a RangeError, known ones missing here an Error.
 static bool CheckMethodName(napi_env env, const Napi::Value& v, const char* what, std::string* out) {
   if (!v.IsString()) {
@@ -116,6 +128,8 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   Napi::Value timerFlags[2] = {opts.Get("preciseTimer"), opts.Get("noCacheTime")};
   Napi::Value pr = opts.Get("priorities");
   if (ThrewInJs(env)) return Napi::Value();
+  std::string chosen;            // options.method, if given
+  std::vector<std::string> avoided;  // options.avoid
   if (!method.IsUndefined()) {
     std::string m;
     if (!CheckMethodName(env, method, "options.method", &m)) return Napi::Value();
@@ -125,6 +139,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     }
     for (const std::string& other : SupportedMethodList())
       if (m != other) event_config_avoid_method(cfg, other.c_str());
+    chosen = m;
   }
   if (!avoid.IsUndefined()) {
     if (!avoid.IsArray()) {
@@ -138,6 +153,7 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
       Napi::Value v = a.Get(i);
       if (ThrewInJs(env) || !CheckMethodName(env, v, "options.avoid[]", &m)) return Napi::Value();
       event_config_avoid_method(cfg, m.c_str());
+      avoided.push_back(m);
     }
   }
   int required = 0;
@@ -204,7 +220,10 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
     ThrowErrno(env, probeErrno, "event_base_new (no fds left for the base's own)");
     return Napi::Value();
   }
-  std::vector<int> highPipesBefore = HighPipes();
+  // The scan of /proc/self/fd costs milliseconds in a process with thousands of fds: only
+  // for a base that can turn out to be select.
+  bool maySelect = MaySelect(chosen, avoided, required);
+  std::vector<int> highPipesBefore = maySelect ? HighPipes() : std::vector<int>();
   struct event_base* eb = event_base_new_with_config(cfg);
   if (!eb) {
     std::string why = LastLibeventMessage();
@@ -232,8 +251,10 @@ static Napi::Value BaseNew(const Napi::CallbackInfo& info) {
   b->checkFds = b->selectBackend || b->method == "poll";
   if (b->selectBackend) {
     b->selectSignalFd = lowestFree;  // pipe2's read end: the lowest free fd, unless another thread raced
+    // Without a list from before (MaySelect wrong for this libevent), every high pipe counts:
+    // signal events are then refused rather than risking libevent's abort.
     for (int fd : HighPipes())
-      if (std::find(highPipesBefore.begin(), highPipesBefore.end(), fd) == highPipesBefore.end())
+      if (!maySelect || std::find(highPipesBefore.begin(), highPipesBefore.end(), fd) == highPipesBefore.end())
         b->selectSignalFd = std::max(b->selectSignalFd, fd);
   }
   b->index = AllocSlot(d->bases, d->freeBaseSlots, d->baseGenerations);

@@ -51,13 +51,15 @@ static int64_t MonotonicNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// Called first thing by the trampoline: a spilled persistent timeout gets back the deadline
-// libevent armed before the spill (the re-run re-armed it from its own time) and its period.
+// Called first thing by the trampoline when it runs a spilled persistent timeout: the deadline
+// libevent armed before the spill comes back (the re-run re-armed it from its own time), with
+// its period. A deadline already missed stays as the re-run armed it, now + period: libevent's
+// own rule for a missed period.
 void FixSpilledDeadline(EventRec* r) {
   r->fixDeadline = false;
   struct timeval now, left = {0, 0};
-  if (event_base_gettimeofday_cached(r->base->eb, &now) != 0) return;
-  if (evutil_timercmp(&r->fixExpiry, &now, >)) evutil_timersub(&r->fixExpiry, &now, &left);
+  if (event_base_gettimeofday_cached(r->base->eb, &now) != 0 || !evutil_timercmp(&r->fixExpiry, &now, >)) return;
+  evutil_timersub(&r->fixExpiry, &now, &left);
   event_add(r->ev, &left);
   r->ev->ev_.ev_io.ev_timeout = r->fixPeriod;  // event_add made `left` the period; the real one is this
 }
@@ -230,11 +232,15 @@ void BatchSpill(BaseRec* b) {
       // libevent re-armed its period before the record was made, and will re-arm it again
       // when it runs the re-queued activation (from the wrong base time). The trampoline puts
       // back the deadline armed the first time, and the period (EventTrampoline); the
-      // callback still sees TIMEOUT.
-      struct timeval now;
-      if (event_pending(ev, EV_TIMEOUT, &r->fixExpiry) && event_base_gettimeofday_cached(b->eb, &now) == 0) {
+      // callback still sees TIMEOUT. Until then the timeout is off the heap, where libevent
+      // keeps no timed-out persistent event waiting to run: left there, a pass longer than
+      // the period let it expire again, re-queued at the tail behind a callback that spilled
+      // it again, pass after pass (two events activating each other starved it for good).
+      if (event_pending(ev, EV_TIMEOUT, &r->fixExpiry)) {
         r->fixDeadline = true;
         r->fixPeriod = ev->ev_.ev_io.ev_timeout;
+        event_remove_timer(ev);
+        ev->ev_.ev_io.ev_timeout = r->fixPeriod;  // remove_timer clears the period: the re-run re-arms from it
       }
       r->spillWhat |= EV_TIMEOUT;
       event_active(ev, what & ~EV_TIMEOUT, 1);
@@ -280,7 +286,9 @@ static void ClearRecords(BaseRec* b) {
   bt->limit = 0;
 }
 
-// Runs the waiting records in JS (one call), settles an exception, and resets the batch.
+// Runs the waiting records in JS (one call; one per record, each followed by a drain of
+// nextTicks and promise jobs, under run({ microtasks: 'callback' })), settles an exception,
+// and resets the batch.
 static void RunRecords(BaseRec* b) {
   Batch* bt = b->batch;
   napi_env env = bt->env;
@@ -293,11 +301,22 @@ static void RunRecords(BaseRec* b) {
   bool called = b->inst->batchDispatcher && napi_get_reference_value(env, b->inst->batchDispatcher, &fn) == napi_ok &&
                 napi_get_reference_value(env, bt->ringRef, &ring) == napi_ok;
   napi_get_undefined(env, &recv);
-  if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
-    StoreThrownError(b);
-    // The throwing callback counts as run; the rest of the pass is delivered next time.
-    BatchSpill(b);
-    if (b->eb) event_base_loopbreak(b->eb);
+  // run({ microtasks: 'callback' }): JS runs one record per call, and nextTicks and promise
+  // jobs are drained after each, as Node does between its own callbacks. They may touch the
+  // waiting records like a callback can (a spill lowers bt->limit).
+  bool each = called && DrainsEachCallback(b);
+  for (bool more = true; more;) {
+    if (each) bt->ring->data[0] = static_cast<int32_t>(Cursor(bt) + 1);
+    if (!called || napi_call_function(env, recv, fn, 1, &ring, &result) != napi_ok) {
+      StoreThrownError(b);
+      // The throwing callback counts as run; the rest of the pass is delivered next time.
+      BatchSpill(b);
+      if (b->eb) event_base_loopbreak(b->eb);
+      break;
+    }
+    if (!each) break;
+    DrainAfterCallback(b);
+    more = Cursor(bt) < bt->limit;
   }
   napi_close_handle_scope(env, scope);
   bt->flushing = false;

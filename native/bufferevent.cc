@@ -93,6 +93,8 @@ void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, doubl
   if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok && b) {
     StoreThrownError(b);
     if (b->eb) event_base_loopbreak(b->eb);
+  } else if (b) {
+    DrainAfterCallback(b);  // run({ microtasks: 'callback' }) only; the caller's frame still holds the object
   }
   napi_close_handle_scope(env, scope);
 }

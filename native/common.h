@@ -162,6 +162,10 @@ void CloseTeardownWatch(BaseRec* b);
 // How many of the addon's own internal events are in the active queue (libevent counts them
 // in COUNT.ACTIVE, unlike in ADDED).
 int ActiveInternalEvents(BaseRec* b);
+// run({ microtasks: 'callback' }): whether b's callbacks are each followed by a drain of
+// nextTicks and promise jobs, and the drain itself (no-op otherwise; call with no JS on the stack).
+bool DrainsEachCallback(BaseRec* b);
+void DrainAfterCallback(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // batch.cc (batched dispatch)

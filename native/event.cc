@@ -85,6 +85,18 @@ static void SettleSignalDeliveries(EventRec* r, short* left) {
   }
 }
 
+// When the closure's counter is 0 after a call, the closure returns without clearing
+// ev_pncalls if a delete zeroed the counter (libevent's event_del writes 0 through it) or we
+// did: the pointer is left aimed at a dead stack slot, and the next event_del of this event
+// (while ev_ncalls is still non-zero) writes 0 there, into whatever frame lives there by then:
+// another signal closure's counter (its deliveries are lost), a saved sigaction, a return
+// address. Clear it, and the stale count, while the closure's frame still exists.
+static void ForgetEndedClosure(struct event* ev, short* left) {
+  if (!left || *left != 0 || ev->ev_.ev_signal.ev_pncalls != left) return;
+  ev->ev_.ev_signal.ev_pncalls = nullptr;
+  ev->ev_.ev_signal.ev_ncalls = 0;
+}
+
 static bool SameFile(const EventRec* r) {
   struct stat st;
   return fstat(r->fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == r->fdDev && static_cast<uint64_t>(st.st_ino) == r->fdIno;
@@ -168,9 +180,16 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   bool recorded = BatchRecordEvent(r->base, r, ArgFn(arg), fd, full);  // reads the state before this call
   if (!(r->events & EV_PERSIST)) r->inserted = r->timed = false;      // libevent deleted it for the call
   if (recorded) return;  // JS runs it with the rest of the pass (batch.cc)
+  BaseRec* b = r->base;
   r->running++;
-  CallDispatcher(r->base, ArgFn(arg), index, fd, full);
-  if (isSignal) SettleSignalDeliveries(r, deliveriesLeft);
+  CallDispatcher(b, ArgFn(arg), index, fd, full);
+  // run({ microtasks: 'callback' }) only: nextTicks and promise jobs run now, while the event
+  // still counts as running, so what they do to it is settled below as if the callback did it.
+  if (!b->pendingError) DrainAfterCallback(b);
+  if (isSignal) {
+    SettleSignalDeliveries(r, deliveriesLeft);
+    ForgetEndedClosure(ev, deliveriesLeft);
+  }
   if (--r->running == 0) {
     if (r->releaseDeferred) {
       DisposeEventRec(r);

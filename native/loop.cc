@@ -28,6 +28,10 @@ struct Coop {
   bool stopRequested = false;
   bool woke = false;               // the last pass was ended for Node (its fd or its timer)
   int keepFlags = 0;               // EVLOOP_NO_EXIT_ON_EMPTY for run({ keepAlive: true })
+  bool drainEach = false;          // run({ microtasks: 'callback' }): drain after every callback
+  bool scopeOpen = false;          // `scope` is open (the check callback is running)
+  napi_callback_scope scope = nullptr;
+  napi_value resourceValue = nullptr;  // valid while the check callback's handle scope is open
   uint32_t callbacksBefore = 0;    // b->callbacks when the last pass began
   napi_deferred deferred = nullptr;
   napi_ref resource = nullptr;
@@ -115,6 +119,30 @@ static void AsyncCleanup(napi_async_cleanup_hook_handle, void* arg) {
 
 constexpr int kMaxPassesPerTurn = 16;
 
+// The check callback's callback scope: closing it (at depth 1, with no JS on the stack) runs
+// the nextTicks and promise jobs queued since it was opened.
+static void OpenScope(Coop* c) {
+  napi_open_callback_scope(c->env, c->resourceValue, c->asyncContext, &c->scope);
+  c->scopeOpen = true;
+}
+
+static void CloseScope(Coop* c) {
+  c->scopeOpen = false;
+  napi_close_callback_scope(c->env, c->scope);
+}
+
+bool DrainsEachCallback(BaseRec* b) {
+  Coop* c = b->coop;
+  return c && c->drainEach && c->inPass && c->scopeOpen;
+}
+
+void DrainAfterCallback(BaseRec* b) {
+  if (!DrainsEachCallback(b)) return;
+  Coop* c = b->coop;
+  CloseScope(c);  // libevent's frames only are on the stack here: this is a real checkpoint
+  OpenScope(c);
+}
+
 static int RunPass(Coop* c, BaseRec* b, int flags) {
   c->woke = false;
   c->callbacksBefore = b->callbacks;
@@ -146,10 +174,8 @@ static void OnCheck(uv_check_t* h) {
     napi_close_handle_scope(env, hs);
     return;
   }
-  napi_value resource;
-  napi_get_reference_value(env, c->resource, &resource);
-  napi_callback_scope cs;
-  napi_open_callback_scope(env, resource, c->asyncContext, &cs);
+  napi_get_reference_value(env, c->resource, &c->resourceValue);
+  OpenScope(c);
 
   int timeout = uv_backend_timeout(c->loop);
   int flags = EVLOOP_ONCE | c->keepFlags;
@@ -163,17 +189,19 @@ static void OnCheck(uv_check_t* h) {
   // While the callbacks keep finding work, run more non-blocking passes in this turn of
   // libuv's loop: a libuv iteration costs more than a libevent pass. Node is not kept
   // waiting: its fd and its next timer are in libevent's poll set (they end a pass at once),
-  // and the passes are bounded. Promise jobs and nextTicks still run after each pass.
+  // and the passes are bounded, and end when a promise job or nextTick between two passes gave
+  // Node work of its own (an immediate). Promise jobs and nextTicks still run after each pass.
   int maxPasses = timeout == 0 ? 1 : kMaxPassesPerTurn;  // 0: Node has work ready now
   for (int passes = 1; r == 0 && passes < maxPasses && MoreWork(c, b); passes++) {
-    napi_close_callback_scope(env, cs);
+    CloseScope(c);
     if (!c->active || c->owner != b || c->stopRequested) {
       // A promise job stopped or freed the run: the next check (soon: idle) settles it.
       if (c->active) uv_idle_start(&c->idle, [](uv_idle_t*) {});
       napi_close_handle_scope(env, hs);
       return;
     }
-    napi_open_callback_scope(env, resource, c->asyncContext, &cs);
+    OpenScope(c);
+    if (uv_backend_timeout(c->loop) == 0) break;  // a job gave Node work (an immediate): its turn now
     r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK | c->keepFlags);
   }
 
@@ -202,7 +230,7 @@ static void OnCheck(uv_check_t* h) {
       uv_idle_start(&c->idle, [](uv_idle_t*) {});
     }
   }
-  napi_close_callback_scope(env, cs);  // runs nextTicks and microtasks queued by callbacks
+  CloseScope(c);  // runs nextTicks and microtasks queued by callbacks
   napi_close_handle_scope(env, hs);
   ReleaseBaseIfUnused(b);  // released from inside this pass: its record can go now
 }
@@ -223,6 +251,15 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   if (keepFlags & ~EVLOOP_NO_EXIT_ON_EMPTY) {
     ThrowRange(env, "ERR_OUT_OF_RANGE", "run flags take only EVLOOP_NO_EXIT_ON_EMPTY");
     return Napi::Value();
+  }
+  // optional: true to run nextTicks and promise jobs after every callback, not after each pass
+  bool drainEach = false;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    if (!info[2].IsBoolean()) {
+      ThrowType(env, "ERR_INVALID_ARG_TYPE", "drain after each callback must be a boolean");
+      return Napi::Value();
+    }
+    drainEach = info[2].As<Napi::Boolean>().Value();
   }
   if (!CheckDispatcher(env, b)) return Napi::Value();
   if (b->loopDepth > 0) {
@@ -274,6 +311,7 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
   napi_create_reference(env, resource, 1, &c->resource);
   c->active = true;
   c->keepFlags = static_cast<int>(keepFlags);
+  c->drainEach = drainEach;
   c->stopRequested = false;
   b->userBreak = b->gotBreak = b->gotExit = false;
   event_add(c->uvfdEvent, nullptr);

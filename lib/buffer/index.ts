@@ -206,6 +206,9 @@ native.setDispatcher((kind, handle, a, b) => {
 /**
  * Every bufferevent and listener of `base` not yet freed (what the update host rebinds). They
  * stay reachable while not freed, like Node's sockets and servers.
+ *
+ * @param base - an event base
+ * @returns its live bufferevents and listeners
  */
 export function liveBuffered(base: EventBase): {
   /** The bufferevents not yet freed. */

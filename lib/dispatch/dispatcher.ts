@@ -155,7 +155,13 @@ export class MessageLink {
     this.dispose = dispose;
   }
 
-  /** `Dispatcher.send` for this link's header: true when taken, false (payload disposed) once closed. */
+  /**
+   * `Dispatcher.send` for this link's header.
+   *
+   * @param payload - owned by the dispatcher from here on
+   * @returns true when taken, false (payload disposed) once closed
+   * @throws an error of an immediate delivery's receiver
+   */
   send(payload: unknown): boolean {
     const q = this.queue;
     if (q.size === 0) {
@@ -436,7 +442,12 @@ export class Dispatcher {
     return drain(q, max);
   }
 
-  /** The messages waiting on `channel`, oldest first, left in place (for inspection and update planning). */
+  /**
+   * The messages waiting on `channel`, left in place (for inspection and update planning).
+   *
+   * @param channel - channel ID
+   * @returns [header, payload] pairs, oldest first (empty for an unknown channel)
+   */
   queued(channel: number): [MessageHeader, unknown][] {
     const q = this.#queues[channel];
     const out: [MessageHeader, unknown][] = [];
@@ -451,6 +462,9 @@ export class Dispatcher {
   /**
    * Removes every message waiting on `channel` without delivering or disposing it: ownership
    * of the payloads passes to the caller (a live update carries them into a new dispatcher).
+   *
+   * @param channel - channel ID
+   * @returns [header, payload] pairs, oldest first
    */
   take(channel: number): [MessageHeader, unknown][] {
     const out = this.queued(channel);
@@ -463,7 +477,12 @@ export class Dispatcher {
     return out;
   }
 
-  /** Number of messages waiting on `channel` (0 for an unknown channel). */
+  /**
+   * The number of messages waiting on `channel`.
+   *
+   * @param channel - channel ID
+   * @returns how many (0 for an unknown channel)
+   */
   pending(channel: number): number {
     return this.#queues[channel]?.size ?? 0;
   }
@@ -490,7 +509,11 @@ export class Dispatcher {
     q.immediate = fn === flushImmediately;
   }
 
-  /** Sets (or with null removes) the handler for errors thrown during delivery. */
+  /**
+   * Sets (or with null removes) the handler for errors thrown during delivery.
+   *
+   * @param handler - gets the error and where it came from
+   */
   setErrorHandler(handler: DeliveryErrorHandler | null): void {
     this.#core.onError = handler;
   }
@@ -500,30 +523,57 @@ export class Dispatcher {
     return this.#core.onError;
   }
 
-  /** Calls the type's format function (`"<>"` when it has none). */
+  /**
+   * Calls the type's format function.
+   *
+   * @param type - type ID
+   * @param payload - a payload of that type
+   * @returns its description (`"<>"` when the type has no format function)
+   */
   format(type: number, payload: unknown): string {
     return (this.#formatters[type] ?? noFormat)(payload);
   }
 
-  /** Disposes a payload of `type` that never became a message. */
+  /**
+   * Disposes a payload of `type` that never became a message.
+   *
+   * @param type - type ID
+   * @param payload - the payload
+   */
   dispose(type: number, payload: unknown): void {
     const dispose = this.#disposers[type];
     if (dispose) dispose(payload);
   }
 
-  /** A one-line description of a message, for logs: `msg (payload) from sender on channel`. */
+  /**
+   * A one-line description of a message, for logs.
+   *
+   * @param header - the message's header
+   * @param payload - its payload
+   * @returns `msg (payload) from sender on channel`
+   */
   describe(header: MessageHeader, payload: unknown): string {
     return `${header.msgName} (${this.format(header.type, payload)}) from ${header.senderName} on ${header.channelName}`;
   }
 
-  /** The receivers of `msg` in delivery order (empty if none or unknown). */
+  /**
+   * The receivers of `msg`.
+   *
+   * @param msg - message ID
+   * @returns them in delivery order (empty if none or unknown)
+   */
   receiversOf(msg: number): readonly ReceiverRecord[] {
     const r = this.#routes[msg];
     if (r === undefined) return [];
     return r.fns.map((fn, i) => ({ fn, subsystem: r.subsystems[i]! }));
   }
 
-  /** The channel and type `msg` was configured with, or undefined. */
+  /**
+   * The channel and type `msg` was configured with.
+   *
+   * @param msg - message ID
+   * @returns its channel and type, or undefined for an unknown message
+   */
   routeOf(msg: number):
     | {
         /** Its channel ID. */
@@ -536,7 +586,12 @@ export class Dispatcher {
     return r === undefined ? undefined : { channel: r.channel, type: r.type };
   }
 
-  /** The functions registered for `type` (undefined when none were). */
+  /**
+   * The functions registered for `type`.
+   *
+   * @param type - type ID
+   * @returns them, or undefined when none were registered
+   */
   typeFnsOf(type: number): TypeFns | undefined {
     return this.#typeFns[type];
   }

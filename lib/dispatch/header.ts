@@ -47,7 +47,11 @@ export class MessageHeader {
     return this.naming ? this.naming.types.name(this.type) : `{${this.type}}`;
   }
 
-  /** `msg from sender on channel`, for logs. */
+  /**
+   * For logs.
+   *
+   * @returns `msg from sender on channel`
+   */
   toString(): string {
     return `${this.msgName} from ${this.senderName} on ${this.channelName}`;
   }

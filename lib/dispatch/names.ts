@@ -47,12 +47,22 @@ export class Names {
     return id;
   }
 
-  /** The ID of `name` if it is registered; never creates one. */
+  /**
+   * Looks a name up; never creates an ID.
+   *
+   * @param name - the name
+   * @returns its ID, or undefined when it is not registered
+   */
   find(name: string): number | undefined {
     return this.#ids.get(name);
   }
 
-  /** The name of `id`, or `"{id}"` when no name has that ID. */
+  /**
+   * The name of an ID.
+   *
+   * @param id - the ID
+   * @returns its name, or `"{id}"` when no name has that ID
+   */
   name(id: number): string {
     const n = Number.isInteger(id) && id >= 0 ? this.#names[id] : undefined;
     return n ?? `{${id}}`;
@@ -63,7 +73,11 @@ export class Names {
     return this.#names.length;
   }
 
-  /** All names, by ID. */
+  /**
+   * All names.
+   *
+   * @returns a copy, indexed by ID
+   */
   names(): readonly string[] {
     return this.#names.slice();
   }

@@ -36,16 +36,27 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep running with no events left (EVLOOP_NO_EXIT_ON_EMPTY) until loopbreak/loopexit/abort. */
   keepAlive?: boolean;
+  /**
+   * When `process.nextTick` callbacks and promise jobs queued by callbacks run: `'pass'` (the
+   * default) after each libevent pass, once every callback that was ready together has run;
+   * `'callback'` after every callback, as Node does between its own timers and I/O callbacks
+   * (a promise resolved by one callback has its `.then` run before the next callback), at the
+   * cost of one call into JavaScript per callback (see docs/design.md, *The two run modes*).
+   */
+  microtasks?: 'pass' | 'callback';
 }
 
 function runOptions(options: unknown): RunOptions {
   checkOptions(options);
-  const { signal, keepAlive } = (options ?? {}) as RunOptions;
+  const { signal, keepAlive, microtasks } = (options ?? {}) as RunOptions;
   checkSignal(signal);
   if (keepAlive !== undefined && typeof keepAlive !== 'boolean') {
     throw typeError('ERR_INVALID_ARG_TYPE', `options.keepAlive must be a boolean, got ${keepAlive === null ? 'null' : typeof keepAlive}`);
   }
-  return { signal, keepAlive };
+  if (microtasks !== undefined && microtasks !== 'pass' && microtasks !== 'callback') {
+    throw typeError('ERR_INVALID_ARG_VALUE', `options.microtasks must be 'pass' or 'callback', got ${typeof microtasks === 'string' ? `'${microtasks}'` : String(microtasks)}`);
+  }
+  return { signal, keepAlive, microtasks };
 }
 
 /** @internal one row of base._callbackCensus(). */
@@ -327,11 +338,13 @@ export class EventBase implements Disposable {
    *
    * @param options - `signal`: aborting it ends the run (as loopbreak() does) and rejects with
    *   an AbortError; `keepAlive`: stay up with no events left, as loop(EVLOOP.NO_EXIT_ON_EMPTY)
-   *   (the run then ends only by loopbreak(), loopexit(), abort or a callback's error)
+   *   (the run then ends only by loopbreak(), loopexit(), abort or a callback's error);
+   *   `microtasks`: `'pass'` (default) runs nextTicks and promise jobs queued by callbacks
+   *   after each libevent pass, `'callback'` after every callback, as Node does
    * @returns 1 when no events were left, 0 after loopbreak()/loopexit()
    * @throws (as a rejection) AbortError ABORT_ERR (cause: the signal's reason), a callback's
    *   error, Error ERR_LOOP_RUNNING, ERR_LOOP_REENTRANT, ERR_FD_CLOSED, ERR_BASE_FREED;
-   *   TypeError ERR_INVALID_ARG_TYPE (bad options)
+   *   TypeError ERR_INVALID_ARG_TYPE (bad options), ERR_INVALID_ARG_VALUE (bad `microtasks`)
    * @example
    * ```ts
    * const ac = new AbortController();
@@ -343,12 +356,12 @@ export class EventBase implements Disposable {
    */
   async run(options: RunOptions = {}): Promise<0 | 1> {
     this.#check();
-    const { signal, keepAlive } = runOptions(options);
+    const { signal, keepAlive, microtasks } = runOptions(options);
     if (signal?.aborted) throw abortError(signal);
     let aborted = false;
     let result: Promise<0 | 1>;
     try {
-      result = binding.baseRun(this.#handle, keepAlive ? EVLOOP.NO_EXIT_ON_EMPTY : 0);
+      result = binding.baseRun(this.#handle, keepAlive ? EVLOOP.NO_EXIT_ON_EMPTY : 0, microtasks === 'callback');
     } catch (err) {
       throw forgetClosedFdEvents(err);
     }
@@ -437,6 +450,7 @@ export class EventBase implements Disposable {
   /**
    * Every pending or active event created through this API, each once.
    *
+   * @returns the events
    * @throws Error ERR_BASE_FREED
    */
   events(): Event[] {
@@ -452,6 +466,7 @@ export class EventBase implements Disposable {
   /**
    * event_base_dump_events (a debugging aid; its format is libevent's).
    *
+   * @returns libevent's text
    * @throws Error ERR_BASE_FREED
    */
   dumpEvents(): string {
@@ -460,8 +475,9 @@ export class EventBase implements Disposable {
   }
 
   /**
-   * The loop's cached wall-clock time in ms (the same for every callback of one pass).
+   * The loop's cached wall-clock time (the same for every callback of one pass).
    *
+   * @returns ms since the epoch
    * @throws Error ERR_BASE_FREED
    */
   now(): number {

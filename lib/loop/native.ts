@@ -44,7 +44,7 @@ export interface NativeBinding {
   baseDump(base: number): string;
   baseNow(base: number): number;
   baseLoop(base: number, flags: number): 0 | 1;
-  baseRun(base: number, flags?: number): Promise<0 | 1>;
+  baseRun(base: number, flags?: number, drainEachCallback?: boolean): Promise<0 | 1>;
   baseLoopexit(base: number, ms?: number): void;
   baseLoopbreak(base: number): void;
   baseLoopcontinue(base: number): void;

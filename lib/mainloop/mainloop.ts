@@ -133,6 +133,8 @@ export class Mainloop implements Disposable {
   /**
    * The policy of `channel` (every channel starts as 'never').
    *
+   * @param channel - a channel name
+   * @returns its policy
    * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL
    */
   deliveryPolicy(channel: string): DeliveryPolicy {
@@ -168,6 +170,8 @@ export class Mainloop implements Disposable {
   /**
    * Number of messages waiting on `channel`.
    *
+   * @param channel - a channel name
+   * @returns how many
    * @throws Error ERR_NOT_CONNECTED; RangeError ERR_UNKNOWN_CHANNEL
    */
   pending(channel: string): number {
@@ -179,6 +183,8 @@ export class Mainloop implements Disposable {
    * Where errors thrown by hooks go (also for later connections). Without a handler, an error
    * is rethrown once its delivery finished: to the publisher under `immediate`, to the caller
    * of `flush`, or out of the event base's loop under `prompt`.
+   *
+   * @param handler - gets the error and where it came from; null to remove it
    */
   setErrorHandler(handler: PubsubErrorHandler | null): void {
     this.#onError = handler;

@@ -162,6 +162,8 @@ export interface Pubsub {
   /**
    * The ID of a channel name.
    *
+   * @param channel - a channel name
+   * @returns its ID
    * @throws RangeError ERR_UNKNOWN_CHANNEL (a name no registration used)
    */
   channelId(channel: string): number;
@@ -177,16 +179,25 @@ export interface Pubsub {
   /**
    * The messages waiting on `channel`.
    *
+   * @param channel - a channel name or ID
+   * @returns how many
    * @throws RangeError ERR_UNKNOWN_CHANNEL
    */
   pending(channel: string | number): number;
   /**
    * Sets the channel's alert (what happens when its queue stops being empty).
    *
+   * @param channel - a channel name or ID
+   * @param fn - the alert, or null for none
+   * @param arg - passed to `fn`
    * @throws RangeError ERR_UNKNOWN_CHANNEL; TypeError ERR_INVALID_ARG_TYPE; DispatchError ERR_DISPATCH_CHANNEL
    */
   setAlert(channel: string | number, fn: AlertFn | null, arg?: unknown): void;
-  /** Sets (or with null removes) the handler of errors thrown during delivery, with names resolved. */
+  /**
+   * Sets (or with null removes) the handler of errors thrown during delivery, with names resolved.
+   *
+   * @param handler - gets the error and where it came from
+   */
   setErrorHandler(handler: PubsubErrorHandler | null): void;
   /** Disconnects every publisher, then disposes every queued message. Idempotent. */
   close(): void;

@@ -58,13 +58,22 @@ export class SubsystemManager {
     this.#initialized = subs.map(() => false);
   }
 
-  /** True when the named subsystem is initialized (and not shut down since). */
+  /**
+   * Whether the named subsystem is initialized (and not shut down since).
+   *
+   * @param name - a subsystem name
+   * @returns true when initialized
+   */
   isInitialized(name: string): boolean {
     const i = this.subsystems.findIndex((s) => s.name === name);
     return i >= 0 && this.#initialized[i]!;
   }
 
-  /** Names of the initialized subsystems, in list order. */
+  /**
+   * The initialized subsystems.
+   *
+   * @returns their names, in list order
+   */
   initializedNames(): string[] {
     return this.subsystems.filter((_, i) => this.#initialized[i]).map((s) => s.name);
   }

@@ -61,12 +61,17 @@ export interface VersionContext {
   readonly version: string;
   /** During an update, the previous version's `version`; undefined at a fresh start. */
   readonly fromVersion: string | undefined;
-  /** True while main runs for an update (false at a fresh start): create fds and events only when false. */
+  /**
+   * Whether main runs for an update: create fds and events only when it does not.
+   *
+   * @returns true during an update, false at a fresh start
+   */
   isUpdating(): boolean;
   /**
-   * True when updating at the update point `point`.
+   * Whether main runs for an update taken at the update point `point`.
    *
    * @param point - an update point name ('loop' between loop iterations)
+   * @returns true when updating from that point
    */
   isUpdatingFrom(point: string): boolean;
   /**
@@ -180,17 +185,17 @@ export class UpdateContext implements VersionContext {
     return this.#carried?.fromVersion;
   }
 
-  /** See {@link VersionContext.isUpdating}. */
+  /** {@inheritDoc VersionContext.isUpdating} */
   isUpdating(): boolean {
     return this.#carried !== undefined;
   }
 
-  /** See {@link VersionContext.isUpdatingFrom}. */
+  /** {@inheritDoc VersionContext.isUpdatingFrom} */
   isUpdatingFrom(point: string): boolean {
     return this.#carried?.point === point;
   }
 
-  /** See {@link VersionContext.state}. */
+  /** {@inheritDoc VersionContext.state} */
   state<T>(key: string, init: (() => T) | undefined, options: StateOptions<T> = {}): T {
     this.#live();
     if (typeof key !== 'string' || key === '') throw new UpdateError('ERR_STATE_KEY', 'init', 'state keys are non-empty strings');
@@ -227,13 +232,13 @@ export class UpdateContext implements VersionContext {
     return value;
   }
 
-  /** See {@link VersionContext.retire}. */
+  /** {@inheritDoc VersionContext.retire} */
   retire(key: string): void {
     this.#live();
     this.retired.add(key);
   }
 
-  /** See {@link VersionContext.handlers}. */
+  /** {@inheritDoc VersionContext.handlers} */
   // Two overloads: event callbacks alone keep their parameters typed from context (an untyped
   // `ev` is an Event); a set with buffered callbacks takes the wider Handler union.
   handlers<H extends Record<string, Callback>>(handlers: H): H;
@@ -250,7 +255,7 @@ export class UpdateContext implements VersionContext {
     return handlers;
   }
 
-  /** See {@link VersionContext.updatePoint}. */
+  /** {@inheritDoc VersionContext.updatePoint} */
   updatePoint(name: string): void {
     this.#live();
     this.#host.reachPoint(name);
@@ -260,6 +265,10 @@ export class UpdateContext implements VersionContext {
    * Declares this version's Tor-style subsystems. The host builds publish-subscribe from them
    * (checked at finalize) and delivers on its event base; on update it rebuilds it from the new
    * version's list and carries the messages still queued into it.
+   *
+   * @param list - subsystem definitions, in level order
+   * @param options - delivery `policies` per channel, `messageTransforms` for queued messages
+   * @throws UpdateError ERR_SUBSYSTEMS (twice, or not an array), ERR_VERSION_RETIRED
    */
   subsystems(list: readonly SubsystemDef[], options: SubsystemsOptions = {}): void {
     this.#live();
@@ -276,7 +285,11 @@ export class UpdateContext implements VersionContext {
     return ml;
   }
 
-  /** Old items neither declared nor retired by this version (the update must be refused). */
+  /**
+   * Old items neither declared nor retired by this version (the update must be refused).
+   *
+   * @returns their keys
+   */
   undeclaredOldItems(): string[] {
     const carried = this.#carried;
     if (!carried) return [];

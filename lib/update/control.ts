@@ -44,7 +44,10 @@ function controlError(message: string): Error & { code: string } {
 /**
  * Checks that `dir` can hold a control socket owned by `owner`: a real directory (lstat, so
  * not a symlink), owned by `owner`, and closed to everyone else (no group or other bits).
- * Throws ERR_CONTROL_DIR naming what is wrong.
+ *
+ * @param dir - the directory
+ * @param owner - the uid that must own it (default: this process's)
+ * @throws Error ERR_CONTROL_DIR naming what is wrong
  */
 export function checkControlDir(dir: string, owner: number = uid()): void {
   let st;
@@ -74,6 +77,10 @@ function runtimeDir(env: NodeJS.ProcessEnv, owner: number): string | undefined {
 /**
  * The directory holding the control sockets of `owner`'s processes: `$XDG_RUNTIME_DIR/node-libevent`
  * when that runtime directory is usable, else `$TMPDIR/node-libevent-<uid>`.
+ *
+ * @param env - the environment to read XDG_RUNTIME_DIR and TMPDIR from
+ * @param owner - the uid (default: this process's)
+ * @returns the directory's path (it may not exist yet)
  */
 export function controlSocketDir(env: NodeJS.ProcessEnv = process.env, owner: number = uid()): string {
   const runtime = runtimeDir(env, owner);
@@ -82,7 +89,12 @@ export function controlSocketDir(env: NodeJS.ProcessEnv = process.env, owner: nu
   return path.join(tmp.length > 1 ? tmp.replace(/\/+$/, '') : tmp, `node-libevent-${owner}`);
 }
 
-/** Where the control socket of process `pid` lives (see controlSocketDir). */
+/**
+ * Where the control socket of process `pid` lives (see controlSocketDir).
+ *
+ * @param pid - the host's process id (default: this process)
+ * @returns the socket's path
+ */
 export function controlSocketPath(pid: number = process.pid): string {
   return path.join(controlSocketDir(), `update-${pid}.sock`);
 }

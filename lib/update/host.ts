@@ -159,9 +159,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   }
 
   /**
-   * True for events marked with own().
+   * Whether an event is the host's own.
    *
    * @param ev - any event
+   * @returns true for events marked with own()
    */
   isOwn(ev: Event): boolean {
     return this.#hostEvents.has(ev);

@@ -18,8 +18,13 @@ export interface VersionModule {
   /**
    * Runs at a fresh start (may be async) and at every update to this version (must finish
    * synchronously then, or ERR_ASYNC_MAIN).
+   *
+   * @returns nothing, or a promise (awaited at a fresh start only)
    */
-  main(ctx: VersionContext): void | Promise<void>;
+  main(
+    /** The version's context: base, state, handlers, update points. */
+    ctx: VersionContext,
+  ): void | Promise<void>;
   /** Handler renames from the previous version: { oldName: newName }. */
   renames?: Record<string, string>;
 }

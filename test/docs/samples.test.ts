@@ -4,9 +4,10 @@
 //   ```ts / ```js / ```mjs / ```cjs   a program: type-checked (ts) and run with node, in a temp
 //                                     project whose node_modules/node-libevent is this package
 //                                     (dist/, the addon), must exit 0 with nothing on stderr
-//   ```ts service [port]              a program that serves until stopped: it must still run after
-//                                     a second (with `port`: answer a line sent to $PORT), then
-//                                     end on SIGTERM, with nothing on stderr
+//   ```ts service [port] [update=<f>] a program that serves until stopped: it must still run after
+//                                     a second (with `port`: answer a line sent to $PORT; with
+//                                     `update`: take `node-libevent update <pid> <f>` from the CLI),
+//                                     then end on SIGTERM, with nothing on stderr
 //   ```<lang> file=<path>             a file the document's programs use, written to <path> in the
 //                                     temp project first (a tsconfig.json there is compiled with tsc)
 //   ```<lang> same-as=<path>          a copy of the repository file <path> (its own test runs it)
@@ -100,9 +101,9 @@ interface Ran {
   stderr: string;
 }
 
-function run(file: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Ran> {
+function run(file: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 30_000, args: string[] = []): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [file], { cwd, env, timeout: timeoutMs }, (err, stdout, stderr) => {
+    execFile(process.execPath, [file, ...args], { cwd, env, timeout: timeoutMs }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals }) | null;
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, signal: e?.signal ?? null, stdout, stderr });
     });
@@ -110,7 +111,13 @@ function run(file: string, cwd: string, env: NodeJS.ProcessEnv, timeoutMs = 30_0
 }
 
 /** Starts a service, checks it is up (and answers on `port`), stops it with SIGTERM. */
-async function runService(file: string, cwd: string, env: NodeJS.ProcessEnv, port: number | null): Promise<Ran & { reply: string | null; aliveAfterStart: boolean }> {
+async function runService(
+  file: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  port: number | null,
+  update: string | null,
+): Promise<Ran & { reply: string | null; aliveAfterStart: boolean; cli: Ran | null }> {
   const child = spawn(process.execPath, [file], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -132,11 +139,22 @@ async function runService(file: string, cwd: string, env: NodeJS.ProcessEnv, por
   }
   await new Promise((r) => setTimeout(r, 1000));
   const aliveAfterStart = !done;
+  let cli: Ran | null = null;
+  if (update !== null && aliveAfterStart) {
+    cli = await run(path.join(repo, 'bin', 'node-libevent.mjs'), cwd, env, 30_000, ['update', String(child.pid), update]);
+    await new Promise((r) => setTimeout(r, 200)); // the service's own 'update' line
+  }
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   const { code, signal } = await exited;
   clearTimeout(timer);
-  return { code, signal, stdout, stderr, reply, aliveAfterStart };
+  return { code, signal, stdout, stderr, reply, aliveAfterStart, cli };
+}
+
+/** The environment of the programs: a relative NODE_LIBEVENT_ADDON (the ASan run's) made absolute, as they run elsewhere. */
+function childEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const addon = process.env.NODE_LIBEVENT_ADDON;
+  return { ...process.env, ...(addon ? { NODE_LIBEVENT_ADDON: path.resolve(addon) } : {}), ...extra };
 }
 
 const all = documents.flatMap(blocksOf);
@@ -163,7 +181,7 @@ describe('documentation code blocks', () => {
     expect(noRun.sort()).toEqual(Object.keys(NOT_RUN).sort());
     for (const b of all) {
       if (b.lang !== 'ts' && b.lang !== 'js' && b.lang !== 'mjs' && b.lang !== 'cjs') continue;
-      const known = [...b.tags.keys()].filter((t) => !['no-run', 'file', 'same-as', 'service', 'port'].includes(t));
+      const known = [...b.tags.keys()].filter((t) => !['no-run', 'file', 'same-as', 'service', 'port', 'update'].includes(t));
       expect(known, `${where(b)}: unknown tags`).toEqual([]);
     }
   });
@@ -223,15 +241,17 @@ describe('documentation code blocks', () => {
     for (const e of runnable) {
       const file = path.join(dir, `${e.file.replace(/\W/g, '_')}_${e.line}.mjs`);
       writeFileSync(file, ts.transpileModule(e.code, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText);
-      const out = await run(file, dir, process.env);
+      const out = await run(file, dir, childEnv());
       expect(out.stderr, `${e.file}:${e.line}`).toBe('');
       expect(out.code, `${e.file}:${e.line}\n${out.stdout}`).toBe(0);
     }
   }, 120_000);
 
-  describe.each(documents)('%s', (doc) => {
+  const isProgram = (b: Block) => RUNNABLE.has(b.lang) && !b.tags.has('no-run') && !b.tags.has('file') && !b.tags.has('same-as');
+  // Documents without programs (design.md's diagram, relay.md's unrun commands) have nothing to run.
+  describe.each(documents.filter((d) => all.some((b) => b.doc === d && isProgram(b))))('%s', (doc) => {
     const blocks = all.filter((b) => b.doc === doc);
-    const programs = blocks.filter((b) => RUNNABLE.has(b.lang) && !b.tags.has('no-run') && !b.tags.has('file') && !b.tags.has('same-as'));
+    const programs = blocks.filter(isProgram);
     const dirOf = () => path.join(tmp, doc.replace(/\W/g, '_'));
 
     beforeAll(async () => {
@@ -244,20 +264,15 @@ describe('documentation code blocks', () => {
       }
       if (blocks.some((b) => b.tags.get('file') === 'tsconfig.json')) {
         const tsc = path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-        const out = await run(tsc, dir, process.env, 120_000).catch((e: unknown) => ({ code: 1, stdout: String(e), stderr: '' }));
+        const out = await run(tsc, dir, childEnv(), 120_000).catch((e: unknown) => ({ code: 1, stdout: String(e), stderr: '' }));
         expect(out.code, `tsc -p ${doc}'s tsconfig.json:\n${out.stdout}${out.stderr}`).toBe(0);
       }
     }, 180_000);
 
-    if (programs.length === 0) {
-      it('has no programs to run', () => expect(blocks.filter((b) => RUNNABLE.has(b.lang) && !b.tags.has('no-run') && !b.tags.has('file') && !b.tags.has('same-as'))).toEqual([]));
-      return;
-    }
-
     it.each(programs.map((b) => [`line ${b.line} (${b.lang}${b.tags.size ? ' ' + [...b.tags.keys()].join(' ') : ''})`, b] as const))('%s runs', async (_name, b) => {
       const dir = dirOf();
       const port = await freePort();
-      const env = { ...process.env, PORT: String(port) };
+      const env = childEnv({ PORT: String(port) });
       let file: string;
       if (b.lang === 'sh') {
         file = path.join(dir, `sample-${b.line}.sh`);
@@ -273,9 +288,13 @@ describe('documentation code blocks', () => {
       file = path.join(dir, `sample-${b.line}${ext}`);
       writeFileSync(file, code);
       if (b.tags.has('service')) {
-        const out = await runService(file, dir, env, b.tags.has('port') ? port : null);
+        const out = await runService(file, dir, env, b.tags.has('port') ? port : null, b.tags.get('update') ?? null);
         expect(out.aliveAfterStart, `${where(b)} stopped by itself:\n${out.stdout}\n${out.stderr}`).toBe(true);
         if (b.tags.has('port')) expect(out.reply, `${where(b)} answers on $PORT`).toBeTruthy();
+        if (b.tags.has('update')) {
+          expect(out.cli?.code, `${where(b)}: node-libevent update\n${out.cli?.stdout}${out.cli?.stderr}`).toBe(0);
+          expect(out.cli?.stdout).toMatch(/^updated \S+ -> \S+ at point/m);
+        }
         expect(out.stderr, where(b)).toBe('');
         expect(out.code === 0 || out.signal === 'SIGTERM', `${where(b)} ends on SIGTERM (code ${out.code}, signal ${out.signal})`).toBe(true);
         return;

@@ -58,9 +58,13 @@ describe.each(methods)('in-place rewrite on %s', (method) => {
     const t0 = performance.now();
     const ev = base.timer(() => log.push(['old', performance.now() - t0]));
     ev.add(200);
+    let before = 0;
+    let after = 0;
     base
       .timer(() => {
+        before = binding.eventRemainingMs(ev._handle);
         ev.callback = () => log.push(['new', performance.now() - t0]);
+        after = binding.eventRemainingMs(ev._handle);
       })
       .add(100);
     expect(base.dispatch()).toBe(1);
@@ -68,34 +72,51 @@ describe.each(methods)('in-place rewrite on %s', (method) => {
     const [which, at] = log[0]!;
     expect(which).toBe('new');
     expect(at).toBeGreaterThanOrEqual(200 - TICK);
-    expect(at).toBeLessThan(270); // a re-add would have made it ~300
+    // The deadline is untouched (a re-add would have moved it to ~300 ms); when the call
+    // came is up to the machine's load.
+    expect(before).toBeGreaterThanOrEqual(0); // -1: no timeout pending
+    expect(Math.abs(after - before)).toBeLessThan(6);
     base.free();
   });
 
   it('keeps a persistent timer’s period and phase', () => {
+    // Checked on the deadlines libevent keeps (read at each call), not on when the calls ran:
+    // a loaded machine runs them late, but a persistent timer re-arms from its last deadline.
     const base = new EventBase({ method });
     const period = 60;
-    const log: [string, number][] = [];
-    const t0 = performance.now();
-    const ev = base.timer(() => log.push(['old', performance.now() - t0]), { persist: true });
+    const log: string[] = [];
+    // NaN when overdue (the binding then says 0): a stalled process reads no deadline.
+    const nextDeadline = () => {
+      const left = binding.eventRemainingMs(ev._handle);
+      return left > 0 ? performance.now() + left : Number.NaN;
+    };
+    const ev = base.timer(() => log.push('old'), { persist: true });
     ev.add(period);
+    let before = 0;
+    let after = 0;
+    const deadlines: number[] = [];
     // At ~90 ms, between the first (60) and second (120) calls.
     base
       .timer(() => {
+        before = nextDeadline();
         ev.callback = (_fd, _what, self) => {
-          log.push(['new', performance.now() - t0]);
+          log.push('new');
+          deadlines.push(nextDeadline());
           if (log.length === 4) self.del();
         };
+        after = nextDeadline();
       })
       .add(90);
     expect(base.dispatch()).toBe(1);
-    expect(log.map((l) => l[0])).toEqual(['old', 'new', 'new', 'new']);
-    const at = log.map((l) => l[1]);
-    // Next call on the old schedule (~120, not 90 + 60 = 150), then a period apart.
-    expect(at[1]).toBeGreaterThanOrEqual(2 * period - TICK);
-    expect(at[1]).toBeLessThan(2 * period + 25);
-    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(period - TICK - 5);
-    expect(at[3]! - at[2]!).toBeGreaterThanOrEqual(period - TICK - 5);
+    expect(log).toEqual(['old', 'new', 'new', 'new']);
+    // The deadline stays the old schedule's (~120, a re-add would make it 90 + 60 = 150; the
+    // coarse clock can shift a reading by a few ms), and the next ones are a period apart or,
+    // after a stall of this process past a deadline, more (never the 30 ms a re-add of the
+    // time left would make the period).
+    if (!Number.isNaN(before + after)) expect(Math.abs(after - before)).toBeLessThan(6);
+    const read = [before, ...deadlines].filter((d) => !Number.isNaN(d));
+    expect(read.length).toBeGreaterThanOrEqual(2);
+    for (let k = 1; k < read.length; k++) expect(read[k]! - read[k - 1]!).toBeGreaterThanOrEqual(period - 6);
     base.free();
   });
 

@@ -1,10 +1,12 @@
 // Cooperative run mode: libevent serves its events inside Node's loop, and Node keeps working.
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { EV, EventBase, io } from '../../lib/index.js';
-import { methods } from './helpers.js';
+import { binding } from '../../lib/loop/native.js';
+import { setBatching } from '../../lib/loop/registry.js';
+import { busyWait, methods } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -91,17 +93,221 @@ describe.each(methods)('run() on %s', (method) => {
     base.free();
   });
 
-  it('runs microtasks queued by a libevent callback before the next callback', async () => {
+  // Batched (the default) and with one JS call per event: the order must be the same.
+  describe.each([
+    ['batched', true],
+    ['one call per event', false],
+  ])('microtask order, %s', (_name, batching) => {
+    beforeEach(() => setBatching(batching));
+    afterEach(() => setBatching(true));
+
+    // The order of nextTicks and promise jobs queued by callbacks (docs/design.md, *The two run
+    // modes*). Every case makes its events ready in one pass on purpose (activated, or fds
+    // written before the run), or in two passes for sure (an event added by a callback runs in
+    // the next pass at the earliest): timers a few ms apart land in one pass whenever the first
+    // pass starts late, which is why the earlier form of this test failed under load.
+
+    /**
+     * Two callbacks ready in the same pass: two readable fds. The backend picks which runs
+     * first (poll starts at a random fd), so the first call is `first`, the second `second`.
+     */
+    function readyTogether(base: EventBase, first: () => void, second: () => void): () => void {
+      const [a1, a2] = io.socketpair();
+      const [b1, b2] = io.socketpair();
+      let calls = 0;
+      const step = (fd: number) => {
+        io.read(fd, new Uint8Array(8));
+        (calls++ === 0 ? first : second)();
+      };
+      base.event(a1, EV.READ, step).add();
+      base.event(b1, EV.READ, step).add();
+      io.write(a2, new Uint8Array([1]));
+      io.write(b2, new Uint8Array([1]));
+      return () => [a1, a2, b1, b2].forEach((fd) => io.close(fd));
+    }
+
+    function queueBoth(order: string[], label: string): void {
+      void Promise.resolve().then(() => order.push(`${label} then`)).then(() => order.push(`${label} then then`));
+      process.nextTick(() => order.push(`${label} tick`));
+    }
+
+    for (const ready of ['activated', 'readable fds'] as const) {
+      it(`by default runs nextTicks and promise jobs after the pass (callbacks ready together: ${ready})`, async () => {
+        const base = new EventBase({ method });
+        const order: string[] = [];
+        const first = () => (order.push('first'), queueBoth(order, 'first'));
+        const second = () => order.push('second');
+        let close = () => {};
+        if (ready === 'activated') {
+          base.timer(first).active(EV.TIMEOUT);
+          base.timer(second).active(EV.TIMEOUT);
+        } else {
+          close = readyTogether(base, first, second);
+        }
+        expect(await base.run()).toBe(1);
+        expect(order).toEqual(['first', 'second', 'first tick', 'first then', 'first then then']);
+        close();
+        base.free();
+      });
+
+      it(`with microtasks: 'callback' runs them after every callback, before the next (${ready})`, async () => {
+        const base = new EventBase({ method });
+        const order: string[] = [];
+        let resolveLater!: (v: string) => void;
+        const awaited = new Promise<string>((resolve) => (resolveLater = resolve));
+        void awaited.then((v) => order.push(`awaited ${v}`));
+        const first = () => {
+          order.push('first');
+          queueBoth(order, 'first');
+          resolveLater('by first');
+        };
+        const second = () => (order.push('second'), queueBoth(order, 'second'));
+        let close = () => {};
+        if (ready === 'activated') {
+          base.timer(first).active(EV.TIMEOUT);
+          base.timer(second).active(EV.TIMEOUT);
+        } else {
+          close = readyTogether(base, first, second);
+        }
+        expect(await base.run({ microtasks: 'callback' })).toBe(1);
+        expect(order).toEqual([
+          'first',
+          'first tick',
+          'first then',
+          'awaited by first',
+          'first then then',
+          'second',
+          'second tick',
+          'second then',
+          'second then then',
+        ]);
+        close();
+        base.free();
+      });
+    }
+
+    it("with microtasks: 'callback', a promise job may free a signal event between its deliveries", async () => {
+      const base = new EventBase({ method });
+      let calls = 0;
+      const s = base.signal('SIGUSR2', () => {
+        calls++;
+        void Promise.resolve().then(() => s.free());
+      }).add();
+      for (let i = 0; i < 3; i++) {
+        process.kill(process.pid, 'SIGUSR2');
+        busyWait(3); // so the kernel cannot merge them: three deliveries wait for one pass
+      }
+      expect(await base.run({ microtasks: 'callback' })).toBe(1);
+      expect(calls).toBe(1);
+      expect(s.freed).toBe(true);
+      base.free();
+    });
+
+    it("with microtasks: 'callback' drains after bufferevent callbacks too", async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      let calls = 0;
+      const read = (bev: { input: { drain(n: number): number; length: number } }) => {
+        bev.input.drain(bev.input.length);
+        const label = calls++ === 0 ? 'first' : 'second';
+        order.push(label);
+        void Promise.resolve().then(() => {
+          order.push(`${label} then`);
+          if (label === 'second') for (const bev of all) bev.free(); // nothing left: run() ends
+        });
+      };
+      const [x1, y1] = base.bufferevent.pair({ read });
+      const [x2, y2] = base.bufferevent.pair({ read });
+      const all = [x1, y1, x2, y2];
+      y1.write('a');
+      y2.write('b');
+      expect(await base.run({ microtasks: 'callback' })).toBe(1);
+      expect(order).toEqual(['first', 'first then', 'second', 'second then']);
+      base.free();
+    });
+
+    it('by default runs them before the next pass: a callback added by the first runs after them', async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      base.timer(() => {
+        order.push('first');
+        queueBoth(order, 'first');
+        base.timer(() => order.push('next pass')).add(0);
+      }).active(EV.TIMEOUT);
+      expect(await base.run()).toBe(1);
+      expect(order).toEqual(['first', 'first tick', 'first then', 'first then then', 'next pass']);
+      base.free();
+    });
+
+    it("with microtasks: 'callback', a promise job may change the events still waiting in the pass", async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      const second = base.timer(() => order.push('second (must not run)'));
+      const third = base.timer(() => order.push('third'));
+      base.timer(() => {
+        order.push('first');
+        void Promise.resolve().then(() => {
+          second.del();
+          third.active(EV.TIMEOUT); // already active: libevent keeps one activation
+          order.push('first then');
+        });
+      }).active(EV.TIMEOUT);
+      second.active(EV.TIMEOUT);
+      third.active(EV.TIMEOUT);
+      expect(await base.run({ microtasks: 'callback' })).toBe(1);
+      expect(order).toEqual(['first', 'first then', 'third']);
+      expect(second.pending()).toBe(0);
+      base.free();
+    });
+
+    it('runs them only after dispatch() returns in the exclusive mode (it owns the JS stack)', async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      base.timer(() => (order.push('first'), queueBoth(order, 'first'))).active(EV.TIMEOUT);
+      base.timer(() => order.push('second')).active(EV.TIMEOUT);
+      // From a macrotask of its own, so that what runs after it is Node's own order (ticks first).
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          expect(base.dispatch()).toBe(1);
+          order.push('dispatch returned');
+          resolve();
+        }),
+      );
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(order).toEqual(['first', 'second', 'dispatch returned', 'first tick', 'first then', 'first then then']);
+      base.free();
+    });
+
+    it('refuses a bad microtasks option before running', async () => {
+      const base = new EventBase({ method });
+      await expect(base.run({ microtasks: 'each' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', name: 'TypeError' });
+      await expect(base.run({ microtasks: 1 as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+      expect(() => binding.baseRun(base._handle, 0, 'yes' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+      expect(base.running).toBe(false);
+      base.free();
+    });
+  });
+
+  it('lets Node run an immediate that a promise job queued, before further libevent passes', async () => {
     const base = new EventBase({ method });
-    const order: string[] = [];
-    base.timer(() => {
-      order.push('first');
-      void Promise.resolve().then(() => order.push('microtask'));
-      process.nextTick(() => order.push('tick'));
-    }).add(1);
-    base.timer(() => order.push('second')).add(30);
+    const [a, b] = io.socketpair();
+    let calls = 0;
+    let callsWhenImmediateRan = -1;
+    // A chain that is ready again in every pass (each callback writes the next byte).
+    const chain = base.event(a, EV.READ | EV.PERSIST, (fd) => {
+      io.read(fd, new Uint8Array(8));
+      if (++calls === 50) void Promise.resolve().then(() => setImmediate(() => (callsWhenImmediateRan = calls)));
+      if (calls < 200) io.write(b, new Uint8Array([1]));
+      else chain.del();
+    }).add();
+    io.write(b, new Uint8Array([1]));
     expect(await base.run()).toBe(1);
-    expect(order).toEqual(['first', 'tick', 'microtask', 'second']);
+    expect(calls).toBe(200);
+    // The passes of one libuv turn stop for it (each pass runs one callback here).
+    expect(callsWhenImmediateRan).toBeGreaterThanOrEqual(50);
+    expect(callsWhenImmediateRan).toBeLessThanOrEqual(51);
+    io.close(a);
+    io.close(b);
     base.free();
   });
 

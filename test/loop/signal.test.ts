@@ -3,7 +3,8 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
-import { EV, EventBase, EVLOOP } from '../../lib/index.js';
+import { EV, type Event, EventBase, EVLOOP } from '../../lib/index.js';
+import { setBatching } from '../../lib/loop/registry.js';
 import { expectCode, expectUsable, methods, runChild } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -143,6 +144,39 @@ describe.each(methods)('signals with several deliveries pending on %s', (method)
       base.loop(EVLOOP.NONBLOCK);
       expect(calls).toBe(1);
       if (op === 'del') s.free();
+      base.free();
+    }
+  });
+
+  it("a signal event that deleted itself mid-deliveries leaves nothing behind that a later del() writes through", () => {
+    // libevent keeps a pointer to its closure's counter in the event; a delete from the
+    // callback ends the closure with that pointer left aimed at its dead stack slot, where
+    // the next closure's counter lives. Deleting the first event again from the second's
+    // callback then zeroed the second's counter: 1 call instead of 3 (or, at another stack
+    // depth, a write into an unrelated frame: the fuzzer's crashes).
+    for (const [op, batching] of [['del', true], ['free', true], ['del', false], ['free', false]] as const) {
+      setBatching(batching); // batched, the closure has ended before JS runs: the same case both ways
+      const base = new EventBase({ method });
+      let first: Event | null = null;
+      let secondCalls = 0;
+      const onSignal = (_signo: number, _what: number, ev: Event) => {
+        if (first === null || first === ev) {
+          first = ev;
+          ev.del(); // ends its own closure after one of its three deliveries
+        } else if (secondCalls++ === 0) {
+          first[op](); // deleted (or freed) again while the second closure runs
+        }
+      };
+      const a = base.signal('SIGUSR2', onSignal).add();
+      const b = base.signal('SIGUSR2', onSignal).add();
+      try {
+        raise('SIGUSR2', 3);
+        base.loop(EVLOOP.NONBLOCK);
+      } finally {
+        setBatching(true);
+      }
+      expect(secondCalls, `${op}, batching ${batching}`).toBe(3);
+      for (const ev of [a, b]) if (!ev.freed) ev.free();
       base.free();
     }
   });

@@ -297,7 +297,9 @@ describe('delivery policies (spec §6.5)', () => {
     ml.setDeliveryPolicy('ch2', 'prompt');
     pubPing.publish(0);
     await base.run();
-    expect(atNodeTimer).toBeGreaterThan(1);
+    // Starved, Node's timer never fires (-1) and the cap ends the run. How many exchanges fit
+    // into its 20 ms is timing: a loaded machine can stall this process past it after one.
+    expect(atNodeTimer).toBeGreaterThanOrEqual(1);
     expect(exchanges).toBe(atNodeTimer + 100);
   });
 
