@@ -343,6 +343,10 @@ export class BufferEvent implements Disposable {
    * Bytes per readable / writable event (libevent's bufferevent_set_max_single_read/write,
    * plus the binding's reading on past libevent 2.1's 4096-byte reads). Sockets only; at least
    * 1024 each; 0 or absent keeps that one.
+   *
+   * @param sizes - `maxSingleRead` and/or `maxSingleWrite` in bytes
+   * @returns this bufferevent
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_INVALID_ARG_VALUE (a pair), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
    */
   setMaxSingle(sizes: IoSizeOptions): this {
     this.#check();
@@ -351,18 +355,25 @@ export class BufferEvent implements Disposable {
     return this;
   }
 
+  /** Most bytes read per readable event (see setMaxSingle). */
   get maxSingleRead(): number {
     this.#check();
     return native.bevGetMaxIo(this.#handle)[0];
   }
 
+  /** Most bytes written per writable event (see setMaxSingle). */
   get maxSingleWrite(): number {
     this.#check();
     return native.bevGetMaxIo(this.#handle)[1];
   }
 
   /** The timeouts libevent holds, in ms (0: none). */
-  get timeouts(): { readMs: number; writeMs: number } {
+  get timeouts(): {
+    /** Read timeout in ms (0: none). */
+    readMs: number;
+    /** Write timeout in ms (0: none). */
+    writeMs: number;
+  } {
     this.#check();
     const [readMs, writeMs] = native.bevGetTimeouts(this.#handle);
     return { readMs, writeMs };

@@ -97,12 +97,19 @@ export interface VersionContext {
    * old version's handler of a name are rebound to this version's handler of that name (or of
    * its `renames` entry).
    *
-   * @param handlers - name → callback (event, bufferevent read/write/event, listener accept/error)
+   * @param handlers - name → event callback (an untyped parameter is typed from context)
    * @returns the same object
    * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
    */
   handlers<H extends Record<string, Callback>>(handlers: H): H;
-  /** Bufferevent read/write/event and listener accept/error callbacks too (their parameters typed). */
+  /**
+   * The same, for a set that also names bufferevent read/write/event and listener accept/error
+   * callbacks (annotate their parameters).
+   *
+   * @param handlers - name → callback (event, bufferevent read/write/event, listener accept/error)
+   * @returns the same object
+   * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
+   */
   handlers<H extends Record<string, Handler>>(handlers: H): H;
   /**
    * An explicit update point: a pending update happens here (from inside a callback, the stack
@@ -238,10 +245,21 @@ export class UpdateContext implements VersionContext {
     this.retired.add(key);
   }
 
-  /** {@inheritDoc VersionContext.handlers} */
   // Two overloads: event callbacks alone keep their parameters typed from context (an untyped
   // `ev` is an Event); a set with buffered callbacks takes the wider Handler union.
+  /**
+   * Registers event callbacks by name (see VersionContext.handlers).
+   *
+   * @param handlers - name → event callback
+   * @returns the same object
+   */
   handlers<H extends Record<string, Callback>>(handlers: H): H;
+  /**
+   * Registers event, bufferevent and listener callbacks by name (see VersionContext.handlers).
+   *
+   * @param handlers - name → callback
+   * @returns the same object
+   */
   handlers<H extends Record<string, Handler>>(handlers: H): H;
   handlers<H extends Record<string, Handler>>(handlers: H): H {
     this.#live();
