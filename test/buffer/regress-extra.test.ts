@@ -47,7 +47,7 @@ describe.each(methods)('libevent regress cases, continued (%s)', (method) => {
     base.free();
   });
 
-  it('pair flush: NORMAL and FLUSH move data and call no event callback; only FINISHED does', () => {
+  it('pair flush: NORMAL and FLUSH move data and call no event callback (FINISHED: bufferevent.test.ts)', () => {
     const base = newBase();
     const events: number[] = [];
     let got = 0;
@@ -60,9 +60,6 @@ describe.each(methods)('libevent regress cases, continued (%s)', (method) => {
     loopUntil(base, () => got === 1000);
     loopFor(base, 20);
     expect(events).toEqual([]);
-    a.flush(EV.WRITE, FLUSH.FINISHED);
-    loopUntil(base, () => events.length > 0);
-    expect(events).toEqual([BEV.READING | BEV.EOF]);
     a.free();
     b.free();
     base.free();
