@@ -17,10 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/uio.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "buffered.h"
+// After bufferevent.h (buffered.h), which declares the callback types it uses.
+#include <event2/bufferevent_struct.h>
 
 namespace nle {
 
@@ -85,7 +90,7 @@ void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, doubl
   napi_create_double(env, handle, &argv[1]);
   napi_create_double(env, a, &argv[2]);
   napi_create_double(env, c, &argv[3]);
-  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok) {
+  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok && b) {
     StoreThrownError(b);
     if (b->eb) event_base_loopbreak(b->eb);
   } else if (b) {
@@ -152,6 +157,70 @@ static void RelayMove(BevRec* src) {
   }
 }
 
+// libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ), so bulk data
+// costs a loop pass and a callback per 4 KiB. Called from the read trampoline right after
+// libevent's own read, this reads on into the input (its end unfrozen, as libevent does around
+// its reads) until maxRead bytes or the socket is empty. It stays out of the way of everything
+// libevent enforces: rate limits (their buckets would not be charged), the read high watermark
+// (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
+// socket at EOF stays readable); an error is reported as libevent would: READING|ERROR, with
+// reading disabled.
+static void TopUpRead(BevRec* r) {
+  // libevent's read got less than its 4096 cap: the socket had no more (saves a readv that
+  // would only say EAGAIN, one per message for small messages).
+  size_t last = r->lastRead;
+  r->lastRead = 0;
+  if (last < kLibeventMaxRead) return;
+  if (r->isPair || r->maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
+  if (!(bufferevent_get_enabled(r->bev) & EV_READ)) return;
+  int fd = bufferevent_getfd(r->bev);
+  if (fd < 0) return;
+  struct evbuffer* in = bufferevent_get_input(r->bev);
+  size_t budget = r->maxRead - kLibeventMaxRead;
+  if (r->readHigh) {
+    size_t have = evbuffer_get_length(in);
+    if (have >= r->readHigh) return;
+    budget = std::min(budget, r->readHigh - have);
+  }
+  int err = 0;
+  evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
+  while (budget > 0) {
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(budget), v, 2);
+    if (nv <= 0) break;
+    struct iovec iov[2];
+    size_t want = 0;
+    for (int k = 0; k < nv; k++) {
+      iov[k].iov_base = v[k].iov_base;
+      iov[k].iov_len = std::min(v[k].iov_len, budget - want);
+      want += iov[k].iov_len;
+      v[k].iov_len = iov[k].iov_len;
+    }
+    ssize_t n = readv(fd, iov, nv);
+    if (n <= 0) {
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+      evbuffer_commit_space(in, v, 0);
+      break;
+    }
+    // Commit exactly the n bytes read, in the vectors' order.
+    size_t left = static_cast<size_t>(n);
+    for (int k = 0; k < nv; k++) {
+      v[k].iov_len = std::min(v[k].iov_len, left);
+      left -= v[k].iov_len;
+    }
+    evbuffer_commit_space(in, v, nv);
+    budget -= static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;  // the socket is empty
+  }
+  evbuffer_freeze(in, 0);
+  r->lastRead = 0;  // our own commits went through InputChanged too
+  if (err) {
+    bufferevent_disable(r->bev, EV_READ);
+    EVUTIL_SET_SOCKET_ERROR(err);
+    bufferevent_trigger_event(r->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, 0);  // deferred, after this read callback
+  }
+}
+
 // Stops reading when the input sits at the read high watermark after a read callback: libevent
 // itself would re-run the callback in a loop (libevent#891).
 static void GateHighWatermark(BevRec* r) {
@@ -165,7 +234,9 @@ static void GateHighWatermark(BevRec* r) {
 // Synchronous evbuffer callback on the input: resume reading once it is drained below the mark.
 static void InputChanged(struct evbuffer* buf, const struct evbuffer_cb_info* info, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
-  if (r->dead || !r->wmPaused || info->n_deleted == 0) return;
+  if (r->dead) return;
+  if (info->n_added) r->lastRead = info->n_added;
+  if (!r->wmPaused || info->n_deleted == 0) return;
   if (evbuffer_get_length(buf) >= r->readHigh) return;
   r->wmPaused = false;
   if (!r->paused) bufferevent_enable(r->bev, EV_READ);
@@ -179,10 +250,12 @@ static void ReadCb(struct bufferevent* bev, void* arg) {
   BevRec* r = static_cast<BevRec*>(arg);
   if (Silent(r)) return;
   if (r->relayTo) {
+    if (!r->relayStalled) TopUpRead(r);
     RelayMove(r);
     return;
   }
   if (r->paused) return;  // scheduled before pause(): not delivered (libevent#1809)
+  TopUpRead(r);
   Frame f(r);
   if (r->wants & 1) CallBufferedDispatcher(r->base, kRead, Handle(r), 0, 0);
   GateHighWatermark(r);
@@ -227,11 +300,21 @@ static BevRec* Register(BaseRec* b, struct bufferevent* bev, int fd, bool ownsFd
   return r;
 }
 
+// libevent's own caps follow ours: its write cap is what it writes per writable event, and its
+// read cap (at most 4096 effective) is where the read trampoline's top-up starts from.
+static void ApplyMaxIo(BevRec* r, size_t maxRead, size_t maxWrite) {
+  r->maxRead = maxRead;
+  r->maxWrite = maxWrite;
+  bufferevent_set_max_single_read(r->bev, maxRead);
+  bufferevent_set_max_single_write(r->bev, maxWrite);
+}
+
 BevRec* WrapSocket(BaseRec* b, int fd, bool closeOnFree, int enable) {
   struct bufferevent* bev =
       bufferevent_socket_new(b->eb, fd, BEV_OPT_DEFER_CALLBACKS | (closeOnFree ? BEV_OPT_CLOSE_ON_FREE : 0));
   if (!bev) return nullptr;
   BevRec* r = Register(b, bev, fd, closeOnFree);
+  ApplyMaxIo(r, kDefaultMaxRead, kDefaultMaxWrite);
   if (enable) bufferevent_enable(bev, static_cast<short>(enable));
   return r;
 }
@@ -632,6 +715,18 @@ static Napi::Value BevSetTimeouts(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// [readMs, writeMs] as libevent holds them (0: none). libevent 2.1 has no getter; the fields
+// are in its public bufferevent_struct.h, read here and nowhere written.
+static Napi::Value BevGetTimeouts(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  auto ms = [](const struct timeval& tv) { return tv.tv_sec * 1000.0 + tv.tv_usec / 1000.0; };
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, ms(r->bev->timeout_read));
+  out.Set(1u, ms(r->bev->timeout_write));
+  return out;
+}
+
 static bool Writable(napi_env env, BevRec* r) {
   if (r->ending || r->ended) {
     ThrowError(env, "ERR_STREAM_WRITE_AFTER_END", "write after end()");
@@ -762,6 +857,33 @@ static Napi::Value BevUnrelay(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// bevSetMaxIo(h, maxRead, maxWrite): bytes per readable / writable event; 0 keeps that one.
+static Napi::Value BevSetMaxIo(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  int64_t rd, wr;
+  if (!r || !ArgInt(info, 1, "maxSingleRead", 0, INT32_MAX, &rd) || !ArgInt(info, 2, "maxSingleWrite", 0, INT32_MAX, &wr))
+    return Napi::Value();
+  if ((rd && rd < 1024) || (wr && wr < 1024)) {
+    ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "maxSingleRead and maxSingleWrite are at least 1024 bytes (0 keeps the current one)");
+    return Napi::Value();
+  }
+  if (r->isPair) {
+    ThrowError(info.Env(), "ERR_INVALID_ARG_VALUE", "pairs move whole buffers: maxSingleRead/maxSingleWrite apply to sockets only");
+    return Napi::Value();
+  }
+  ApplyMaxIo(r, rd ? static_cast<size_t>(rd) : r->maxRead, wr ? static_cast<size_t>(wr) : r->maxWrite);
+  return info.Env().Undefined();
+}
+
+static Napi::Value BevGetMaxIo(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, static_cast<double>(r->maxRead));
+  out.Set(1u, static_cast<double>(r->maxWrite));
+  return out;
+}
+
 // ---- rate limits
 
 static struct ev_token_bucket_cfg* ArgRateCfg(const Napi::CallbackInfo& info, size_t i) {
@@ -806,7 +928,20 @@ static Napi::Value BevSetRateLimit(const Napi::CallbackInfo& info) {
   }
   if (r->rate) ev_token_bucket_cfg_free(r->rate);
   r->rate = cfg;
+  for (int k = 0; k < 5; k++) r->rateArgs[k] = cfg && info[1 + k].IsNumber() ? info[1 + k].As<Napi::Number>().DoubleValue() : 0;
   return info.Env().Undefined();
+}
+
+// [readRate, readBurst, writeRate, writeBurst, tickMs], or null: the limit libevent applies
+// (its cfg pointer is checked to be still ours).
+static Napi::Value BevGetRateLimit(const Napi::CallbackInfo& info) {
+  BevRec* r = ArgBev(info, 0);
+  if (!r) return Napi::Value();
+  const struct ev_token_bucket_cfg* live = r->isPair ? nullptr : bufferevent_get_token_bucket_cfg(r->bev);
+  if (!live || live != r->rate) return info.Env().Null();
+  Napi::Array out = Napi::Array::New(info.Env(), 5);
+  for (uint32_t k = 0; k < 5; k++) out.Set(k, r->rateArgs[k]);
+  return out;
 }
 
 static GroupRec* ArgGroup(const Napi::CallbackInfo& info, size_t i) {
@@ -949,6 +1084,10 @@ void InitBuffered(Napi::Env env, Napi::Object exports) {
   o.Set("bevRelay", Napi::Function::New(env, BevRelay));
   o.Set("bevUnrelay", Napi::Function::New(env, BevUnrelay));
   o.Set("bevSetRateLimit", Napi::Function::New(env, BevSetRateLimit));
+  o.Set("bevSetMaxIo", Napi::Function::New(env, BevSetMaxIo));
+  o.Set("bevGetTimeouts", Napi::Function::New(env, BevGetTimeouts));
+  o.Set("bevGetRateLimit", Napi::Function::New(env, BevGetRateLimit));
+  o.Set("bevGetMaxIo", Napi::Function::New(env, BevGetMaxIo));
   o.Set("groupNew", Napi::Function::New(env, GroupNew));
   o.Set("groupAdd", Napi::Function::New(env, GroupAdd));
   o.Set("groupRemove", Napi::Function::New(env, GroupRemove));

@@ -208,11 +208,12 @@ static Napi::Value LisInfo(const Napi::CallbackInfo& info) {
     if (ss.ss_family == AF_INET) port = ntohs(reinterpret_cast<struct sockaddr_in*>(&ss)->sin_port);
     else if (ss.ss_family == AF_INET6) port = ntohs(reinterpret_cast<struct sockaddr_in6*>(&ss)->sin6_port);
   }
-  Napi::Array out = Napi::Array::New(info.Env(), 4);
+  Napi::Array out = Napi::Array::New(info.Env(), 5);
   out.Set(0u, l->fd);
   out.Set(1u, port);
   out.Set(2u, static_cast<double>(l->acceptErrors));
   out.Set(3u, l->backingOff);
+  out.Set(4u, l->userEnabled);
   return out;
 }
 

@@ -1,9 +1,11 @@
 /* The C side of the buffered-connection benchmarks, on libevent bufferevents directly:
  *   buffered echo PORT                 echo server (the C baseline)
  *   buffered proxy PORT UPSTREAM       relay in le-proxy's shape (the C baseline for proxies)
+ *   buffered sink PORT                 plain epoll echo with large reads (the proxies' upstream)
  *   buffered load PORT CONNS SIZE SECS ping-pong load: CONNS connections each send SIZE bytes
  *                                      and wait for them back; prints one JSON line
  *   buffered stream PORT BYTES         one connection sends BYTES and reads them back; JSON line
+ * The clients and the sink use plain sockets, not bufferevents (see below).
  * Servers print "port N" on stdout once listening. Every socket has TCP_NODELAY.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -18,8 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RELAY_HIGH (512 * 1024)
 #define RELAY_LOW (256 * 1024)
@@ -151,48 +157,44 @@ static int serve(int port, evconnlistener_cb cb) {
   return 0;
 }
 
-/* ---- ping-pong load */
+/* ---- clients and the proxies' upstream: plain nonblocking sockets and epoll, large reads.
+ * They are not what is measured; they must cost the machine as little as possible so that the
+ * server or proxy under test is the limit (a client on bufferevents would itself read 4 KiB per
+ * loop pass, libevent 2.1's EVBUFFER_MAX_READ). */
+
+#define IO_CHUNK (256 * 1024)
+
+static int connect_to(int port) {
+  struct sockaddr_in sin = loopback(port);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+    perror("connect");
+    exit(1);
+  }
+  nodelay(fd);
+  evutil_make_socket_nonblocking(fd);
+  return fd;
+}
 
 struct conn {
-  struct bufferevent *bev;
-  size_t got;
+  int fd;
+  size_t sent, got;
   double sent_at;
 };
 
 static size_t msg_size;
 static char *msg;
-static double measure_from, measure_until;
-static unsigned long long msgs;
 static double *lat;
 static size_t nlat, caplat;
 
-static void load_send(struct conn *c) {
-  c->got = 0;
-  c->sent_at = now_s();
-  bufferevent_write(c->bev, msg, msg_size);
-}
-
-static void load_read(struct bufferevent *bev, void *arg) {
-  struct conn *c = arg;
-  struct evbuffer *in = bufferevent_get_input(bev);
-  size_t n = evbuffer_get_length(in);
-  evbuffer_drain(in, n);
-  c->got += n;
-  if (c->got < msg_size) return;
-  double t = now_s();
-  if (t >= measure_from && t < measure_until) {
-    msgs++;
-    if (nlat == caplat) {
-      caplat = caplat ? caplat * 2 : 1 << 16;
-      lat = realloc(lat, caplat * sizeof *lat);
-    }
-    lat[nlat++] = (t - c->sent_at) * 1e6;
+/* Queues the rest of this connection's message; false when the socket is full. */
+static int load_push(struct conn *c) {
+  while (c->sent < msg_size) {
+    ssize_t n = write(c->fd, msg + c->sent, msg_size - c->sent);
+    if (n < 0) return 0;
+    c->sent += (size_t)n;
   }
-  if (t >= measure_until) {
-    event_base_loopbreak(base);
-    return;
-  }
-  load_send(c);
+  return 1;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -204,23 +206,56 @@ static int load(int port, int conns, size_t size, double secs) {
   msg_size = size;
   msg = malloc(size);
   memset(msg, 'x', size);
+  char *sink = malloc(IO_CHUNK);
   struct conn *cs = calloc((size_t)conns, sizeof *cs);
-  struct sockaddr_in sin = loopback(port);
+  int ep = epoll_create1(0);
   for (int i = 0; i < conns; i++) {
-    cs[i].bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bufferevent_socket_connect(cs[i].bev, (struct sockaddr *)&sin, sizeof sin) < 0) {
-      perror("connect");
-      return 1;
-    }
-    nodelay(bufferevent_getfd(cs[i].bev));
-    bufferevent_setcb(cs[i].bev, load_read, NULL, NULL, &cs[i]);
-    bufferevent_enable(cs[i].bev, EV_READ | EV_WRITE);
+    cs[i].fd = connect_to(port);
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
   }
   double t0 = now_s();
-  measure_from = t0 + 0.5; /* warm-up: connections settle, JIT of a JS server warms */
-  measure_until = measure_from + secs;
-  for (int i = 0; i < conns; i++) load_send(&cs[i]);
-  event_base_dispatch(base);
+  double measure_from = t0 + 0.5; /* warm-up: connections settle, a JS server's JIT warms */
+  double measure_until = measure_from + secs;
+  unsigned long long msgs = 0;
+  for (int i = 0; i < conns; i++) {
+    cs[i].sent_at = now_s();
+    load_push(&cs[i]);
+  }
+  struct epoll_event evs[256];
+  for (;;) {
+    int n = epoll_wait(ep, evs, 256, 1000);
+    if (n < 0) continue;
+    if (n == 0) {
+      fprintf(stderr, "load: no reply for 1 s\n");
+      return 1;
+    }
+    double t = now_s();
+    for (int k = 0; k < n; k++) {
+      struct conn *c = evs[k].data.ptr;
+      ssize_t r;
+      while ((r = read(c->fd, sink, IO_CHUNK)) > 0) c->got += (size_t)r;
+      if (r == 0) {
+        fprintf(stderr, "load: the server closed a connection\n");
+        return 1;
+      }
+      if (c->sent < msg_size) load_push(c); /* a message larger than the socket buffer */
+      if (c->got < msg_size) continue;
+      if (t >= measure_from && t < measure_until) {
+        msgs++;
+        if (nlat == caplat) {
+          caplat = caplat ? caplat * 2 : 1 << 16;
+          lat = realloc(lat, caplat * sizeof *lat);
+        }
+        lat[nlat++] = (t - c->sent_at) * 1e6;
+      }
+      c->got -= msg_size;
+      c->sent = 0;
+      c->sent_at = t;
+      load_push(c);
+    }
+    if (t >= measure_until) break;
+  }
   qsort(lat, nlat, sizeof *lat, cmp_double);
   double p50 = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[(size_t)(nlat * 0.99)] : 0;
   printf("{\"conns\":%d,\"size\":%zu,\"seconds\":%.3f,\"msgs\":%llu,\"bytesPerSec\":%.0f,\"p50us\":%.1f,\"p99us\":%.1f}\n", conns,
@@ -228,49 +263,106 @@ static int load(int port, int conns, size_t size, double secs) {
   return 0;
 }
 
-/* ---- one-connection stream */
-
-static size_t stream_total, stream_sent, stream_got;
-static double stream_t0;
-
-static void stream_fill(struct bufferevent *bev, void *arg) {
-  (void)arg;
-  static char chunk[65536];
-  struct evbuffer *out = bufferevent_get_output(bev);
-  while (stream_sent < stream_total && evbuffer_get_length(out) < RELAY_HIGH) {
-    size_t n = stream_total - stream_sent < sizeof chunk ? stream_total - stream_sent : sizeof chunk;
-    evbuffer_add(out, chunk, n);
-    stream_sent += n;
-  }
-}
-
-static void stream_read(struct bufferevent *bev, void *arg) {
-  (void)arg;
-  struct evbuffer *in = bufferevent_get_input(bev);
-  size_t n = evbuffer_get_length(in);
-  evbuffer_drain(in, n);
-  stream_got += n;
-  if (stream_got >= stream_total) event_base_loopbreak(base);
-}
-
+/* One connection sends BYTES and reads them back, both at once. */
 static int stream(int port, size_t bytes) {
-  stream_total = bytes;
-  struct sockaddr_in sin = loopback(port);
-  struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-  if (bufferevent_socket_connect(bev, (struct sockaddr *)&sin, sizeof sin) < 0) {
-    perror("connect");
-    return 1;
+  static char out[IO_CHUNK], in[IO_CHUNK];
+  int fd = connect_to(port);
+  size_t sent = 0, got = 0;
+  double t0 = now_s();
+  while (got < bytes) {
+    struct pollfd p = {.fd = fd, .events = POLLIN | (sent < bytes ? POLLOUT : 0)};
+    if (poll(&p, 1, 5000) <= 0) {
+      fprintf(stderr, "stream: stalled at %zu of %zu bytes back\n", got, bytes);
+      return 1;
+    }
+    if (p.revents & POLLOUT) {
+      size_t want = bytes - sent < sizeof out ? bytes - sent : sizeof out;
+      ssize_t n = write(fd, out, want);
+      if (n > 0) sent += (size_t)n;
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n;
+      while ((n = read(fd, in, sizeof in)) > 0) got += (size_t)n;
+      if (n == 0 && got < bytes) {
+        fprintf(stderr, "stream: closed at %zu of %zu bytes back\n", got, bytes);
+        return 1;
+      }
+    }
   }
-  nodelay(bufferevent_getfd(bev));
-  bufferevent_setwatermark(bev, EV_WRITE, RELAY_LOW, 0);
-  bufferevent_setcb(bev, stream_read, stream_fill, NULL, NULL);
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
-  stream_t0 = now_s();
-  stream_fill(bev, NULL);
-  event_base_dispatch(base);
-  double s = now_s() - stream_t0;
+  double s = now_s() - t0;
+  close(fd);
   printf("{\"bytes\":%zu,\"seconds\":%.4f,\"bytesPerSec\":%.0f}\n", bytes, s, bytes / s);
   return 0;
+}
+
+/* The proxies' upstream: echo with plain epoll and large reads (level-triggered; a connection
+ * whose echo is blocked waits for EPOLLOUT with its unsent bytes). */
+struct sink_conn {
+  int fd;
+  char *buf;
+  size_t len, off;
+};
+
+static int sink_echo(int port) {
+  struct sockaddr_in sin = loopback(port);
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(lfd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(lfd, 511) != 0) {
+    perror("listen");
+    return 1;
+  }
+  struct sockaddr_in got;
+  socklen_t gl = sizeof got;
+  getsockname(lfd, (struct sockaddr *)&got, &gl);
+  printf("port %d\n", ntohs(got.sin_port));
+  fflush(stdout);
+  int ep = epoll_create1(0);
+  struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
+  struct epoll_event evs[64];
+  for (;;) {
+    int n = epoll_wait(ep, evs, 64, -1);
+    for (int k = 0; k < n; k++) {
+      struct sink_conn *c = evs[k].data.ptr;
+      if (!c) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) continue;
+        nodelay(fd);
+        evutil_make_socket_nonblocking(fd);
+        c = calloc(1, sizeof *c);
+        c->fd = fd;
+        c->buf = malloc(IO_CHUNK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        continue;
+      }
+      int closed = 0;
+      for (;;) {
+        if (c->off < c->len) {
+          ssize_t w = write(c->fd, c->buf + c->off, c->len - c->off);
+          if (w < 0) break;
+          c->off += (size_t)w;
+          if (c->off < c->len) break;
+        }
+        ssize_t r = read(c->fd, c->buf, IO_CHUNK);
+        if (r <= 0) {
+          closed = r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+          break;
+        }
+        c->len = (size_t)r;
+        c->off = 0;
+      }
+      if (closed) {
+        close(c->fd);
+        free(c->buf);
+        free(c);
+        continue;
+      }
+      struct epoll_event ev = {.events = c->off < c->len ? EPOLLOUT : EPOLLIN, .data.ptr = c};
+      epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+    }
+  }
 }
 
 int main(int argc, char **argv) {
@@ -283,6 +375,7 @@ int main(int argc, char **argv) {
   }
   if (argc >= 6 && !strcmp(argv[1], "load")) return load(atoi(argv[2]), atoi(argv[3]), (size_t)atol(argv[4]), atof(argv[5]));
   if (argc >= 4 && !strcmp(argv[1], "stream")) return stream(atoi(argv[2]), (size_t)atol(argv[3]));
-  fprintf(stderr, "usage: buffered echo PORT | proxy PORT UPSTREAM | load PORT CONNS SIZE SECS | stream PORT BYTES\n");
+  if (argc >= 3 && !strcmp(argv[1], "sink")) return sink_echo(atoi(argv[2]));
+  fprintf(stderr, "usage: buffered echo PORT | proxy PORT UPSTREAM | sink PORT | load PORT CONNS SIZE SECS | stream PORT BYTES\n");
   return 2;
 }

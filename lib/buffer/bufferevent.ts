@@ -61,14 +61,26 @@ export interface BufferEventOptions extends BufferEventCallbacks {
   enable?: number;
 }
 
+/** Bytes moved per readable / writable event (sockets only). */
+export interface IoSizeOptions {
+  /**
+   * Most bytes read per readable event (default 64 KiB, as Node reads). libevent 2.1 itself
+   * stops at 4096; the binding reads on up to this in the same pass. Rate-limited bufferevents
+   * keep libevent's own reads (the limit is charged there).
+   */
+  maxSingleRead?: number;
+  /** Most bytes written per writable event (default 64 KiB; libevent's default is 16 KiB). */
+  maxSingleWrite?: number;
+}
+
 /** Options of base.bufferevent(fd). */
-export interface SocketOptions extends BufferEventOptions {
+export interface SocketOptions extends BufferEventOptions, IoSizeOptions {
   /** The bufferevent closes the fd when freed (default true); then nobody else may close it. */
   closeOnFree?: boolean;
 }
 
 /** Options of base.connect(). */
-export interface ConnectOptions extends BufferEventOptions {
+export interface ConnectOptions extends BufferEventOptions, IoSizeOptions {
   /** TCP_NODELAY (default false, as in Node). */
   noDelay?: boolean;
 }
@@ -325,6 +337,53 @@ export class BufferEvent implements Disposable {
     this.#check();
     native.bevSetTimeouts(this.#handle, readMs, writeMs);
     return this;
+  }
+
+  /**
+   * Bytes per readable / writable event (libevent's bufferevent_set_max_single_read/write,
+   * plus the binding's reading on past libevent 2.1's 4096-byte reads). Sockets only; at least
+   * 1024 each; 0 or absent keeps that one.
+   *
+   * @param sizes - `maxSingleRead` and/or `maxSingleWrite` in bytes
+   * @returns this bufferevent
+   * @throws RangeError ERR_OUT_OF_RANGE; Error ERR_INVALID_ARG_VALUE (a pair), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED; TypeError ERR_INVALID_ARG_TYPE
+   */
+  setMaxSingle(sizes: IoSizeOptions): this {
+    this.#check();
+    if (typeof sizes !== 'object' || sizes === null) throw typeError('ERR_INVALID_ARG_TYPE', 'setMaxSingle takes { maxSingleRead, maxSingleWrite }');
+    native.bevSetMaxIo(this.#handle, sizes.maxSingleRead ?? 0, sizes.maxSingleWrite ?? 0);
+    return this;
+  }
+
+  /** Most bytes read per readable event (see setMaxSingle). */
+  get maxSingleRead(): number {
+    this.#check();
+    return native.bevGetMaxIo(this.#handle)[0];
+  }
+
+  /** Most bytes written per writable event (see setMaxSingle). */
+  get maxSingleWrite(): number {
+    this.#check();
+    return native.bevGetMaxIo(this.#handle)[1];
+  }
+
+  /** The timeouts libevent holds, in ms (0: none). */
+  get timeouts(): {
+    /** Read timeout in ms (0: none). */
+    readMs: number;
+    /** Write timeout in ms (0: none). */
+    writeMs: number;
+  } {
+    this.#check();
+    const [readMs, writeMs] = native.bevGetTimeouts(this.#handle);
+    return { readMs, writeMs };
+  }
+
+  /** The rate limit libevent applies to this bufferevent (not a group's), or null. */
+  get rateLimit(): Required<RateLimit> | null {
+    this.#check();
+    const v = native.bevGetRateLimit(this.#handle);
+    return v && { readRate: v[0], readBurst: v[1], writeRate: v[2], writeBurst: v[3], tickMs: v[4] };
   }
 
   /**

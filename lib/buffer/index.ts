@@ -12,6 +12,7 @@ import {
   type BufferEventOptions,
   checkEnable,
   type ConnectOptions,
+  type IoSizeOptions,
   MAKE_BEV,
   bufferEventOf,
   liveBufferEvents,
@@ -30,6 +31,7 @@ export {
   type BufferEventOptions,
   type ConnectOptions,
   FLUSH,
+  type IoSizeOptions,
   type RateLimit,
   type RelayOptions,
   type SocketOptions,
@@ -109,9 +111,10 @@ declare module '../loop/base.js' {
   }
 }
 
-function withCallbacks(bev: BufferEvent, options: BufferEventOptions): BufferEvent {
+function withCallbacks(bev: BufferEvent, options: BufferEventOptions & IoSizeOptions): BufferEvent {
   try {
     bev.setCallbacks({ read: options.read, write: options.write, event: options.event });
+    if (options.maxSingleRead !== undefined || options.maxSingleWrite !== undefined) bev.setMaxSingle(options);
   } catch (err) {
     bev.free();
     throw err;

@@ -146,6 +146,12 @@ export class Listener implements Disposable {
     return this;
   }
 
+  /** Whether accepting is on as asked (enable()/disable()); an EMFILE back-off does not change it. */
+  get enabled(): boolean {
+    this.#check();
+    return native.lisInfo(this.#handle)[4];
+  }
+
   /** Accept errors seen so far. */
   get acceptErrors(): number {
     this.#check();

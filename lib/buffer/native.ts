@@ -41,6 +41,10 @@ export interface NativeBuffered {
   bevInfo(h: number): [fd: number, input: number, output: number, relayed: number, ending: boolean];
   bevRelay(src: number, dst: number, high: number, low: number, endOnEof: boolean): void;
   bevUnrelay(src: number): void;
+  bevSetMaxIo(h: number, maxRead: number, maxWrite: number): void;
+  bevGetMaxIo(h: number): [number, number];
+  bevGetTimeouts(h: number): [number, number];
+  bevGetRateLimit(h: number): [number, number, number, number, number] | null;
   bevSetRateLimit(h: number, ...cfg: [] | [number, number, number, number, number]): void;
   groupNew(base: number, readRate: number, readBurst: number, writeRate: number, writeBurst: number, tickMs: number): number;
   groupAdd(group: number, bev: number): void;
@@ -62,7 +66,7 @@ export interface NativeBuffered {
   lisEnable(h: number): void;
   lisDisable(h: number): void;
   lisFree(h: number): void;
-  lisInfo(h: number): [fd: number, port: number, errors: number, backingOff: boolean];
+  lisInfo(h: number): [fd: number, port: number, errors: number, backingOff: boolean, enabled: boolean];
 }
 
 export const native = (binding as unknown as { buffered: NativeBuffered }).buffered;

@@ -5,6 +5,7 @@ import type { DeliveryPolicy, Mainloop } from '../mainloop/index.js';
 import { defineMessage } from '../pubsub/index.js';
 import { defineSubsystem, type SubsystemDef } from '../subsys/index.js';
 import { describeThrown, UpdateError } from './errors.js';
+import type { Handler } from './rebind-buffered.js';
 
 /** The libevent API handed to versions (CommonJS versions cannot import this ESM package on Node 20). */
 export const versionLib = Object.freeze({
@@ -92,14 +93,24 @@ export interface VersionContext {
    */
   retire(key: string): void;
   /**
-   * Registers callbacks by name: on update, live events running the old version's handler of a
-   * name are rebound to this version's handler of that name (or of its `renames` entry).
+   * Registers callbacks by name: on update, live events, bufferevents and listeners running the
+   * old version's handler of a name are rebound to this version's handler of that name (or of
+   * its `renames` entry).
    *
-   * @param handlers - name → callback
+   * @param handlers - name → event callback (an untyped parameter is typed from context)
    * @returns the same object
    * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
    */
   handlers<H extends Record<string, Callback>>(handlers: H): H;
+  /**
+   * The same, for a set that also names bufferevent read/write/event and listener accept/error
+   * callbacks (annotate their parameters).
+   *
+   * @param handlers - name → callback (event, bufferevent read/write/event, listener accept/error)
+   * @returns the same object
+   * @throws UpdateError ERR_HANDLER (not a function, or a name registered twice), ERR_VERSION_RETIRED
+   */
+  handlers<H extends Record<string, Handler>>(handlers: H): H;
   /**
    * An explicit update point: a pending update happens here (from inside a callback, the stack
    * unwinds to the host loop first with an {@link UpdateUnwind}).
@@ -234,14 +245,30 @@ export class UpdateContext implements VersionContext {
     this.retired.add(key);
   }
 
-  /** {@inheritDoc VersionContext.handlers} */
-  handlers<H extends Record<string, Callback>>(handlers: H): H {
+  // Two overloads: event callbacks alone keep their parameters typed from context (an untyped
+  // `ev` is an Event); a set with buffered callbacks takes the wider Handler union.
+  /**
+   * Registers event callbacks by name (see VersionContext.handlers).
+   *
+   * @param handlers - name → event callback
+   * @returns the same object
+   */
+  handlers<H extends Record<string, Callback>>(handlers: H): H;
+  /**
+   * Registers event, bufferevent and listener callbacks by name (see VersionContext.handlers).
+   *
+   * @param handlers - name → callback
+   * @returns the same object
+   */
+  handlers<H extends Record<string, Handler>>(handlers: H): H;
+  handlers<H extends Record<string, Handler>>(handlers: H): H {
     this.#live();
     for (const [name, fn] of Object.entries(handlers)) {
       if (typeof fn !== 'function') throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is not a function`);
       if (this.handlerByName.has(name)) throw new UpdateError('ERR_HANDLER', 'init', `handler '${name}' is registered twice`);
-      this.handlerByName.set(name, fn);
-      this.nameOfHandler.set(fn, name);
+      // Kept by identity only: what a handler is bound to (event, bufferevent, listener) picks its type.
+      this.handlerByName.set(name, fn as Callback);
+      this.nameOfHandler.set(fn as Callback, name);
     }
     return handlers;
   }

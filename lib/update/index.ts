@@ -13,4 +13,5 @@ export { checkControlDir, ControlServer, type ControlServerOptions, controlSocke
 export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
 export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type VersionModule } from './host.js';
 export { defineVersion } from './define.js';
+export type { BufferEventDataHandler, BufferEventEventHandler, Handler, ListenerErrorHandler } from './rebind-buffered.js';
 export { type LoadedModule, loadVersionModule } from './loader.js';

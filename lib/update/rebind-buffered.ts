@@ -4,11 +4,31 @@
 // watermarks, timeouts, enabled bits and rate limits unchanged. Like events, every callback
 // must be a handler the old version named with ctx.handlers(), and the new version must
 // provide that name (or its rename); otherwise the update is refused before anything changes.
-import { type BufferEvent, type BufferEventCallbacks, type Listener, liveBuffered } from '../buffer/index.js';
-import type { EventBase } from '../loop/index.js';
+import {
+  type AcceptCallback,
+  type BufferEvent,
+  type BufferEventCallbacks,
+  type Listener,
+  type ListenOptions,
+  liveBuffered,
+  type RawAcceptCallback,
+} from '../buffer/index.js';
+import type { Callback, EventBase } from '../loop/index.js';
 import type { UpdateContext } from './context.js';
 import { UpdateError } from './errors.js';
 import type { Running, Strategy, VersionModule } from './types.js';
+
+/** A bufferevent's read or write callback. */
+export type BufferEventDataHandler = NonNullable<BufferEventCallbacks['read']>;
+/** A bufferevent's event callback (CONNECTED, EOF, ERROR, TIMEOUT; `err` with ERROR). */
+export type BufferEventEventHandler = NonNullable<BufferEventCallbacks['event']>;
+/** A listener's error callback (EMFILE, ENFILE, ...). */
+export type ListenerErrorHandler = NonNullable<ListenOptions['error']>;
+/**
+ * Everything ctx.handlers() may name, so that a live update can rebind it: event callbacks,
+ * bufferevent read/write/event callbacks, and listener accept/error callbacks.
+ */
+export type Handler = Callback | BufferEventDataHandler | BufferEventEventHandler | AcceptCallback | RawAcceptCallback | ListenerErrorHandler;
 
 /** The live bufferevents and listeners before prepare (what to rebind, what a rollback keeps). */
 export interface BufferedSnapshot {

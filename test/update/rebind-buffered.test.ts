@@ -1,7 +1,7 @@
 // Live update of a bufferevent service: bufferevents and listeners are rebound to the new
 // version's handlers by name, with bytes waiting in both their input and output buffers, and
-// their watermarks, timeouts and enabled bits unchanged. An update that would leave one on a
-// missing or unnamed handler is refused before anything changes.
+// their watermarks, timeouts, enabled bits and rate limits unchanged. An update that would
+// leave one on a missing or unnamed handler is refused before anything changes.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -60,15 +60,35 @@ function client(host: UpdateHost, port: number) {
   };
 }
 
+/** Everything about a bufferevent that an update must leave as it was (libevent's own state). */
+function settingsOf(bev: BufferEvent) {
+  return {
+    fd: bev.fd,
+    handle: bev._handle,
+    enabled: bev.enabled,
+    paused: bev.paused,
+    readWatermark: bev.getWatermark(EV.READ),
+    writeWatermark: bev.getWatermark(EV.WRITE),
+    timeouts: bev.timeouts,
+    rateLimit: bev.rateLimit,
+    maxSingle: [bev.maxSingleRead, bev.maxSingleWrite],
+  };
+}
+
+function listenerState(l: Listener) {
+  return { fd: l.fd, port: l.port, handle: l._handle, enabled: l.enabled, backingOff: l.backingOff, freed: l.freed };
+}
+
 const lines = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `line-${from + i}-${'x'.repeat(40)}`);
 
 describe.each(['epoll', 'poll', 'select'])('bufferevent live update (%s)', (method) => {
   it('mid-transfer, with bytes in both buffers: nothing lost, settings kept, new handlers run', async () => {
     const { base, host, reports, conns, listener } = await start(method);
     const c = client(host, listener.port);
+    let late: ReturnType<typeof client> | undefined;
     const first = lines(0, 3000);
     c.send(first.join('\n') + '\npartial-'); // the tail has no end of line yet
-    let seen: { input: number; output: number; enabled: number; wm: unknown; fd: number; handle: number } | undefined;
+    let seen: { input: number; output: number; settings: unknown; listener: unknown } | undefined;
     // Wait until the server holds the partial line in its input and replies in its output
     // (its write rate limit keeps them there), then update from a callback, as a control
     // socket would.
@@ -77,7 +97,7 @@ describe.each(['epoll', 'poll', 'select'])('bufferevent live update (%s)', (meth
         () => {
           const bev = conns[0];
           if (!bev || seen || bev.input.length === 0 || bev.output.length < 8192) return;
-          seen = { input: bev.input.length, output: bev.output.length, enabled: bev.enabled, wm: bev.getWatermark(EV.READ), fd: bev.fd, handle: bev._handle };
+          seen = { input: bev.input.length, output: bev.output.length, settings: settingsOf(bev), listener: listenerState(listener) };
           void host.requestUpdate('v2.cjs');
         },
         { persist: true },
@@ -90,8 +110,17 @@ describe.each(['epoll', 'poll', 'select'])('bufferevent live update (%s)', (meth
         () => {
           if (reports.length === 1 && !c.text().includes('tail-done')) {
             const bev = conns[0]!;
-            // Settings survived, on the same native bufferevent.
-            expect([bev.fd, bev._handle, bev.enabled, bev.getWatermark(EV.READ)]).toEqual([seen!.fd, seen!.handle, seen!.enabled, seen!.wm]);
+            // Settings survived, on the same native bufferevent and listener.
+            expect(settingsOf(bev)).toEqual(seen!.settings);
+            expect(listenerState(listener)).toEqual(seen!.listener);
+            // Both run the new version's handlers now.
+            const ctx = host.context!;
+            expect(ctx.version).toBe('v2');
+            expect([bev.callbacks.read, bev.callbacks.event]).toEqual([ctx.handlerByName.get('onText'), ctx.handlerByName.get('onEvent')]); // onLine was renamed
+            expect(listener.onAccept).toBe(ctx.handlerByName.get('onAccept'));
+            late = client(host, listener.port); // accepted by v2's onAccept
+            late.reading(true);
+            late.send('late-client\n');
             c.send('tail-done\n' + lines(3000, 3100).join('\n') + '\n');
             finisher.free();
           }
@@ -103,7 +132,7 @@ describe.each(['epoll', 'poll', 'select'])('bufferevent live update (%s)', (meth
     const stop = host.own(
       base.timer(
         () => {
-          if (c.text().includes('line-3099-')) base.loopexit(0);
+          if (c.text().includes('line-3099-') && late?.text().includes('\n')) base.loopexit(0);
         },
         { persist: true },
       ),
@@ -129,6 +158,10 @@ describe.each(['epoll', 'poll', 'select'])('bufferevent live update (%s)', (meth
     expect(versions.slice(0, firstV2).every((v) => v === 'v1')).toBe(true);
     expect(versions.slice(firstV2).every((v) => v === 'v2')).toBe(true);
     expect(replies[first.length]).toBe('v2:partial-tail-done'); // the partial line finished under v2
+    expect(late!.text()).toBe('v2:late-client\n');
+    expect(conns.length).toBe(2);
+    expect(settingsOf(conns[1]!)).toMatchObject({ timeouts: { readMs: 60_000, writeMs: 60_000 } }); // v2's accept set it up
+    late!.close();
     c.close();
     base.free();
   });

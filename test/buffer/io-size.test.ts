@@ -1,0 +1,101 @@
+// Bytes per readable event: libevent 2.1 reads at most 4096 (EVBUFFER_MAX_READ) whatever
+// bufferevent_set_max_single_read says; the binding reads on in the same pass up to
+// maxSingleRead, but never past the read high watermark, never for a rate-limited bufferevent
+// (its bucket is charged by libevent's own read), and leaves EOF to libevent.
+import { describe, expect, it } from 'vitest';
+
+import { BEV, type BufferEvent, EV, EventBase, io } from '../../lib/index.js';
+import { expectCode, loopUntil, methods, pattern } from './helpers.js';
+
+describe.each(methods)('bytes per read and write (%s)', (method) => {
+  /**
+   * Queues `n` bytes towards a receiver that is not reading yet, then lets it read: returns
+   * the input length seen by each read callback and the bytes received.
+   */
+  function transfer(n: number, setup: (rx: BufferEvent) => void, endAfter = false) {
+    const base = new EventBase({ method });
+    const [fa, fb] = io.socketpair();
+    const tx = base.bufferevent(fa, { enable: EV.WRITE });
+    const chunks: number[] = [];
+    const got: Buffer[] = [];
+    const events: number[] = [];
+    const rx = base.bufferevent(fb, {
+      enable: 0,
+      read: (b) => {
+        chunks.push(b.input.length);
+        got.push(b.input.remove(b.input.length));
+      },
+      event: (_b, what) => events.push(what),
+    });
+    setup(rx);
+    const data = pattern(n, 3);
+    tx.write(data);
+    if (endAfter) tx.end();
+    // Let the sender fill the socket buffer before the receiver reads at all.
+    loopUntil(base, () => tx.output.length < n);
+    for (let i = 0; i < 20; i++) base.loop(1 /* EVLOOP.ONCE */ | 2 /* NONBLOCK */);
+    rx.enable(EV.READ);
+    loopUntil(base, () => Buffer.concat(got).length >= n && (!endAfter || events.length > 0));
+    const ok = Buffer.concat(got).equals(data);
+    tx.free();
+    rx.free();
+    base.free();
+    return { chunks, ok, events };
+  }
+
+  it('reads past 4096 bytes per readable event, up to maxSingleRead (64 KiB by default), exactly', () => {
+    const r = transfer(300_000, () => {});
+    expect(r.ok).toBe(true);
+    expect(Math.max(...r.chunks)).toBeGreaterThan(4096);
+    expect(Math.max(...r.chunks)).toBeLessThanOrEqual(65536);
+  });
+
+  it('maxSingleRead caps each read; the getters say what is set', () => {
+    let seen: number[] = [];
+    const r = transfer(200_000, (rx) => {
+      expect([rx.maxSingleRead, rx.maxSingleWrite]).toEqual([65536, 65536]);
+      rx.setMaxSingle({ maxSingleRead: 16384 });
+      seen = [rx.maxSingleRead, rx.maxSingleWrite];
+    });
+    expect(seen).toEqual([16384, 65536]);
+    expect(r.ok).toBe(true);
+    expect(Math.max(...r.chunks)).toBeGreaterThan(4096);
+    expect(Math.max(...r.chunks)).toBeLessThanOrEqual(16384);
+  });
+
+  it('never reads past the read high watermark', () => {
+    const r = transfer(200_000, (rx) => rx.setWatermark(EV.READ, 0, 10_000));
+    expect(r.ok).toBe(true);
+    expect(Math.max(...r.chunks)).toBeLessThanOrEqual(10_000);
+  });
+
+  it('a rate-limited bufferevent keeps libevent’s own reads (its bucket is charged there)', () => {
+    const r = transfer(100_000, (rx) => rx.setRateLimit({ readRate: 1 << 24, writeRate: 1 << 24, tickMs: 10 }));
+    expect(r.ok).toBe(true);
+    expect(Math.max(...r.chunks)).toBeLessThanOrEqual(4096);
+  });
+
+  it('data then EOF: every byte, then one READING|EOF', () => {
+    const r = transfer(150_000, () => {}, true);
+    expect(r.ok).toBe(true);
+    expect(r.events).toEqual([BEV.READING | BEV.EOF]);
+  });
+
+  it('setMaxSingle validates in the addon and refuses pairs', () => {
+    const base = new EventBase({ method });
+    const [fa, fb] = io.socketpair();
+    const a = base.bufferevent(fa);
+    expectCode(() => a.setMaxSingle({ maxSingleRead: 100 }), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => a.setMaxSingle({ maxSingleWrite: -1 }), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => a.setMaxSingle({ maxSingleRead: 1.5e3 + 0.5 }), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => a.setMaxSingle(null as never), TypeError, 'ERR_INVALID_ARG_TYPE');
+    a.setMaxSingle({ maxSingleWrite: 1 << 20 });
+    expect([a.maxSingleRead, a.maxSingleWrite]).toEqual([65536, 1 << 20]);
+    const [p, q] = base.bufferevent.pair();
+    expectCode(() => p.setMaxSingle({ maxSingleRead: 8192 }), Error, 'ERR_INVALID_ARG_VALUE');
+    const c = base.bufferevent(fb, { maxSingleRead: 8192, maxSingleWrite: 4096 });
+    expect([c.maxSingleRead, c.maxSingleWrite]).toEqual([8192, 4096]);
+    for (const b of [a, c, p, q]) b.free();
+    base.free();
+  });
+});
