@@ -59,15 +59,20 @@ function runOptions(options: unknown): RunOptions {
   return { signal, keepAlive, microtasks };
 }
 
-/** @internal one row of base._callbackCensus(). */
+/**
+ * One row of the update host's census of a base's callbacks: how many live events run one
+ * callback. Not stripped from the declarations, because the update layer's declarations name it.
+ */
 export interface CallbackCensus {
+  /** The callback. */
   fn: Callback;
   /** Live events running `fn`. */
   events: number;
   /** Of which marked host-owned. */
   owned: number;
-  /** fd and EV bits of one of them. */
+  /** The fd (a signal event: its signal number; a timer: -1) of one of them. */
   fd: number;
+  /** The EV bits of that one. */
   what: number;
 }
 
