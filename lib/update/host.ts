@@ -62,6 +62,8 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   readonly versionsDir: string;
   /** The default strategy of updates. */
   readonly strategy: Strategy;
+  /** Versions are compiled when they load (see UpdateHostOptions.eagerCompile). */
+  readonly eagerCompile: boolean;
   #log: (line: string) => void;
   #current: Running | undefined;
   /** A start() is under way (an async main may take a while): a second one is refused. */
@@ -88,6 +90,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
     if (!STRATEGIES.includes(this.strategy)) throw Object.assign(new RangeError(`unknown strategy '${String(this.strategy)}'`), { code: 'ERR_UNKNOWN_STRATEGY' });
+    if (options.eagerCompile !== undefined && typeof options.eagerCompile !== 'boolean') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `options.eagerCompile must be a boolean, got ${options.eagerCompile === null ? 'null' : typeof options.eagerCompile}`);
+    }
+    this.eagerCompile = options.eagerCompile ?? true;
     const log = options.log ?? (() => {});
     this.#log = (line) => {
       log(line);
@@ -181,7 +187,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     if (this.#current || this.#starting) throw new UpdateError('ERR_ALREADY_STARTED', 'request', 'this host already runs (or is starting) a version');
     this.#starting = true;
     try {
-      const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir);
+      const module = loadVersion(resolveVersionPath(this.versionsDir, file), this.versionsDir, { eagerCompile: this.eagerCompile });
       const ctx = new UpdateContext(this, module.version);
       const mark = this.#base._eventMark();
       const bufferedBefore = snapshotBuffered(this.#base);
@@ -241,7 +247,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       return;
     }
     // Load and compile now, outside the pause; a version that cannot load is reported at once.
-    req.loaded = loadRequested(this.versionsDir, file);
+    req.loaded = loadRequested(this.versionsDir, file, { eagerCompile: this.eagerCompile });
     if ('failure' in req.loaded) {
       const { phase, error, to } = req.loaded.failure;
       this.#finish(req, this.#failedReport(req, phase, error, emptyPhases(), to));

@@ -122,6 +122,13 @@ export interface UpdateHostOptions {
   strategy?: Strategy;
   /** Receives one line per update phase. */
   log?: (line: string) => void;
+  /**
+   * Compile every function of a version when it loads (when the update is asked for, outside
+   * the pause) instead of at each function's first call, which for the new main, what it calls
+   * and the handlers is inside the pause. Default true; false keeps V8's lazy compilation
+   * (less memory for large versions whose code mostly never runs).
+   */
+  eagerCompile?: boolean;
 }
 
 /** The version that runs now. */
