@@ -27,6 +27,9 @@ import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
 
+/** How long the host sleeps at an update point before the pause (yieldBeforePause), ms. */
+const YIELD_MS = 0.05;
+
 /** The events of an UpdateHost and their arguments. */
 export interface UpdateHostEvents {
   /** Every update, done or refused (the report requestUpdate resolves with). */
@@ -64,6 +67,10 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   readonly strategy: Strategy;
   /** Versions are compiled when they load (see UpdateHostOptions.eagerCompile). */
   readonly eagerCompile: boolean;
+  /** The host sleeps briefly at an update point before the pause (see UpdateHostOptions.yieldBeforePause). */
+  readonly yieldBeforePause: boolean;
+  /** What the host sleeps on (Atomics.wait, never notified): a timed sleep in the kernel. */
+  readonly #sleeper = new Int32Array(new SharedArrayBuffer(4));
   #log: (line: string) => void;
   #current: Running | undefined;
   /** A start() is under way (an async main may take a while): a second one is refused. */
@@ -90,10 +97,12 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     this.versionsDir = realpathSync(options.versionsDir);
     this.strategy = options.strategy ?? 'inplace';
     if (!STRATEGIES.includes(this.strategy)) throw Object.assign(new RangeError(`unknown strategy '${String(this.strategy)}'`), { code: 'ERR_UNKNOWN_STRATEGY' });
-    if (options.eagerCompile !== undefined && typeof options.eagerCompile !== 'boolean') {
-      throw typeError('ERR_INVALID_ARG_TYPE', `options.eagerCompile must be a boolean, got ${options.eagerCompile === null ? 'null' : typeof options.eagerCompile}`);
+    for (const key of ['eagerCompile', 'yieldBeforePause'] as const) {
+      const v = options[key];
+      if (v !== undefined && typeof v !== 'boolean') throw typeError('ERR_INVALID_ARG_TYPE', `options.${key} must be a boolean, got ${v === null ? 'null' : typeof v}`);
     }
     this.eagerCompile = options.eagerCompile ?? true;
+    this.yieldBeforePause = options.yieldBeforePause ?? true;
     const log = options.log ?? (() => {});
     this.#log = (line) => {
       log(line);
@@ -369,6 +378,9 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
 
   /** One update, prepare then commit, at update point `point`. */
   #update(req: UpdateRequest, point: string): UpdateReport {
+    // Give the CPU up for a moment: the kernel runs whatever else is waiting now, and the pause
+    // then starts on a fresh time slice instead of being preempted half-way.
+    if (this.yieldBeforePause) Atomics.wait(this.#sleeper, 0, 0, YIELD_MS);
     const reached = performance.now();
     const phases = emptyPhases();
     phases.quiesce = reached - req.requestedAt;

@@ -1,10 +1,14 @@
-// UpdateHost's eagerCompile (default on): a version's functions are compiled when it loads,
-// when the update is asked for and outside the pause, not at their first call, which for the
-// new main, what it calls and its handlers is inside the pause. Observed through V8's own
-// function events (--log-function-events) in a child process: 'parse-function' is V8 compiling
-// a function lazily, at its first call.
+// Work the update host does outside the pause, so that less happens inside it:
+// - eagerCompile (default on): a version's functions are compiled when it loads, when the
+//   update is asked for, not at their first call, which for the new main, what it calls and its
+//   handlers is inside the pause. Observed through V8's own function events
+//   (--log-function-events) in a child process: 'parse-function' is V8 compiling a function
+//   lazily, at its first call.
+// - yieldBeforePause (default on): at the update point the host sleeps a moment before the
+//   pause starts (a voluntary context switch of the loop thread), so the pause begins on a
+//   fresh scheduler slice.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 
 import { EventBase } from '../../lib/index.js';
 import { UpdateHost } from '../../lib/update/index.js';
+import { updateMethods, versionsDir } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -88,14 +93,45 @@ describe('eager compilation of versions', () => {
     expect(lazilyCompiled('versions/v2.cjs')).toEqual(expect.arrayContaining(['main', 'tables', 'row']));
   });
 
-  it('refuses an eagerCompile that is not a boolean', () => {
+  it('refuses an eagerCompile or yieldBeforePause that is not a boolean', () => {
     const base = new EventBase();
     try {
-      expect(() => new UpdateHost({ base, versionsDir: here, eagerCompile: 'yes' as unknown as boolean })).toThrow(
-        expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
-      );
-      expect(new UpdateHost({ base, versionsDir: here }).eagerCompile).toBe(true);
+      for (const key of ['eagerCompile', 'yieldBeforePause']) {
+        expect(() => new UpdateHost({ base, versionsDir: here, [key]: 'yes' })).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+      }
+      const host = new UpdateHost({ base, versionsDir: here });
+      expect([host.eagerCompile, host.yieldBeforePause]).toEqual([true, true]);
     } finally {
+      base.free();
+    }
+  });
+});
+
+/** This thread's voluntary context switches so far (Linux). */
+function voluntarySwitches(): number {
+  return Number(/voluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1]);
+}
+
+describe.each(updateMethods)('yield before the pause on %s', (method) => {
+  it.runIf(existsSync('/proc/thread-self/status'))('the loop thread gives up the CPU between reaching the update point and updating', async () => {
+    const base = new EventBase({ method });
+    const host = new UpdateHost({ base, versionsDir });
+    try {
+      await host.start('v0.cjs');
+      // No loop runs, so each request is taken at once, inside requestUpdate; nothing else in
+      // it sleeps (with yieldBeforePause: false these counts are 0).
+      let before = 0;
+      const switches: number[] = [];
+      host.on('update', () => void switches.push(voluntarySwitches() - before));
+      for (let i = 0; i < 6; i++) {
+        before = voluntarySwitches();
+        const report = await host.requestUpdate(i % 2 ? 'v0.cjs' : 'v1.cjs');
+        expect(report.ok).toBe(true);
+      }
+      expect(switches).toHaveLength(6);
+      for (const n of switches) expect(n).toBeGreaterThanOrEqual(1);
+    } finally {
+      host.close();
       base.free();
     }
   });
