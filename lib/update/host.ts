@@ -22,6 +22,7 @@ import { PointDriver } from './drive.js';
 import { codeOf, describeThrown, UpdateError, type UpdatePhase } from './errors.js';
 import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
+import { rehearseUpdatePathOnce } from './rehearse.js';
 import { failedReport, preparedReport } from './report.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
@@ -255,8 +256,13 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
       this.#finish(req, this.#failedReport(req, 'request', problem, emptyPhases()));
       return;
     }
+    // The first request of the process first takes a built-in service through a whole update
+    // on a private base, so the host's own update code is compiled before any pause (its time
+    // counts in this update's load phase).
+    const rehearsalMs = rehearseUpdatePathOnce((line) => this.#log(line));
     // Load and compile now, outside the pause; a version that cannot load is reported at once.
     req.loaded = loadRequested(this.versionsDir, file, { eagerCompile: this.eagerCompile });
+    if ('loadMs' in req.loaded) req.loaded.loadMs += rehearsalMs;
     if ('failure' in req.loaded) {
       const { phase, error, to } = req.loaded.failure;
       this.#finish(req, this.#failedReport(req, phase, error, emptyPhases(), to));
