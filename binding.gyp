@@ -22,6 +22,7 @@
         "native/iobuf.cc",
         "native/evbuffer.cc",
         "native/bufferevent.cc",
+        "native/direct_write.cc",
         "native/listener.cc",
         "native/ownfds.cc",
         "native/peercred.cc"

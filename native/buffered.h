@@ -25,6 +25,7 @@ constexpr size_t kLibeventMaxRead = 4096;        // EVBUFFER_MAX_READ in libeven
 // passes) and than 256 KiB (larger chains, more page faults). libevent's own write default is 16 KiB.
 constexpr size_t kDefaultMaxRead = 64 * 1024;
 constexpr size_t kDefaultMaxWrite = 64 * 1024;
+constexpr uint32_t kDryProbe = 4;  // see TopUpRead
 
 struct BufRec {
   struct evbuffer* buf = nullptr;
@@ -41,6 +42,7 @@ struct BevRec {
   int fd = -1;               // the socket this bufferevent owns (-1: pair, or connect not begun)
   bool ownsFd = false;       // closeOnFree: libevent closes fd in its finalizer, nobody else may
   bool isPair = false;
+  bool connecting = false;   // base.connect() not yet reported CONNECTED or ERROR (no direct writes)
   BufRec* input = nullptr;
   BufRec* output = nullptr;
   int wants = 0;             // JS callbacks present: 1 read, 2 write, 4 event
@@ -68,6 +70,8 @@ struct BevRec {
   // max_single_read says (EVBUFFER_MAX_READ); the read trampoline tops the input up to maxRead.
   size_t maxRead = kDefaultMaxRead, maxWrite = kDefaultMaxWrite;
   size_t lastRead = 0;  // bytes the last append to the input brought (libevent's read, seen by InputChanged)
+  bool topUpDry = false;     // the last read-on after a full 4096-byte libevent read found nothing
+  uint32_t topUpSkips = 0;   // ambiguous reads since then that did not read on
 };
 
 struct GroupRec {
@@ -159,6 +163,10 @@ void InitEvbuffer(Napi::Env env, Napi::Object exports);
 // bufferevent.cc
 BevRec* WrapSocket(BaseRec* b, int fd, bool closeOnFree, int enable);
 void FreeBev(BevRec* r);
+
+// direct_write.cc: bytes the socket took at once (0: none; queue everything on the output).
+size_t DirectWrite(BevRec* r, const uint8_t* data, size_t len);
+size_t DirectWriteBuffer(BevRec* r, struct evbuffer* src);
 void InitBufferevent(Napi::Env env, Napi::Object exports);
 
 // listener.cc

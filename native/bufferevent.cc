@@ -172,6 +172,11 @@ static void TopUpRead(BevRec* r) {
   r->lastRead = 0;
   if (last < kLibeventMaxRead) return;
   if (r->isPair || r->maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
+  // Exactly 4096: the socket may or may not hold more. Messages of exactly that size (a 4 KiB
+  // ping-pong) would pay a readv that only says EAGAIN every time, so after such a dry top-up
+  // only every kDryProbe-th ambiguous read tries again; bulk data finds its way back within
+  // kDryProbe passes of 4 KiB.
+  if (r->topUpDry && ++r->topUpSkips % kDryProbe != 0) return;
   if (!(bufferevent_get_enabled(r->bev) & EV_READ)) return;
   int fd = bufferevent_getfd(r->bev);
   if (fd < 0) return;
@@ -183,6 +188,7 @@ static void TopUpRead(BevRec* r) {
     budget = std::min(budget, r->readHigh - have);
   }
   int err = 0;
+  size_t got = 0;
   evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
   while (budget > 0) {
     struct evbuffer_iovec v[2];
@@ -210,10 +216,13 @@ static void TopUpRead(BevRec* r) {
     }
     evbuffer_commit_space(in, v, nv);
     budget -= static_cast<size_t>(n);
+    got += static_cast<size_t>(n);
     if (static_cast<size_t>(n) < want) break;  // the socket is empty
   }
   evbuffer_freeze(in, 0);
   r->lastRead = 0;  // our own commits went through InputChanged too
+  r->topUpDry = got == 0;
+  r->topUpSkips = 0;
   if (err) {
     bufferevent_disable(r->bev, EV_READ);
     EVUTIL_SET_SOCKET_ERROR(err);
@@ -269,6 +278,12 @@ static void WriteCb(struct bufferevent* bev, void* arg) {
   BevRec* src = r->relayFrom;
   if (src && !src->dead && src->relayStalled && left <= src->relayLow) Unstall(src);
   if (r->ending && left == 0) ShutWrite(r);
+  // Deferred: more may have been written since the output fell to the low mark (a direct write
+  // schedules this at once, and the caller usually goes on writing). The callback means "drained
+  // to low", so it waits for libevent's write that gets there.
+  size_t low = 0;
+  bufferevent_getwatermark(bev, EV_WRITE, &low, nullptr);
+  if (left > low) return;
   if ((r->wants & 2) && !r->dead) CallBufferedDispatcher(r->base, kWrite, Handle(r), 0, 0);
 }
 
@@ -278,6 +293,7 @@ static void EventCb(struct bufferevent* bev, short what, void* arg) {
   if (Silent(r)) return;
   Frame f(r);
   if (what & BEV_EVENT_CONNECTED) r->fd = bufferevent_getfd(bev);
+  if (what & (BEV_EVENT_CONNECTED | BEV_EVENT_ERROR)) r->connecting = false;
   if (r->relayTo && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
     RelayMove(r);
     if ((what & BEV_EVENT_EOF) && r->relayEndOnEof && r->relayTo) StartEnd(r->relayTo);
@@ -545,6 +561,7 @@ static Napi::Value BevConnect(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_LIBEVENT", "bufferevent_socket_new failed");
     return Napi::Value();
   }
+  r->connecting = true;
   if (bufferevent_socket_connect(r->bev, reinterpret_cast<struct sockaddr*>(&ss), static_cast<int>(len)) != 0) {
     int err = errno ? errno : ECONNREFUSED;
     FreeBev(r);  // closes fd (closeOnFree) at the next pass; nobody else holds it
@@ -743,7 +760,8 @@ static Napi::Value BevWrite(const Napi::CallbackInfo& info) {
   const uint8_t* p;
   size_t n;
   if (!ArgBytesOrString(info, 1, "data", &holder, &p, &n)) return Napi::Value();
-  if (n && bufferevent_write(r->bev, p, n) != 0) {
+  size_t sent = DirectWrite(r, p, n);
+  if (n > sent && bufferevent_write(r->bev, p + sent, n - sent) != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "bufferevent_write failed");
     return Napi::Value();
   }
@@ -761,6 +779,9 @@ static Napi::Value BevWriteBuffer(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_INVALID_HANDLE", src ? "cannot write a bufferevent's output into itself" : "not a live evbuffer handle");
     return Napi::Value();
   }
+  // A bufferevent's output cannot be drained from here (libevent freezes its start): no direct write.
+  bool frozenStart = src->owner && src == src->owner->output;
+  if (!frozenStart) DirectWriteBuffer(r, src->buf);
   if (bufferevent_write_buffer(r->bev, src->buf) != 0) {
     ThrowError(info.Env(), "ERR_EVBUFFER_FROZEN", "that evbuffer cannot be drained here (a bufferevent's output)");
     return Napi::Value();
