@@ -26,6 +26,9 @@ constexpr size_t kLibeventMaxRead = 4096;        // EVBUFFER_MAX_READ in libeven
 constexpr size_t kDefaultMaxRead = 64 * 1024;
 constexpr size_t kDefaultMaxWrite = 64 * 1024;
 constexpr uint32_t kDryProbe = 4;  // see TopUpRead
+// A relay never touches the bytes it moves and sends them on at once, so larger reads only mean
+// fewer system calls and wake-ups: measured about a third less proxy CPU than 64 KiB.
+constexpr size_t kRelayReadSize = 256 * 1024;
 
 struct BufRec {
   struct evbuffer* buf = nullptr;
@@ -60,6 +63,7 @@ struct BevRec {
   BevRec* relayTo = nullptr;
   BevRec* relayFrom = nullptr;  // who relays into our output
   size_t relayHigh = 0, relayLow = 0;
+  size_t relayRead = kRelayReadSize;  // bytes per readable event while relaying
   bool relayStalled = false;    // our reading stopped because relayTo's output passed relayHigh
   bool relayEndOnEof = true;
   struct ev_token_bucket_cfg* rate = nullptr;
@@ -168,6 +172,14 @@ void FreeBev(BevRec* r);
 size_t DirectWrite(BevRec* r, const uint8_t* data, size_t len);
 size_t DirectWriteBuffer(BevRec* r, struct evbuffer* src);
 void InitBufferevent(Napi::Env env, Napi::Object exports);
+void StartEnd(BevRec* r);  // end(): shut the write side once the output is sent
+BevRec* ArgBev(const Napi::CallbackInfo& info, size_t i);  // a live bufferevent handle, or throws
+
+// relay.cc
+void RelayMove(BevRec* src);      // src's input to its partner's output
+void Unstall(BevRec* src);        // the partner's output fell to the low mark: read again
+size_t RelayReadBudget(const BevRec* src);  // bytes one readable event may read while relaying
+void InitRelay(Napi::Env env, Napi::Object exports);
 
 // listener.cc
 void FreeListener(LisRec* r);
