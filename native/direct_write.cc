@@ -32,11 +32,17 @@ static void Wrote(BevRec* r) {
   bufferevent_trigger(r->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+// MSG_NOSIGNAL: a reset peer gives EPIPE, never SIGPIPE (a process may not ignore it as Node does).
 static ssize_t SendNow(int fd, struct iovec* iov, int n) {
+  ssize_t k;
+  if (n == 1) {  // the common case (one message, one chain): send() skips sendmsg's iovec import
+    do k = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k;
+  }
   struct msghdr msg = {};
   msg.msg_iov = iov;
   msg.msg_iovlen = static_cast<size_t>(n);
-  ssize_t k;
   do k = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   while (k < 0 && errno == EINTR);
   return k;
