@@ -135,9 +135,9 @@ void StartEnd(BevRec* r) {
 // libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ), so bulk data
 // costs a loop pass and a callback per 4 KiB. Called from the read trampoline right after
 // libevent's own read, this reads on into the input (its end unfrozen, as libevent does around
-// its reads) until maxRead bytes (a relay's readSize) or the socket is empty. It stays out of the way of everything
-// libevent enforces: rate limits (their buckets would not be charged), the read high watermark
-// (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
+// its reads) until maxRead bytes (a relay's readSize) or the socket is empty. It stays out of
+// the way of everything libevent enforces: rate limits (their buckets would not be charged),
+// the read high watermark (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
 // socket at EOF stays readable); an error is reported as libevent would: READING|ERROR, with
 // reading disabled.
 static void TopUpRead(BevRec* r) {
