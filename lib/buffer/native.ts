@@ -1,4 +1,4 @@
-// The addon's buffered-connection functions (native/evbuffer.cc, bufferevent.cc, listener.cc).
+// The addon's buffered-connection functions (native/evbuffer.cc, bufferevent.cc, relay.cc, listener.cc).
 // Internal: the classes of this layer are the public face.
 import { binding } from '../loop/native.js';
 
