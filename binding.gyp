@@ -22,6 +22,8 @@
         "native/iobuf.cc",
         "native/evbuffer.cc",
         "native/bufferevent.cc",
+        "native/direct_write.cc",
+        "native/relay.cc",
         "native/listener.cc",
         "native/ownfds.cc",
         "native/peercred.cc"

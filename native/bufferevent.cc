@@ -126,43 +126,18 @@ static void ShutWrite(BevRec* r) {
   }
 }
 
-static void StartEnd(BevRec* r) {
+void StartEnd(BevRec* r) {
   if (r->ended || r->dead) return;
   r->ending = true;
   if (evbuffer_get_length(bufferevent_get_output(r->bev)) == 0) ShutWrite(r);
 }
 
-static void Unstall(BevRec* src) {
-  src->relayStalled = false;
-  if (src->relayTo && !src->relayTo->dead)
-    bufferevent_setwatermark(src->relayTo->bev, EV_WRITE, src->relayTo->writeLow, 0);
-  if (!src->paused && !src->dead) bufferevent_enable(src->bev, EV_READ);
-}
-
-// le-proxy's read callback: move the whole input to the partner's output (a chain splice),
-// and stop reading while the partner's output is above the relay's high mark.
-static void RelayMove(BevRec* src) {
-  BevRec* dst = src->relayTo;
-  if (!dst || dst->dead) return;
-  struct evbuffer* in = bufferevent_get_input(src->bev);
-  struct evbuffer* out = bufferevent_get_output(dst->bev);
-  size_t n = evbuffer_get_length(in);
-  if (n == 0) return;
-  if (evbuffer_add_buffer(out, in) != 0) return;
-  src->bytesRelayed += n;
-  if (!src->relayStalled && evbuffer_get_length(out) >= src->relayHigh) {
-    src->relayStalled = true;
-    bufferevent_disable(src->bev, EV_READ);
-    bufferevent_setwatermark(dst->bev, EV_WRITE, src->relayLow, 0);
-  }
-}
-
 // libevent 2.1 reads at most 4096 bytes per readable event (EVBUFFER_MAX_READ), so bulk data
 // costs a loop pass and a callback per 4 KiB. Called from the read trampoline right after
 // libevent's own read, this reads on into the input (its end unfrozen, as libevent does around
-// its reads) until maxRead bytes or the socket is empty. It stays out of the way of everything
-// libevent enforces: rate limits (their buckets would not be charged), the read high watermark
-// (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
+// its reads) until maxRead bytes (a relay's readSize) or the socket is empty. It stays out of
+// the way of everything libevent enforces: rate limits (their buckets would not be charged),
+// the read high watermark (never read past it), disabled or paused reading. EOF is left for libevent's next read (a
 // socket at EOF stays readable); an error is reported as libevent would: READING|ERROR, with
 // reading disabled.
 static void TopUpRead(BevRec* r) {
@@ -171,18 +146,25 @@ static void TopUpRead(BevRec* r) {
   size_t last = r->lastRead;
   r->lastRead = 0;
   if (last < kLibeventMaxRead) return;
-  if (r->isPair || r->maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
+  size_t maxRead = r->relayTo ? RelayReadBudget(r) : r->maxRead;
+  if (r->isPair || maxRead <= kLibeventMaxRead || r->rate || r->group || r->paused || r->wmPaused) return;
+  // Exactly 4096: the socket may or may not hold more. Messages of exactly that size (a 4 KiB
+  // ping-pong) would pay a readv that only says EAGAIN every time, so after such a dry top-up
+  // only every kDryProbe-th ambiguous read tries again; bulk data finds its way back within
+  // kDryProbe passes of 4 KiB.
+  if (r->topUpDry && ++r->topUpSkips % kDryProbe != 0) return;
   if (!(bufferevent_get_enabled(r->bev) & EV_READ)) return;
   int fd = bufferevent_getfd(r->bev);
   if (fd < 0) return;
   struct evbuffer* in = bufferevent_get_input(r->bev);
-  size_t budget = r->maxRead - kLibeventMaxRead;
+  size_t budget = maxRead - kLibeventMaxRead;
   if (r->readHigh) {
     size_t have = evbuffer_get_length(in);
     if (have >= r->readHigh) return;
     budget = std::min(budget, r->readHigh - have);
   }
   int err = 0;
+  size_t got = 0;
   evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
   while (budget > 0) {
     struct evbuffer_iovec v[2];
@@ -210,10 +192,13 @@ static void TopUpRead(BevRec* r) {
     }
     evbuffer_commit_space(in, v, nv);
     budget -= static_cast<size_t>(n);
+    got += static_cast<size_t>(n);
     if (static_cast<size_t>(n) < want) break;  // the socket is empty
   }
   evbuffer_freeze(in, 0);
   r->lastRead = 0;  // our own commits went through InputChanged too
+  r->topUpDry = got == 0;
+  r->topUpSkips = 0;
   if (err) {
     bufferevent_disable(r->bev, EV_READ);
     EVUTIL_SET_SOCKET_ERROR(err);
@@ -269,6 +254,12 @@ static void WriteCb(struct bufferevent* bev, void* arg) {
   BevRec* src = r->relayFrom;
   if (src && !src->dead && src->relayStalled && left <= src->relayLow) Unstall(src);
   if (r->ending && left == 0) ShutWrite(r);
+  // Deferred: more may have been written since the output fell to the low mark (a direct write
+  // schedules this at once, and the caller usually goes on writing). The callback means "drained
+  // to low", so it waits for libevent's write that gets there.
+  size_t low = 0;
+  bufferevent_getwatermark(bev, EV_WRITE, &low, nullptr);
+  if (left > low) return;
   if ((r->wants & 2) && !r->dead) CallBufferedDispatcher(r->base, kWrite, Handle(r), 0, 0);
 }
 
@@ -278,6 +269,7 @@ static void EventCb(struct bufferevent* bev, short what, void* arg) {
   if (Silent(r)) return;
   Frame f(r);
   if (what & BEV_EVENT_CONNECTED) r->fd = bufferevent_getfd(bev);
+  if (what & (BEV_EVENT_CONNECTED | BEV_EVENT_ERROR)) r->connecting = false;
   if (r->relayTo && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
     RelayMove(r);
     if ((what & BEV_EVENT_EOF) && r->relayEndOnEof && r->relayTo) StartEnd(r->relayTo);
@@ -396,7 +388,7 @@ static void CleanupBuffered(void* arg) {
 
 // ---- arguments
 
-static BevRec* ArgBev(const Napi::CallbackInfo& info, size_t i) {
+BevRec* ArgBev(const Napi::CallbackInfo& info, size_t i) {
   double h;
   if (!ArgHandleNumber(info, i, "bufferevent handle", &h)) return nullptr;
   BevRec* r = Buffered()->bevs.Find(h);
@@ -545,6 +537,7 @@ static Napi::Value BevConnect(const Napi::CallbackInfo& info) {
     ThrowError(env, "ERR_LIBEVENT", "bufferevent_socket_new failed");
     return Napi::Value();
   }
+  r->connecting = true;
   if (bufferevent_socket_connect(r->bev, reinterpret_cast<struct sockaddr*>(&ss), static_cast<int>(len)) != 0) {
     int err = errno ? errno : ECONNREFUSED;
     FreeBev(r);  // closes fd (closeOnFree) at the next pass; nobody else holds it
@@ -743,7 +736,8 @@ static Napi::Value BevWrite(const Napi::CallbackInfo& info) {
   const uint8_t* p;
   size_t n;
   if (!ArgBytesOrString(info, 1, "data", &holder, &p, &n)) return Napi::Value();
-  if (n && bufferevent_write(r->bev, p, n) != 0) {
+  size_t sent = DirectWrite(r, p, n);
+  if (n > sent && bufferevent_write(r->bev, p + sent, n - sent) != 0) {
     ThrowError(info.Env(), "ERR_LIBEVENT", "bufferevent_write failed");
     return Napi::Value();
   }
@@ -761,6 +755,9 @@ static Napi::Value BevWriteBuffer(const Napi::CallbackInfo& info) {
     ThrowError(info.Env(), "ERR_INVALID_HANDLE", src ? "cannot write a bufferevent's output into itself" : "not a live evbuffer handle");
     return Napi::Value();
   }
+  // A bufferevent's output cannot be drained from here (libevent freezes its start): no direct write.
+  bool frozenStart = src->owner && src == src->owner->output;
+  if (!frozenStart) DirectWriteBuffer(r, src->buf);
   if (bufferevent_write_buffer(r->bev, src->buf) != 0) {
     ThrowError(info.Env(), "ERR_EVBUFFER_FROZEN", "that evbuffer cannot be drained here (a bufferevent's output)");
     return Napi::Value();
@@ -808,53 +805,6 @@ static Napi::Value BevInfo(const Napi::CallbackInfo& info) {
   out.Set(3u, static_cast<double>(r->bytesRelayed));
   out.Set(4u, r->ended || r->ending);
   return out;
-}
-
-// bevRelay(src, dst, high, low, endOnEof): src's input flows to dst's output natively.
-static Napi::Value BevRelay(const Napi::CallbackInfo& info) {
-  BevRec* src = ArgBev(info, 0);
-  if (!src) return Napi::Value();
-  BevRec* dst = ArgBev(info, 1);
-  int64_t high, low;
-  if (!dst || !ArgInt(info, 2, "high", 1, INT32_MAX, &high) || !ArgInt(info, 3, "low", 0, INT32_MAX, &low)) return Napi::Value();
-  if (low > high) {
-    ThrowRange(info.Env(), "ERR_OUT_OF_RANGE", "the relay's low mark must not exceed its high mark");
-    return Napi::Value();
-  }
-  if (src == dst || src->base != dst->base) {
-    ThrowError(info.Env(), "ERR_INVALID_ARG_VALUE", "a relay joins two different bufferevents of one base");
-    return Napi::Value();
-  }
-  if (src->relayTo || dst->relayFrom) {
-    ThrowError(info.Env(), "ERR_RELAY_BUSY", "that bufferevent already relays (or is relayed into)");
-    return Napi::Value();
-  }
-  src->relayTo = dst;
-  dst->relayFrom = src;
-  src->relayHigh = static_cast<size_t>(high);
-  src->relayLow = static_cast<size_t>(low);
-  src->relayEndOnEof = !info[4].IsBoolean() || info[4].As<Napi::Boolean>().Value();
-  RelayMove(src);  // bytes already waiting
-  if (!src->paused && !src->relayStalled) bufferevent_enable(src->bev, EV_READ);
-  if (!dst->ended) bufferevent_enable(dst->bev, EV_WRITE);
-  return info.Env().Undefined();
-}
-
-static Napi::Value BevUnrelay(const Napi::CallbackInfo& info) {
-  BevRec* src = ArgBev(info, 0);
-  if (!src) return Napi::Value();
-  BevRec* dst = src->relayTo;
-  if (dst) {
-    bool stalled = src->relayStalled;
-    src->relayTo = nullptr;
-    dst->relayFrom = nullptr;
-    if (stalled) {
-      src->relayStalled = false;
-      bufferevent_setwatermark(dst->bev, EV_WRITE, dst->writeLow, 0);
-      if (!src->paused) bufferevent_enable(src->bev, EV_READ);
-    }
-  }
-  return info.Env().Undefined();
 }
 
 // bevSetMaxIo(h, maxRead, maxWrite): bytes per readable / writable event; 0 keeps that one.
@@ -1081,8 +1031,6 @@ void InitBuffered(Napi::Env env, Napi::Object exports) {
   o.Set("bevEnd", Napi::Function::New(env, BevEnd));
   o.Set("bevFree", Napi::Function::New(env, BevFree));
   o.Set("bevInfo", Napi::Function::New(env, BevInfo));
-  o.Set("bevRelay", Napi::Function::New(env, BevRelay));
-  o.Set("bevUnrelay", Napi::Function::New(env, BevUnrelay));
   o.Set("bevSetRateLimit", Napi::Function::New(env, BevSetRateLimit));
   o.Set("bevSetMaxIo", Napi::Function::New(env, BevSetMaxIo));
   o.Set("bevGetTimeouts", Napi::Function::New(env, BevGetTimeouts));
@@ -1093,6 +1041,7 @@ void InitBuffered(Napi::Env env, Napi::Object exports) {
   o.Set("groupRemove", Napi::Function::New(env, GroupRemove));
   o.Set("groupFree", Napi::Function::New(env, GroupFree));
   o.Set("groupTotals", Napi::Function::New(env, GroupTotals));
+  InitRelay(env, o);
   InitEvbuffer(env, o);
   InitListener(env, o);
   exports.Set("buffered", o);

@@ -93,6 +93,11 @@ export interface RelayOptions {
   low?: number;
   /** When one side reaches EOF, finish the other's output and shut its write side (default true). */
   endOnEof?: boolean;
+  /**
+   * Most bytes read per readable event while relaying, in place of maxSingleRead (default
+   * 256 KiB, at least 1024; never more than would take the other output past `high`).
+   */
+  readSize?: number;
 }
 
 /** A token bucket (libevent's ev_token_bucket_cfg), per bufferevent or per group. */
@@ -447,9 +452,10 @@ export class BufferEvent implements Disposable {
    * Joins this bufferevent and `other` natively in both directions (libevent's le-proxy shape):
    * each input is moved to the other's output without a copy or a JS call; reading stops while
    * the other output is above `high` and resumes at `low`. Only event callbacks reach JS.
+   * While an output is empty, the bytes go straight to its socket (as write() does).
    *
    * @param other - another bufferevent of the same base
-   * @param options - `high`, `low` (bytes), `endOnEof`
+   * @param options - `high`, `low`, `readSize` (bytes), `endOnEof`
    * @returns this bufferevent
    * @throws Error ERR_RELAY_BUSY, ERR_INVALID_ARG_VALUE (itself, or another base), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED;
    *   RangeError ERR_OUT_OF_RANGE; TypeError ERR_INVALID_ARG_TYPE
@@ -461,10 +467,11 @@ export class BufferEvent implements Disposable {
     const high = options.high ?? 512 * 1024;
     const low = options.low ?? Math.floor(high / 2);
     const endOnEof = options.endOnEof ?? true;
+    const readSize = options.readSize ?? 256 * 1024;
     if (typeof endOnEof !== 'boolean') throw typeError('ERR_INVALID_ARG_TYPE', 'endOnEof must be a boolean');
-    native.bevRelay(this.#handle, other.#handle, high, low, endOnEof);
+    native.bevRelay(this.#handle, other.#handle, high, low, endOnEof, readSize);
     try {
-      native.bevRelay(other.#handle, this.#handle, high, low, endOnEof);
+      native.bevRelay(other.#handle, this.#handle, high, low, endOnEof, readSize);
     } catch (err) {
       native.bevUnrelay(this.#handle);
       throw err;

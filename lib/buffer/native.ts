@@ -1,4 +1,4 @@
-// The addon's buffered-connection functions (native/evbuffer.cc, bufferevent.cc, listener.cc).
+// The addon's buffered-connection functions (native/evbuffer.cc, bufferevent.cc, relay.cc, listener.cc).
 // Internal: the classes of this layer are the public face.
 import { binding } from '../loop/native.js';
 
@@ -39,7 +39,7 @@ export interface NativeBuffered {
   bevEnd(h: number): void;
   bevFree(h: number): void;
   bevInfo(h: number): [fd: number, input: number, output: number, relayed: number, ending: boolean];
-  bevRelay(src: number, dst: number, high: number, low: number, endOnEof: boolean): void;
+  bevRelay(src: number, dst: number, high: number, low: number, endOnEof: boolean, readSize: number): void;
   bevUnrelay(src: number): void;
   bevSetMaxIo(h: number, maxRead: number, maxWrite: number): void;
   bevGetMaxIo(h: number): [number, number];

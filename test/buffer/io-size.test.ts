@@ -81,6 +81,45 @@ describe.each(methods)('bytes per read and write (%s)', (method) => {
     expect(r.events).toEqual([BEV.READING | BEV.EOF]);
   });
 
+  it('after exact 4096-byte messages (reading on finds nothing), a burst is read in large pieces again', () => {
+    const base = new EventBase({ method });
+    const [fa, fb] = io.socketpair();
+    const tx = base.bufferevent(fa, { enable: EV.WRITE });
+    const chunks: number[] = [];
+    const got: Buffer[] = [];
+    const rx = base.bufferevent(fb, {
+      read: (b) => {
+        chunks.push(b.input.length);
+        got.push(b.input.remove(b.input.length));
+      },
+    });
+    const received = () => got.reduce((n, x) => n + x.length, 0);
+    const sent: Buffer[] = [];
+    for (let i = 0; i < 24; i++) {
+      const msg = pattern(4096, i);
+      sent.push(msg);
+      tx.write(msg);
+      loopUntil(base, () => received() === 4096 * (i + 1));
+    }
+    expect(chunks.every((c) => c === 4096)).toBe(true);
+    chunks.length = 0;
+    rx.disable(EV.READ);
+    const burst = pattern(1 << 20, 7);
+    sent.push(burst);
+    tx.write(burst);
+    loopUntil(base, () => tx.output.length < burst.length);
+    for (let i = 0; i < 20; i++) base.loop(1 /* EVLOOP.ONCE */ | 2 /* NONBLOCK */);
+    rx.enable(EV.READ);
+    loopUntil(base, () => received() === 24 * 4096 + burst.length, 30_000);
+    expect(Buffer.concat(got).equals(Buffer.concat(sent))).toBe(true);
+    // At most a few 4 KiB reads before reading on is tried again, then up to 64 KiB each.
+    expect(chunks.slice(0, 8).some((c) => c > 4096)).toBe(true);
+    expect(chunks.length).toBeLessThan(burst.length / 16384);
+    tx.free();
+    rx.free();
+    base.free();
+  });
+
   it('setMaxSingle validates in the addon and refuses pairs', () => {
     const base = new EventBase({ method });
     const [fa, fb] = io.socketpair();

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { BEV, type BufferEvent, EV, EventBase, io } from '../../lib/index.js';
+import { native } from '../../lib/buffer/native.js';
 import { expectCode, loopUntil, methods, pattern } from './helpers.js';
 
 describe.each(methods)('relay and rate limits (%s)', (method) => {
@@ -92,6 +93,28 @@ describe.each(methods)('relay and rate limits (%s)', (method) => {
     base.free();
   });
 
+  it('with a small readSize and high mark every byte still arrives, in order', () => {
+    const base = newBase();
+    const [sa, sb] = io.socketpair();
+    const [ca, cb] = io.socketpair();
+    const src = base.bufferevent(cb);
+    const dst = base.bufferevent(sa);
+    src.relay(dst, { high: 32 * 1024, low: 8 * 1024, readSize: 16 * 1024 });
+    const feeder = base.bufferevent(ca);
+    const sink = base.bufferevent(sb);
+    const N = 3 * 1024 * 1024 + 11;
+    const data = pattern(N, 4);
+    const back = Buffer.alloc(N);
+    let got = 0;
+    sink.setCallbacks({ read: (b) => (got += b.input.removeInto(back.subarray(got))) });
+    feeder.write(data);
+    loopUntil(base, () => got === N, 60_000);
+    expect(back.equals(data)).toBe(true);
+    expect(src.bytesRelayed).toBe(N);
+    for (const b of [src, dst, feeder, sink]) b.free();
+    base.free();
+  });
+
   it('freeing one side ends the relay; bad relays are refused', () => {
     const base = newBase();
     const [a, b] = base.bufferevent.pair();
@@ -111,6 +134,15 @@ describe.each(methods)('relay and rate limits (%s)', (method) => {
     const [e] = other.bufferevent.pair();
     expectCode(() => a.relay(e!), Error, 'ERR_INVALID_ARG_VALUE');
     other.free();
+    a.unrelay();
+    expectCode(() => a.relay(d, { readSize: 512 }), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => a.relay(d, { readSize: 1.5e3 + 0.5 }), RangeError, 'ERR_OUT_OF_RANGE');
+    expectCode(() => a.relay(d, { readSize: 'big' as unknown as number }), TypeError, 'ERR_INVALID_ARG_TYPE');
+    // The raw binding checks what the wrapper would have caught.
+    expectCode(() => native.bevRelay(a._handle, d._handle, 1024, 0, 'yes' as unknown as boolean, 4096), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expectCode(() => native.bevRelay(a._handle, d._handle, 1024, 0, true, undefined as unknown as number), TypeError, 'ERR_INVALID_ARG_TYPE');
+    expect(a.relayPeer).toBeUndefined(); // nothing half-made
+    expect(d.relayPeer).toBeUndefined();
     for (const x of [a, b, d]) x.free();
     base.free();
   });
