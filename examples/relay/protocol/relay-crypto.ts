@@ -49,15 +49,59 @@ const PREFETCH_MAX = 16 * CELL_BODY_LEN;
 /** The first piece of a new or rebuilt keystream: one cell body (most circuits carry few cells). */
 const PREFETCH_FIRST = CELL_BODY_LEN;
 const ZEROS = Buffer.alloc(PREFETCH_MAX);
+const NO_WORDS = new Int32Array(0);
 
-/** data[at..at+n) ^= ks[from..from+n), four bytes at a time through DataViews. */
-function xorInto(data: Buffer, at: number, ks: Buffer, ksView: DataView, from: number, n: number): void {
-  let i = 0;
-  if (n >= 8) {
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    for (; i + 4 <= n; i += 4) view.setInt32(at + i, view.getInt32(at + i) ^ ksView.getInt32(from + i));
+/** Word-wise XOR reads the bytes of 32-bit words in memory order, which is little-endian here. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+// The Int32Array over the last ArrayBuffer XORed into: cells of one read (or one pool slab)
+// share their ArrayBuffer, so one view serves many bodies.
+let wordsOf: ArrayBufferLike | null = null;
+let wordsView: Int32Array<ArrayBufferLike> = NO_WORDS;
+function wordView(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
+  if (buffer !== wordsOf) {
+    wordsView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+    wordsOf = buffer;
   }
-  for (; i < n; i++) data[at + i]! ^= ks[from + i]!;
+  return wordsView;
+}
+
+/**
+ * data[0..n) ^= ks[from..from+n). On little-endian machines 32-bit words at a time through
+ * Int32Array views: the data's words are aligned by XORing up to 3 head bytes singly, and when
+ * the keystream position is not aligned the same way (a cell body is 509 bytes, so it moves by
+ * one byte mod 4 per cell) each keystream word is funnelled from two aligned ones. `ks32` views
+ * `ks`, which starts 4-aligned. About 2× faster than DataView reads and writes.
+ */
+function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Array<ArrayBufferLike>, from: number): void {
+  let i = 0;
+  if (LITTLE_ENDIAN && n >= 16) {
+    const base = data.byteOffset;
+    const head = (4 - (base & 3)) & 3;
+    for (; i < head; i++) data[i]! ^= ks[from + i]!;
+    const words = (n - head) >>> 2;
+    const d32 = wordView(data.buffer);
+    const dw = (base + head) >>> 2;
+    const p = from + head;
+    const q = p >>> 2;
+    const s = p & 3;
+    let w = 0;
+    if (s === 0) {
+      for (; w < words; w++) d32[dw + w]! ^= ks32[q + w]!;
+    } else {
+      const limit = Math.min(words, ks32.length - q - 1);
+      const r = 8 * s;
+      const l = 32 - r;
+      let lo = ks32[q]!;
+      for (; w < limit; w++) {
+        const hi = ks32[q + w + 1]!;
+        d32[dw + w]! ^= (lo >>> r) | (hi << l);
+        lo = hi;
+      }
+    }
+    i = head + 4 * w;
+  }
+  for (; i < n; i++) data[i]! ^= ks[from + i]!;
 }
 
 /**
@@ -68,15 +112,17 @@ function xorInto(data: Buffer, at: number, ks: Buffer, ksView: DataView, from: n
  *
  * A call into node:crypto costs about as much as encrypting a few kilobytes, so keystream is
  * generated ahead (encrypting zeros, up to 16 cell bodies at once, growing from one body as the
- * circuit carries cells) and XORed into each body here. The prefetched bytes are a cache, not
- * state: `offset` counts only bytes applied, and a rebuilt keystream generates them again.
+ * circuit carries cells) and XORed into each body here. Pieces are whole cell bodies, so a body
+ * never straddles two; one that would (an odd-sized apply) gets a piece that begins with the
+ * unused rest of the last. The prefetched bytes are a cache, not state: `offset` counts only
+ * bytes applied, and a rebuilt keystream generates them again.
  */
 export class Keystream {
   readonly #key: Buffer;
   #cipher: Cipher | null = null;
   #offset: number;
   #ks: Buffer = ZEROS.subarray(0, 0);
-  #ksView: DataView = new DataView(ZEROS.buffer, ZEROS.byteOffset, 0);
+  #ks32: Int32Array<ArrayBufferLike> = NO_WORDS;
   #ksPos = 0;
   #next = PREFETCH_FIRST;
 
@@ -109,13 +155,18 @@ export class Keystream {
     return cipher;
   }
 
-  /** Generates the next piece of keystream (the cipher runs ahead of #offset by what is unused). */
-  #refill(atLeast: number): void {
-    const n = Math.min(PREFETCH_MAX, Math.max(atLeast, this.#next));
+  /** Makes at least `n` keystream bytes ready in one piece at #ksPos (the cipher runs ahead of #offset by what is unused). */
+  #ready(n: number): void {
+    const left = this.#ks.length - this.#ksPos;
+    if (left >= n) return;
+    const size = Math.max(n - left, this.#next);
     this.#next = Math.min(PREFETCH_MAX, this.#next * 2);
-    const ks = (this.#cipher ?? this.#start()).update(ZEROS.subarray(0, n));
+    const cipher = this.#cipher ?? this.#start();
+    let ks = cipher.update(size <= PREFETCH_MAX ? ZEROS.subarray(0, size) : Buffer.alloc(size));
+    if (left > 0) ks = Buffer.concat([this.#ks.subarray(this.#ksPos), ks]);
+    else if ((ks.byteOffset & 3) !== 0) ks = Buffer.from(ks);
     this.#ks = ks;
-    this.#ksView = new DataView(ks.buffer, ks.byteOffset, ks.byteLength);
+    this.#ks32 = new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2);
     this.#ksPos = 0;
   }
 
@@ -124,23 +175,19 @@ export class Keystream {
     this.#key.fill(0);
     this.#ks.fill(0);
     this.#ks = ZEROS.subarray(0, 0);
+    this.#ks32 = NO_WORDS;
     this.#ksPos = 0;
     this.#cipher = null;
     this.#offset = -1;
   }
 
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
-  apply(data: Buffer): void {
+  apply(data: Uint8Array): void {
     if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
     const n = data.length;
-    let done = 0;
-    while (done < n) {
-      if (this.#ksPos === this.#ks.length) this.#refill(n - done);
-      const take = Math.min(n - done, this.#ks.length - this.#ksPos);
-      xorInto(data, done, this.#ks, this.#ksView, this.#ksPos, take);
-      this.#ksPos += take;
-      done += take;
-    }
+    this.#ready(n);
+    xorKeystream(data, n, this.#ks, this.#ks32, this.#ksPos);
+    this.#ksPos += n;
     this.#offset += n;
   }
 }

@@ -96,6 +96,29 @@ describe('Keystream prefetching (keystream generated ahead of the cells that use
     }
   });
 
+  it('XORs word-wise at every alignment of the data and of the keystream position', () => {
+    // The word loop aligns the data and funnels keystream words when the two are misaligned:
+    // each of the 4 × 4 combinations, and lengths around the word and head boundaries.
+    for (let dataAlign = 0; dataAlign < 4; dataAlign++) {
+      for (let ksAlign = 0; ksAlign < 4; ksAlign++) {
+        for (const n of [15, 16, 17, 19, 509, 1021]) {
+          const ks = new Keystream(key);
+          ks.apply(Buffer.alloc(ksAlign + 509)); // the next piece then starts ksAlign bytes into a word
+          const at = ksAlign + 509;
+          const wire = Buffer.alloc(n + 16, 0x5c);
+          const plain = randomBytes(n);
+          const view = wire.subarray(4 + dataAlign, 4 + dataAlign + n);
+          plain.copy(view);
+          ks.apply(view);
+          const expected = Buffer.from(plain.map((b, i) => b ^ whole[at + i]!));
+          expect(view.equals(expected), `data +${dataAlign}, keystream +${ksAlign}, ${n} bytes`).toBe(true);
+          expect(wire.subarray(0, 4 + dataAlign).every((b) => b === 0x5c)).toBe(true);
+          expect(wire.subarray(4 + dataAlign + n).every((b) => b === 0x5c)).toBe(true);
+        }
+      }
+    }
+  });
+
   it('exports only the bytes applied: a keystream rebuilt mid-prefetch continues exactly', () => {
     const ks = new Keystream(key);
     for (let i = 0; i < 7; i++) ks.apply(Buffer.alloc(509)); // several pieces prefetched by now
