@@ -105,6 +105,38 @@ function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Ar
 }
 
 /**
+ * data[0..n) ^= a[pa..) ^ b[pb..) ^ c[pc..), little-endian only. Each keystream may sit at its
+ * own alignment: its words are funnelled as (lo >>> r) | ((hi << (31 - r)) << 1), which is
+ * also right for r = 0 (a JavaScript shift by 32 would be a shift by 0).
+ */
+function xorThree(
+  data: Uint8Array, n: number,
+  a: Uint8Array, a32: Int32Array<ArrayBufferLike>, pa: number,
+  b: Uint8Array, b32: Int32Array<ArrayBufferLike>, pb: number,
+  c: Uint8Array, c32: Int32Array<ArrayBufferLike>, pc: number,
+): void {
+  const base = data.byteOffset;
+  const head = (4 - (base & 3)) & 3;
+  let i = 0;
+  for (; i < head; i++) data[i]! ^= a[pa + i]! ^ b[pb + i]! ^ c[pc + i]!;
+  const d32 = wordView(data.buffer);
+  const dw = (base + head) >>> 2;
+  const qa = (pa + head) >>> 2, ra = 8 * ((pa + head) & 3), la = 31 - ra;
+  const qb = (pb + head) >>> 2, rb = 8 * ((pb + head) & 3), lb = 31 - rb;
+  const qc = (pc + head) >>> 2, rc = 8 * ((pc + head) & 3), lc = 31 - rc;
+  // The word after the last one read must exist in each keystream piece.
+  const words = Math.min((n - head) >>> 2, a32.length - qa - 1, b32.length - qb - 1, c32.length - qc - 1);
+  let w = 0;
+  for (; w < words; w++) {
+    d32[dw + w]! ^=
+      ((a32[qa + w]! >>> ra) | ((a32[qa + w + 1]! << la) << 1)) ^
+      ((b32[qb + w]! >>> rb) | ((b32[qb + w + 1]! << lb) << 1)) ^
+      ((c32[qc + w]! >>> rc) | ((c32[qc + w + 1]! << lc) << 1));
+  }
+  for (i = head + 4 * w; i < n; i++) data[i]! ^= a[pa + i]! ^ b[pb + i]! ^ c[pc + i]!;
+}
+
+/**
  * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
  * cipher is made on first use, at the current offset: creating one costs several microseconds,
  * so a live update that rebuilds every circuit's keystreams from exported state does not pay
@@ -179,6 +211,40 @@ export class Keystream {
     this.#ksPos = 0;
     this.#cipher = null;
     this.#offset = -1;
+  }
+
+  /**
+   * The keystream byte `i` bytes ahead of the position, without using it; `span` bytes from the
+   * position are made ready in one piece (so a later apply of up to `span` bytes uses them).
+   */
+  peekByte(i: number, span: number): number {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
+    this.#ready(Math.max(span, i + 1));
+    return this.#ks[this.#ksPos + i]!;
+  }
+
+  /**
+   * Three layers at once: XORs the next `data.length` bytes of a, b and c into `data` in one
+   * pass (the client peeling a cell from the exit: one load and store of each body word
+   * instead of three).
+   */
+  static applyThree(data: Uint8Array, a: Keystream, b: Keystream, c: Keystream): void {
+    const n = data.length;
+    for (const k of [a, b, c]) {
+      if (k.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
+      k.#ready(n);
+    }
+    if (!LITTLE_ENDIAN || n < 16) {
+      a.apply(data);
+      b.apply(data);
+      c.apply(data);
+      return;
+    }
+    xorThree(data, n, a.#ks, a.#ks32, a.#ksPos, b.#ks, b.#ks32, b.#ksPos, c.#ks, c.#ks32, c.#ksPos);
+    for (const k of [a, b, c]) {
+      k.#ksPos += n;
+      k.#offset += n;
+    }
   }
 
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
@@ -383,10 +449,24 @@ export class OriginCrypto {
    * every hop's keystream has moved on, the digests have not).
    */
   decryptBackward(body: Buffer): number {
-    for (let i = 0; i < this.hops.length; i++) {
-      const hop = this.hops[i]!;
-      hop.crypt('backward', body);
-      if (hop.isRecognized('backward', body)) return i;
+    checkBody(body);
+    const hops = this.hops;
+    // The Recognized field under layers 0..i is body[1..2] ^ each of those keystreams' bytes
+    // 1..2: peeked first, so the layers can be removed together up to the first hop for which
+    // it reads 0 (for a DATA cell from the exit, all three in one pass).
+    let r = body.readUInt16BE(RelayHeaderOffset.RECOGNIZED);
+    let peeled = 0;
+    for (let i = 0; i < hops.length; i++) {
+      const k = hops[i]!.backwardCipher;
+      r ^= (k.peekByte(RelayHeaderOffset.RECOGNIZED, CELL_BODY_LEN) << 8) | k.peekByte(RelayHeaderOffset.RECOGNIZED + 1, CELL_BODY_LEN);
+      if (r !== 0 && i < hops.length - 1) continue;
+      if (i - peeled === 2) {
+        Keystream.applyThree(body, hops[peeled]!.backwardCipher, hops[peeled + 1]!.backwardCipher, k);
+      } else {
+        for (let j = peeled; j <= i; j++) hops[j]!.backwardCipher.apply(body);
+      }
+      peeled = i + 1;
+      if (r === 0 && hops[i]!.isRecognized('backward', body)) return i;
     }
     throw new ProtocolError('ERR_RELAY_UNRECOGNIZED', 'inbound relay cell recognized by no hop');
   }
