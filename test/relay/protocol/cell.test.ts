@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  encodeCellInto,
   CELL_BODY_LEN,
   type Cell,
   CellCommand,
@@ -151,6 +152,35 @@ describe('cell framing', () => {
         expect(isProtocolError(e)).toBe(true);
       }
     }
+  });
+});
+
+describe('encodeCellInto (cells laid out one after another in a link\'s output buffer)', () => {
+  it('writes exactly what encodeCell makes, at any offset, and returns the offset after it', () => {
+    const cells = [
+      { v: 4, cell: { circId: 0x8000_0001, command: 3, payload: Buffer.alloc(509, 7) } },
+      { v: 4, cell: { circId: 0x8000_0002, command: 4, payload: Buffer.from([9]) } }, // padded with zeros
+      { v: 3, cell: { circId: 0x8001, command: 3, payload: Buffer.alloc(509, 1) } },
+      { v: 0, cell: { circId: 0, command: 7, payload: Buffer.from([0, 3, 0, 4]) } }, // variable-length
+    ];
+    const out = Buffer.alloc(4096, 0xee);
+    let at = 3;
+    for (const { v, cell } of cells) {
+      const want = encodeCell(v, cell);
+      const next = encodeCellInto(v, cell, out, at);
+      expect(next - at).toBe(want.length);
+      expect(out.subarray(at, next)).toEqual(want);
+      at = next;
+    }
+    expect(out.subarray(0, 3).every((b) => b === 0xee)).toBe(true);
+    expect(out.subarray(at).every((b) => b === 0xee)).toBe(true);
+  });
+
+  it('refuses a cell that does not fit, and checks fields as encodeCell does', () => {
+    const cell = { circId: 0x8000_0001, command: 3, payload: Buffer.alloc(509) };
+    expectCode(() => encodeCellInto(4, cell, Buffer.alloc(600), 100), 'ERR_CELL_TOO_LONG');
+    expectCode(() => encodeCellInto(3, cell, Buffer.alloc(600), 0), 'ERR_CIRCID');
+    expectCode(() => encodeCellInto(4, { ...cell, payload: Buffer.alloc(510) }, Buffer.alloc(600), 0), 'ERR_CELL_TOO_LONG');
   });
 });
 
