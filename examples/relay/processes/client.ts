@@ -120,7 +120,9 @@ async function main(): Promise<void> {
       open: false,
       circIds: undefined,
       destroysQueued: [],
-      reader: new CellReader(),
+      // Payloads as views into each read: every cell is handled (and its DATA queued to the
+      // SOCKS client) before the next read.
+      reader: new CellReader({ copyPayloads: false }),
       // A client sends time 0 and no address of its own in NETINFO (tor-spec §4.5).
       handshake: new LinkHandshake({ initiator: true, versions: LINK_VERSIONS, peerAddress: { type: 4, address: guard.address }, hideTime: true }),
       guard,
@@ -291,7 +293,7 @@ async function main(): Promise<void> {
       return; // nobody recognized it: dropped
     }
     try {
-      const cell = decodeRelayCell(body);
+      const cell = decodeRelayCell(body, { copy: false }); // data: a view, the body is not used again
       relayCell(circ, from, cell.command, cell.streamId, cell.data);
     } catch (err) {
       failCircuit(circ, (err as Error).message);

@@ -182,6 +182,12 @@ export interface CellReaderOptions {
   linkVersion?: number;
   /** Largest variable-length body accepted; a longer declared length is fatal to the link. */
   maxVariableBody?: number;
+  /**
+   * false: next() returns payloads as views into the fed chunks instead of copies (still free
+   * to modify in place). For a reader whose caller is done with each cell soon, like the
+   * client; a relay that queues cells keeps copies, so a queued cell does not hold a whole read.
+   */
+  copyPayloads?: boolean;
 }
 
 /** The part of a CellReader a live update must carry: bytes of a cell not complete yet. */
@@ -189,6 +195,8 @@ export interface CellReaderState {
   linkVersion: number;
   maxVariableBody: number;
   pending: Buffer;
+  /** Absent in states exported before it existed: copies. */
+  copyPayloads?: boolean;
 }
 
 /**
@@ -203,11 +211,13 @@ export interface CellReaderState {
  * with `fatalToLink`; the reader stays failed and rethrows it, since the stream can't be trusted.
  *
  * The reader keeps a reference to fed chunks until their bytes are consumed: do not reuse or
- * modify a Buffer after feeding it. Returned payloads are copies, free to modify in place.
+ * modify a Buffer after feeding it. Returned payloads are copies (or views, `copyPayloads:
+ * false`), free to modify in place.
  */
 export class CellReader {
   #linkVersion: number;
   readonly #maxVariableBody: number;
+  readonly #copyPayloads: boolean;
   #buf: Buffer = Buffer.alloc(0);
   #pos = 0;
   #failed: ProtocolError | null = null;
@@ -215,10 +225,11 @@ export class CellReader {
   constructor(options: CellReaderOptions = {}) {
     this.#linkVersion = options.linkVersion ?? 0;
     this.#maxVariableBody = options.maxVariableBody ?? DEFAULT_MAX_VAR_CELL_BODY;
+    this.#copyPayloads = options.copyPayloads ?? true;
   }
 
   static fromState(state: CellReaderState): CellReader {
-    const reader = new CellReader({ linkVersion: state.linkVersion, maxVariableBody: state.maxVariableBody });
+    const reader = new CellReader({ linkVersion: state.linkVersion, maxVariableBody: state.maxVariableBody, copyPayloads: state.copyPayloads ?? true });
     reader.feed(Buffer.from(state.pending));
     return reader;
   }
@@ -228,6 +239,7 @@ export class CellReader {
       linkVersion: this.#linkVersion,
       maxVariableBody: this.#maxVariableBody,
       pending: Buffer.from(this.#buf.subarray(this.#pos)),
+      copyPayloads: this.#copyPayloads,
     };
   }
 
@@ -305,8 +317,11 @@ export class CellReader {
     const buf = this.#buf;
     const circId = f.width === 4 ? buf.readUInt32BE(f.start) : buf.readUInt16BE(f.start);
     const command = buf[f.start + f.width]!;
-    const payload = Buffer.allocUnsafe(f.end - f.bodyStart);
-    buf.copy(payload, 0, f.bodyStart, f.end);
+    let payload: Buffer;
+    if (this.#copyPayloads) {
+      payload = Buffer.allocUnsafe(f.end - f.bodyStart);
+      buf.copy(payload, 0, f.bodyStart, f.end);
+    } else payload = buf.subarray(f.bodyStart, f.end);
     this.#consume(f.end);
     return { circId, command, payload };
   }

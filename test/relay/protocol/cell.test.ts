@@ -133,6 +133,28 @@ describe('cell framing', () => {
     expect(rebuilt.next()).toEqual({ circId: 5, command: 3, payload: Buffer.alloc(509, 7) });
   });
 
+  it('copyPayloads: false returns views into the fed chunk, and the option survives export', () => {
+    const a = encodeCell(4, { circId: 0x8000_0001, command: CellCommand.RELAY, payload: Buffer.alloc(509, 1) });
+    const b = encodeCell(4, { circId: 0x8000_0002, command: CellCommand.RELAY, payload: Buffer.alloc(509, 2) });
+    const chunk = Buffer.concat([a, b, b.subarray(0, 10)]);
+    const reader = new CellReader({ linkVersion: 4, copyPayloads: false });
+    reader.feed(chunk);
+    const first = reader.next()!;
+    expect(first.payload.buffer).toBe(chunk.buffer);
+    expect(first.payload.byteOffset).toBe(chunk.byteOffset + 5);
+    first.payload.fill(9); // the caller may modify it: the reader is past those bytes
+    expect(reader.next()).toEqual({ circId: 0x8000_0002, command: 3, payload: Buffer.alloc(509, 2) });
+    const rebuilt = CellReader.fromState(reader.exportState());
+    rebuilt.feed(b.subarray(10));
+    const third = rebuilt.next()!;
+    expect(third.payload).toEqual(Buffer.alloc(509, 2));
+    expect(rebuilt.exportState().copyPayloads).toBe(false);
+    const copying = new CellReader({ linkVersion: 4 });
+    copying.feed(Buffer.from(a));
+    expect(copying.next()!.payload.length).toBe(509);
+    expect(copying.exportState().copyPayloads).toBe(true);
+  });
+
   it('never throws anything but a coded error on random garbage', () => {
     let seed = 12345;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
