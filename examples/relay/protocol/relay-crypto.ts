@@ -105,38 +105,6 @@ function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Ar
 }
 
 /**
- * data[0..n) ^= a[pa..) ^ b[pb..) ^ c[pc..), little-endian only. Each keystream may sit at its
- * own alignment: its words are funnelled as (lo >>> r) | ((hi << (31 - r)) << 1), which is
- * also right for r = 0 (a JavaScript shift by 32 would be a shift by 0).
- */
-function xorThree(
-  data: Uint8Array, n: number,
-  a: Uint8Array, a32: Int32Array<ArrayBufferLike>, pa: number,
-  b: Uint8Array, b32: Int32Array<ArrayBufferLike>, pb: number,
-  c: Uint8Array, c32: Int32Array<ArrayBufferLike>, pc: number,
-): void {
-  const base = data.byteOffset;
-  const head = (4 - (base & 3)) & 3;
-  let i = 0;
-  for (; i < head; i++) data[i]! ^= a[pa + i]! ^ b[pb + i]! ^ c[pc + i]!;
-  const d32 = wordView(data.buffer);
-  const dw = (base + head) >>> 2;
-  const qa = (pa + head) >>> 2, ra = 8 * ((pa + head) & 3), la = 31 - ra;
-  const qb = (pb + head) >>> 2, rb = 8 * ((pb + head) & 3), lb = 31 - rb;
-  const qc = (pc + head) >>> 2, rc = 8 * ((pc + head) & 3), lc = 31 - rc;
-  // The word after the last one read must exist in each keystream piece.
-  const words = Math.min((n - head) >>> 2, a32.length - qa - 1, b32.length - qb - 1, c32.length - qc - 1);
-  let w = 0;
-  for (; w < words; w++) {
-    d32[dw + w]! ^=
-      ((a32[qa + w]! >>> ra) | ((a32[qa + w + 1]! << la) << 1)) ^
-      ((b32[qb + w]! >>> rb) | ((b32[qb + w + 1]! << lb) << 1)) ^
-      ((c32[qc + w]! >>> rc) | ((c32[qc + w + 1]! << lc) << 1));
-  }
-  for (i = head + 4 * w; i < n; i++) data[i]! ^= a[pa + i]! ^ b[pb + i]! ^ c[pc + i]!;
-}
-
-/**
  * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
  * cipher is made on first use, at the current offset: creating one costs several microseconds,
  * so a live update that rebuilds every circuit's keystreams from exported state does not pay
@@ -157,6 +125,8 @@ export class Keystream {
   #ks32: Int32Array<ArrayBufferLike> = NO_WORDS;
   #ksPos = 0;
   #next = PREFETCH_FIRST;
+  /** Bytes the cipher produced past #offset for a chain(), not cached here. */
+  #lent = 0;
 
   constructor(key: Uint8Array, offset = 0) {
     if (!(key instanceof Uint8Array) || key.length !== 16) {
@@ -193,6 +163,11 @@ export class Keystream {
     if (left >= n) return;
     const size = Math.max(n - left, this.#next);
     this.#next = Math.min(PREFETCH_MAX, this.#next * 2);
+    if (this.#lent > 0) {
+      // Lent bytes left unused (a chain was dropped): continue from the offset.
+      this.#cipher = null;
+      this.#lent = 0;
+    }
     const cipher = this.#cipher ?? this.#start();
     let ks = cipher.update(size <= PREFETCH_MAX ? ZEROS.subarray(0, size) : Buffer.alloc(size));
     if (left > 0) ks = Buffer.concat([this.#ks.subarray(this.#ksPos), ks]);
@@ -210,6 +185,7 @@ export class Keystream {
     this.#ks32 = NO_WORDS;
     this.#ksPos = 0;
     this.#cipher = null;
+    this.#lent = 0;
     this.#offset = -1;
   }
 
@@ -224,27 +200,37 @@ export class Keystream {
   }
 
   /**
-   * Three layers at once: XORs the next `data.length` bytes of a, b and c into `data` in one
-   * pass (the client peeling a cell from the exit: one load and store of each body word
-   * instead of three).
+   * The next `n` keystream bytes of each stream, chained through node:crypto: piece i is the
+   * XOR of the bytes of streams 0..i (AES-CTR encrypting piece i-1 adds stream i's), so the
+   * client removes several layers with one JavaScript XOR. Each stream's cipher moves n bytes
+   * past its offset without caching them ("lent"): `consumeLent` moves the offset over what a
+   * cell used, and any other use first restarts the cipher at the offset (a cache, not state).
    */
-  static applyThree(data: Uint8Array, a: Keystream, b: Keystream, c: Keystream): void {
-    const n = data.length;
-    for (const k of [a, b, c]) {
+  static chain(streams: readonly Keystream[], n: number): { pieces: Buffer[]; words: Int32Array<ArrayBufferLike>[] } {
+    const pieces: Buffer[] = [];
+    const words: Int32Array<ArrayBufferLike>[] = [];
+    let x = n <= PREFETCH_MAX ? ZEROS.subarray(0, n) : Buffer.alloc(n);
+    for (const k of streams) {
       if (k.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
-      k.#ready(n);
+      if (k.#ksPos < k.#ks.length || k.#lent > 0) k.#cipher = null; // its cipher is ahead of the offset
+      k.#ks = ZEROS.subarray(0, 0);
+      k.#ks32 = NO_WORDS;
+      k.#ksPos = 0;
+      x = (k.#cipher ?? k.#start()).update(x);
+      if ((x.byteOffset & 3) !== 0) x = Buffer.from(x);
+      k.#lent = n;
+      pieces.push(x);
+      words.push(new Int32Array(x.buffer, x.byteOffset, x.length >>> 2));
     }
-    if (!LITTLE_ENDIAN || n < 16) {
-      a.apply(data);
-      b.apply(data);
-      c.apply(data);
-      return;
-    }
-    xorThree(data, n, a.#ks, a.#ks32, a.#ksPos, b.#ks, b.#ks32, b.#ksPos, c.#ks, c.#ks32, c.#ksPos);
-    for (const k of [a, b, c]) {
-      k.#ksPos += n;
-      k.#offset += n;
-    }
+    return { pieces, words };
+  }
+
+  /** Counts `n` lent bytes (from `chain`) as applied. */
+  consumeLent(n: number): void {
+    if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
+    if (n > this.#lent) throw new ProtocolError('ERR_CRYPTO_STATE', `${n} bytes used, ${this.#lent} lent`);
+    this.#lent -= n;
+    this.#offset += n;
   }
 
   /** XORs the next `data.length` keystream bytes into `data`, in place. */
@@ -416,6 +402,10 @@ export interface OriginCryptoState {
 /** The client's layers for one circuit: hop 0 is the guard. */
 export class OriginCrypto {
   readonly hops: HopCrypto[];
+  // The hops' next backward keystream bytes chained (Keystream.chain): a cache, not state.
+  #chain: { pieces: Buffer[]; words: Int32Array<ArrayBufferLike>[] } | null = null;
+  #chainPos = 0;
+  #chainNext = PREFETCH_FIRST;
 
   constructor(hops: HopCrypto[] = []) {
     this.hops = hops;
@@ -433,6 +423,7 @@ export class OriginCrypto {
   /** Adds the hop whose handshake just completed (CREATED2, then each EXTENDED2). */
   addHop(keys: CircuitKeys): void {
     this.hops.push(HopCrypto.fromKeys(keys));
+    this.#chain = null;
   }
 
   /** Layers a plaintext body for hop `target` (default: the last): digest with its Df, then encrypt from it down to hop 0. */
@@ -451,22 +442,39 @@ export class OriginCrypto {
   decryptBackward(body: Buffer): number {
     checkBody(body);
     const hops = this.hops;
-    // The Recognized field under layers 0..i is body[1..2] ^ each of those keystreams' bytes
-    // 1..2: peeked first, so the layers can be removed together up to the first hop for which
-    // it reads 0 (for a DATA cell from the exit, all three in one pass).
     let r = body.readUInt16BE(RelayHeaderOffset.RECOGNIZED);
     let peeled = 0;
-    for (let i = 0; i < hops.length; i++) {
-      const k = hops[i]!.backwardCipher;
-      r ^= (k.peekByte(RelayHeaderOffset.RECOGNIZED, CELL_BODY_LEN) << 8) | k.peekByte(RelayHeaderOffset.RECOGNIZED + 1, CELL_BODY_LEN);
-      if (r !== 0 && i < hops.length - 1) continue;
-      if (i - peeled === 2) {
-        Keystream.applyThree(body, hops[peeled]!.backwardCipher, hops[peeled + 1]!.backwardCipher, k);
-      } else {
-        for (let j = peeled; j <= i; j++) hops[j]!.backwardCipher.apply(body);
+    if (hops.length >= 2 && LITTLE_ENDIAN) {
+      // Chained keystreams: piece i removes layers 0..i at once. The Recognized field under
+      // each is read from the pieces, and the layers come off together up to the first hop
+      // where it is 0 (for a DATA cell from the exit, all of them, with one XOR).
+      let chain = this.#chain;
+      if (chain === null || chain.pieces.length !== hops.length || this.#chainPos + CELL_BODY_LEN > chain.pieces[0]!.length) {
+        const size = this.#chainNext;
+        this.#chainNext = Math.min(PREFETCH_MAX, size * 2);
+        chain = this.#chain = Keystream.chain(hops.map((h) => h.backwardCipher), size);
+        this.#chainPos = 0;
       }
+      const pos = this.#chainPos;
+      let i = 0;
+      for (; i < hops.length - 1; i++) {
+        const piece = chain.pieces[i]!;
+        if ((r ^ ((piece[pos + RelayHeaderOffset.RECOGNIZED]! << 8) | piece[pos + RelayHeaderOffset.RECOGNIZED + 1]!)) === 0) break;
+      }
+      xorKeystream(body, CELL_BODY_LEN, chain.pieces[i]!, chain.words[i]!, pos);
+      for (let j = 0; j <= i; j++) hops[j]!.backwardCipher.consumeLent(CELL_BODY_LEN);
+      if (i === hops.length - 1) this.#chainPos = pos + CELL_BODY_LEN;
+      else this.#chain = null; // later hops did not see this cell: the pieces are out of step
       peeled = i + 1;
+      r = body.readUInt16BE(RelayHeaderOffset.RECOGNIZED);
       if (r === 0 && hops[i]!.isRecognized('backward', body)) return i;
+    }
+    for (let i = peeled; i < hops.length; i++) {
+      const hop = hops[i]!;
+      const k = hop.backwardCipher;
+      r ^= (k.peekByte(RelayHeaderOffset.RECOGNIZED, CELL_BODY_LEN) << 8) | k.peekByte(RelayHeaderOffset.RECOGNIZED + 1, CELL_BODY_LEN);
+      k.apply(body);
+      if (r === 0 && hop.isRecognized('backward', body)) return i;
     }
     throw new ProtocolError('ERR_RELAY_UNRECOGNIZED', 'inbound relay cell recognized by no hop');
   }
