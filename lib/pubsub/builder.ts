@@ -243,6 +243,7 @@ class PublisherImpl<T> implements Publisher<T> {
 
 class Item implements Registration {
   publisher: PublisherImpl<unknown> | null = null;
+  readonly #where: () => string;
   constructor(
     readonly kind: 'pub' | 'sub',
     readonly subsystem: string,
@@ -251,9 +252,15 @@ class Item implements Registration {
     readonly type: string,
     readonly exclusive: boolean,
     readonly stub: boolean,
-    readonly location: string,
+    where: () => string,
     readonly msgId: number,
-  ) {}
+  ) {
+    this.#where = where;
+  }
+
+  get location(): string {
+    return this.#where();
+  }
 }
 
 /**
@@ -371,13 +378,15 @@ export class PubsubBuilder {
 
   #registerType(subsystem: string, typeName: string, fns: TypeFunctions<never>): void {
     this.#assertOpen(subsystem);
-    const location = callerLocation();
+    const where = callerLocation();
     const typeId = this.naming.types.id(typeName);
     const reg: TypeRegistration = {
       type: typeName,
       subsystem,
       fns: { dispose: fns.dispose, format: fns.format } as TypeFunctions,
-      location,
+      get location() {
+        return where();
+      },
     };
     this.#typeItems.push(reg);
     if (this.#cfg.setTypeFns(typeId, reg.fns as TypeFns)) {
@@ -413,7 +422,7 @@ export class PubsubBuilder {
     if (msg === null || typeof msg !== 'object' || typeof msg.name !== 'string' || typeof msg.typeName !== 'string') {
       throw pubsubUsageError(new TypeError(`Subsystem "${subsystem}" registered something that is not a message made by defineMessage().`), 'ERR_INVALID_ARG_TYPE');
     }
-    const location = callerLocation();
+    const where = callerLocation();
     const naming = this.naming;
     const channelId = naming.channels.id(channel);
     const msgId = naming.messages.id(msg.name);
@@ -426,7 +435,7 @@ export class PubsubBuilder {
       msg.typeName,
       flags?.exclusive === true,
       flags?.stub === true,
-      location,
+      where,
       msgId,
     );
     this.#items.push(item);
@@ -543,8 +552,9 @@ function checkRegistrations(naming: Naming, items: readonly Item[], notes: strin
       continue;
     }
     const all = [...pubs, ...subs];
-    const registrations = all.map(describeItem);
+    let registrations: string[] | undefined; // described only for a message with a problem
     const problem = (code: PubsubProblem['code'], text: string, involved: readonly Item[]): void => {
+      registrations ??= all.map(describeItem);
       problems.push({
         code,
         text,
@@ -594,14 +604,31 @@ function unique<T>(xs: readonly T[]): T[] {
 const moduleDir = new URL('.', import.meta.url);
 const moduleDirPath = decodeURIComponent(moduleDir.pathname);
 
-/** The first stack frame outside this module: where a registration call was made. */
-function callerLocation(): string {
+/**
+ * Where a registration call is being made: the first stack frame outside this module. The
+ * frames are captured now and formatted into text only when the location is first read (a
+ * problem report, `registrations`): formatting costs several times the capture, more for code
+ * just loaded (its line positions are computed first), and a live update registers every
+ * subsystem's publishers and subscribers again inside its pause.
+ */
+function callerLocation(): () => string {
   // A few frames are enough (this module, maybe the subsystem manager, then the caller); a short
   // trace keeps registration cheap when stack traces are source-mapped.
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 8;
-  const stack = new Error().stack;
+  let trace: Error | undefined = new Error();
   Error.stackTraceLimit = limit;
+  let text: string | undefined;
+  return () => {
+    if (text === undefined) {
+      text = locationIn(trace?.stack);
+      trace = undefined; // the captured frames are not needed any more
+    }
+    return text;
+  };
+}
+
+function locationIn(stack: string | undefined): string {
   if (stack === undefined) return 'unknown';
   for (const line of stack.split('\n').slice(1)) {
     if (line.includes(moduleDir.href) || line.includes(moduleDirPath)) continue;

@@ -14,4 +14,4 @@ export { UpdateError, type UpdatePhase, UpdateUnwind } from './errors.js';
 export { type Strategy, UpdateHost, type UpdateHostEvents, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type VersionModule } from './host.js';
 export { defineVersion } from './define.js';
 export type { BufferEventDataHandler, BufferEventEventHandler, Handler, ListenerErrorHandler } from './rebind-buffered.js';
-export { type LoadedModule, loadVersionModule } from './loader.js';
+export { type LoadedModule, type LoadOptions, loadVersionModule } from './loader.js';

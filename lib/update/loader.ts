@@ -10,6 +10,7 @@ import Module, { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
+import v8 from 'node:v8';
 
 import { UpdateError } from './errors.js';
 // The host's own instance of this entry point, handed to versions that require it (read only
@@ -24,6 +25,18 @@ export interface LoadedModule {
   exports: unknown;
   /** Every module file evicted from the cache (the version and what it loaded from versionsDir). */
   files: string[];
+}
+
+/** Options of {@link loadVersionModule}. */
+export interface LoadOptions {
+  /**
+   * Compile every function of the files the load evaluates while loading them, instead of at
+   * each function's first call (V8's lazy compilation). The update host loads a version when
+   * the update is asked for, outside the pause, and its main(ctx), the functions main calls
+   * and the handlers then run for the first time inside the pause: compiled eagerly, their
+   * compilation happens in the load instead. Default false.
+   */
+  eagerCompile?: boolean;
 }
 
 /** This package's own compiled modules: a version may `require('node-libevent/update')` (for defineVersion). */
@@ -48,11 +61,12 @@ function hostEntryModule(): NodeJS.Module {
  *
  * @param file - the version's absolute path, inside versionsDir
  * @param versionsDir - the real path of the versions directory
+ * @param options - `eagerCompile`: compile every function of the load now (see LoadOptions)
  * @returns the exports and the evicted files
  * @throws UpdateError ERR_VERSION_TYPESCRIPT, ERR_VERSION_ESM, ERR_OUTSIDE_VERSIONS_DIR (phase 'load');
  *   whatever the module throws while loading
  */
-export function loadVersionModule(file: string, versionsDir: string): LoadedModule {
+export function loadVersionModule(file: string, versionsDir: string, options: LoadOptions = {}): LoadedModule {
   refuseUncollectable(file);
   const req = createRequire(path.join(versionsDir, '__node-libevent-loader__.js'));
   const cache = req.cache;
@@ -64,7 +78,7 @@ export function loadVersionModule(file: string, versionsDir: string): LoadedModu
   const previousEntry = cache[updateEntryFile];
   cache[updateEntryFile] = hostEntryModule();
   try {
-    const exports = req(file) as unknown;
+    const exports = (options.eagerCompile === true ? compilingEagerly(() => req(file)) : req(file)) as unknown;
     if (types.isModuleNamespaceObject(exports)) throw esmRefusal(file, 'it loaded as an ES module');
     return { exports, files };
   } finally {
@@ -72,6 +86,26 @@ export function loadVersionModule(file: string, versionsDir: string): LoadedModu
     files.push(...evict(cache, inDir));
     if (previousEntry) cache[updateEntryFile] = previousEntry;
     else delete cache[updateEntryFile];
+  }
+}
+
+/** The process was started with V8's lazy compilation off: everything compiles eagerly already. */
+const lazyOffAtStart = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((a) => a === '--no-lazy' || a === '--lazy=false');
+
+/**
+ * Runs `load` with V8's lazy compilation switched off, and switches it back on afterwards
+ * (also when `load` throws). V8 reads the flag when it compiles a script, so every function of
+ * every file evaluated meanwhile gets its bytecode at once; code compiled afterwards is lazy
+ * again. The flag is process-wide: a worker thread compiling at the same moment compiles
+ * eagerly too, which costs it time, never correctness.
+ */
+function compilingEagerly<T>(load: () => T): T {
+  if (lazyOffAtStart) return load();
+  v8.setFlagsFromString('--no-lazy');
+  try {
+    return load();
+  } finally {
+    v8.setFlagsFromString('--lazy');
   }
 }
 

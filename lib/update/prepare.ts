@@ -11,7 +11,7 @@ import type { PubsubCarrier, PubsubPlan } from './carry.js';
 import { type ContextHost, UpdateContext } from './context.js';
 import { checkVersionShape } from './define.js';
 import { describeThrown, isUpdateError, UpdateError, type UpdatePhase } from './errors.js';
-import { loadVersionModule } from './loader.js';
+import { type LoadOptions, loadVersionModule } from './loader.js';
 import { type BufferedRebindPlan, type BufferedSnapshot, freeBufferedCreatedSince, planBufferedRebind, snapshotBuffered } from './rebind-buffered.js';
 import type { Phases, Running, Strategy, VersionModule } from './types.js';
 
@@ -130,8 +130,8 @@ export function validateVersion(exports: unknown): VersionModule {
 }
 
 /** Loads and checks the version at `resolved` (a path from resolveVersionPath). */
-export function loadVersion(resolved: string, versionsDir: string): VersionModule {
-  return validateVersion(loadVersionModule(resolved, versionsDir).exports);
+export function loadVersion(resolved: string, versionsDir: string, options: LoadOptions = {}): VersionModule {
+  return validateVersion(loadVersionModule(resolved, versionsDir, options).exports);
 }
 
 /** A version loaded ahead of its update point, or why it could not be. */
@@ -141,14 +141,16 @@ export type Loaded = { module: VersionModule; file: string; loadMs: number } | {
  * Resolves, loads and checks the version at `file`. Runs when the update is asked for, before
  * the update point and outside the pause: loading reads no running state (main has not run),
  * and a failure here leaves the running version as untouched as one at the point would.
+ * With `eagerCompile` every function of the load is compiled here too, not at its first call
+ * inside the pause.
  */
-export function loadRequested(versionsDir: string, file: string): Loaded {
+export function loadRequested(versionsDir: string, file: string, options: LoadOptions = {}): Loaded {
   let phase: UpdatePhase = 'request';
   try {
     const resolved = resolveVersionPath(versionsDir, file);
     phase = 'load';
     const t = performance.now();
-    const module = loadVersion(resolved, versionsDir);
+    const module = loadVersion(resolved, versionsDir, options);
     return { module, file: resolved, loadMs: performance.now() - t };
   } catch (err) {
     return { failure: new PrepareFailure(isUpdateError(err) ? err.phase : phase, err, '') };

@@ -122,6 +122,21 @@ export interface UpdateHostOptions {
   strategy?: Strategy;
   /** Receives one line per update phase. */
   log?: (line: string) => void;
+  /**
+   * Compile every function of a version when it loads (when the update is asked for, outside
+   * the pause) instead of at each function's first call, which for the new main, what it calls
+   * and the handlers is inside the pause. Default true; false keeps V8's lazy compilation
+   * (less memory for large versions whose code mostly never runs).
+   */
+  eagerCompile?: boolean;
+  /**
+   * At the update point, sleep briefly (about 50 µs) before the pause starts, so that the pause
+   * begins on a fresh scheduler time slice: on a busy machine a service that has been running
+   * for a while is otherwise likely to be preempted by the kernel in the middle of the pause,
+   * stretching it by other processes' time slices. It moves that preemption before the pause;
+   * it adds no work. Default true; false when the service has a core to itself.
+   */
+  yieldBeforePause?: boolean;
 }
 
 /** The version that runs now. */

@@ -272,6 +272,31 @@ describe('build-time checks (spec §6.4)', () => {
     expect(err.message).toContain(regs[1]);
   });
 
+  it('B15b: registering formats no stack trace; a location is formatted once, when first read', () => {
+    // A live update registers every subsystem again inside its pause: the call site is
+    // captured there, but turned into text only when someone asks for it.
+    const original = Error.prepareStackTrace;
+    let formatted = 0;
+    Error.prepareStackTrace = (err, frames) => {
+      formatted++;
+      return original ? original(err, frames) : `${err}\n${frames.map((f) => `    at ${f}`).join('\n')}`;
+    };
+    try {
+      const { b } = base();
+      const pubsub = b.finalize();
+      expect(formatted).toBe(0);
+      const [first] = pubsub.registrations;
+      expect(first!.location).toMatch(/build\.test\.ts:\d+:\d+$/);
+      expect(formatted).toBe(1);
+      expect(first!.location).toBe(first!.location);
+      expect(formatted).toBe(1);
+      expect(pubsub.typeRegistrations[0]!.location).toMatch(/build\.test\.ts:\d+:\d+$/);
+      expect(formatted).toBe(2);
+    } finally {
+      Error.prepareStackTrace = original;
+    }
+  });
+
   it('B16: finalize consumes the builder, on success and on failure', () => {
     const ok = base().b;
     ok.finalize();

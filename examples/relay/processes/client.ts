@@ -465,7 +465,7 @@ async function main(): Promise<void> {
 
   const statusTimer = base.timer(() => {
     process.stdout.write(`STATUS ${JSON.stringify({
-      role: 'client', openDetail: [...circuits.values()].slice(0, 6).map((c) => ({ id: c.circId.toString(16), state: c.state, cdw: c.deliverWindow, sdw: c.stream?.deliverWindow, phase: c.stream?.phase, pending: c.stream?.conn.pendingOut, bytes: c.stream?.bytes, unrec: c.unrecognized, cellsIn: c.cellsIn })), circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
+      role: 'client', openDetail: [...circuits.values()].slice(0, 6).map((c) => ({ id: c.circId.toString(16), state: c.state, built: c.built, cdw: c.deliverWindow, sdw: c.stream?.deliverWindow, phase: c.stream?.phase, pending: c.stream?.conn.pendingOut, bytes: c.stream?.bytes, unrec: c.unrecognized, cellsIn: c.cellsIn })), circuitsOpen: [...circuits.values()].filter((c) => c.state === 'OPEN').length, circuitsBuilding: [...circuits.values()].filter((c) => c.state === 'BUILDING').length,
       ...stats, buildMs: undefined, ttfbMs: undefined, failures: stats.failures.slice(-5), buildMsAll: stats.buildMs.splice(0), ttfbMsAll: stats.ttfbMs.splice(0), consensusRelays: consensus?.relays.length ?? 0, cpuUs: process.cpuUsage().user + process.cpuUsage().system,
     })}\n`);
   }, { persist: true });

@@ -3,10 +3,15 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 
+/** How far a download got: SOCKS greeting, SOCKS CONNECT (the circuit is built and BEGIN sent meanwhile), HTTP head, body. */
+export type DownloadPhase = 'greet' | 'connect' | 'head' | 'body';
+
 export interface DownloadResult {
   ok: boolean;
   size: number;
   bytes: number;
+  /** The phase it ended in (a failure says where it stopped). */
+  phase: DownloadPhase;
   sha512: string;
   startedAt: number;
   endedAt: number;
@@ -21,24 +26,35 @@ export interface DownloadOptions {
   /** Cap on the reading rate (bytes/s): a slow reader keeps a long download in flight. */
   rate?: number;
   onBytes?: (n: number) => void;
+  /** Called when the download enters a phase. */
+  onPhase?: (phase: DownloadPhase) => void;
+  /** Fail the download (ok: false, the phase and bytes so far in `error`) if it has not ended by then, ms. */
+  timeoutMs?: number;
 }
 
 export function download(o: DownloadOptions): Promise<DownloadResult> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
     const hash = createHash('sha512');
-    let phase: 'greet' | 'connect' | 'head' | 'body' = o.socks ? 'greet' : 'head';
+    let phase: DownloadPhase = o.socks ? 'greet' : 'head';
+    const enter = (p: DownloadPhase) => {
+      phase = p;
+      o.onPhase?.(p);
+    };
+    o.onPhase?.(phase);
     let buf: Buffer = Buffer.alloc(0);
     let bytes = 0;
     let firstByteMs = -1;
     let done = false;
     let expected = -1;
     const sock = o.socks ? net.connect(o.socks.port, o.socks.host) : net.connect(o.target.port, o.target.host);
+    const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => finish(false, `timed out after ${o.timeoutMs} ms in phase ${phase} (${bytes} of ${o.size} body bytes)`), o.timeoutMs);
     const finish = (ok: boolean, error?: string) => {
       if (done) return;
       done = true;
+      clearTimeout(timer);
       sock.destroy();
-      resolve({ ok, size: o.size, bytes, sha512: hash.digest('hex'), startedAt, endedAt: performance.now(), firstByteMs, ...(error ? { error } : {}) });
+      resolve({ ok, size: o.size, bytes, phase, sha512: hash.digest('hex'), startedAt, endedAt: performance.now(), firstByteMs, ...(error ? { error } : {}) });
     };
     const request = () => sock.write(`GET /bytes/${o.size} HTTP/1.0\r\nHost: ${o.target.host}\r\n\r\n`);
     sock.on('connect', () => {
@@ -77,13 +93,13 @@ export function download(o: DownloadOptions): Promise<DownloadResult> {
         name.copy(req, 5);
         req.writeUInt16BE(o.target.port, 5 + name.length);
         sock.write(req);
-        phase = 'connect';
+        enter('connect');
       }
       if (phase === 'connect') {
         if (buf.length < 10) return;
         if (buf[1] !== 0) return finish(false, `SOCKS CONNECT failed with reply ${buf[1]}`);
         buf = buf.subarray(10);
-        phase = 'head';
+        enter('head');
         request();
       }
       if (phase === 'head') {
@@ -93,7 +109,7 @@ export function download(o: DownloadOptions): Promise<DownloadResult> {
         const head = buf.subarray(0, end).toString('latin1');
         if (!/^HTTP\/1\.[01] 200/.test(head)) return finish(false, `HTTP: ${head.split('\r\n')[0]}`);
         expected = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? -1);
-        phase = 'body';
+        enter('body');
         const rest = buf.subarray(end + 4);
         buf = Buffer.alloc(0);
         if (rest.length) body(rest);

@@ -29,6 +29,8 @@ export interface Modules {
   directory: typeof Directory;
   bus: typeof Bus;
   main: { run(ctx: VersionContext, modules: Modules, version: string): void };
+  /** `constants.tables()`, built when the version loaded (load.ts). */
+  tables?: Constants.Tables;
 }
 
 /** The relay's runtime for one loaded version: its modules' functions and the state items. */
@@ -51,7 +53,7 @@ export interface R {
 }
 
 export function run(ctx: VersionContext, M: Modules, version: string): void {
-  const T = M.constants.tables();
+  const T = M.tables ?? M.constants.tables();
   const R = { ctx, lib: ctx.lib, version, T, S: {}, now: () => Date.now() / 1000, log: (line: string) => void process.stderr.write(`relay ${version}: ${line}\n`) } as unknown as R;
   R.cells = M.cells.create(R);
   R.link = M.link.create(R);
