@@ -1,6 +1,9 @@
 // End to end, in CI's short form: the whole network on loopback, downloads in flight through
 // 3-hop circuits, and the streak v0 -> v12 applied to every relay through the project's CLI,
 // with two failing versions injected (refused, rolled back, the streak goes on).
+import { createHash, randomBytes } from 'node:crypto';
+import net_ from 'node:net';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { checkedDownload, ensureBuilt, type Network, nextStatus, startNetwork, testConfig, updateThroughCli, versionFile } from './harness.js';
@@ -23,6 +26,60 @@ describe('the relay network', () => {
     expect(r.match).toBe(true);
     const status = await nextStatus(net);
     expect(status.circuitsBuilt).toBeGreaterThanOrEqual(1);
+    expect(status.circuitsFailed).toBe(0);
+  }, 60_000);
+
+  it('carries an upload larger than the stream and circuit windows (the client waits for SENDMEs)', async () => {
+    // A sink on loopback: reads a 4-byte length and that many bytes, answers with their SHA-256.
+    // It reads nothing for its first 1.5 s: once the kernel's socket buffers are full, data waits
+    // at the exit's edge, the exit holds back its SENDMEs, and a client that did not wait for
+    // them overran the stream window (500 cells; the exit ended the stream with TORPROTOCOL and
+    // this reply was empty). 10 MB is about 20000 DATA cells.
+    const sink = net_.createServer((sock) => {
+      sock.pause();
+      setTimeout(() => sock.resume(), 1500);
+      let buf = Buffer.alloc(0);
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          sock.end(createHash('sha256').update(buf.subarray(4, 4 + buf.readUInt32BE(0))).digest('hex'));
+        }
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const port = (sink.address() as net_.AddressInfo).port;
+    const body = randomBytes(10_000_000);
+    const c = net.config.clients[0]!;
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = net_.connect(c.socksPort, c.host);
+      let phase = 0;
+      let got = Buffer.alloc(0);
+      sock.on('connect', () => sock.write(Buffer.from([5, 1, 0])));
+      sock.on('data', (d) => {
+        got = Buffer.concat([got, d]);
+        if (phase === 0 && got.length >= 2) {
+          got = got.subarray(2);
+          phase = 1;
+          const req = Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, 0, 0]);
+          req.writeUInt16BE(port, 8);
+          sock.write(req);
+        }
+        if (phase === 1 && got.length >= 10) {
+          if (got[1] !== 0) return reject(new Error(`SOCKS reply ${got[1]}`));
+          got = got.subarray(10);
+          phase = 2;
+          const len = Buffer.alloc(4);
+          len.writeUInt32BE(body.length);
+          sock.write(Buffer.concat([len, body]));
+        }
+      });
+      sock.on('end', () => resolve(got.toString()));
+      sock.on('error', reject);
+    });
+    sink.close();
+    expect(reply).toBe(createHash('sha256').update(body).digest('hex'));
+    const status = await nextStatus(net);
     expect(status.circuitsFailed).toBe(0);
   }, 60_000);
 

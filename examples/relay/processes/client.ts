@@ -10,19 +10,14 @@ import { acceptAll, EvConn } from '../common/evconn.js';
 import { parseResponse } from '../common/http.js';
 import { loadLib } from '../common/lib.js';
 import {
-  CellCommand as CMD, CellReader, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, encodeBegin, encodeCell,
+  allocateStreamId, CellCommand as CMD, CellReader, circIdLength, CircIdAllocator, canPackage, CIRCUIT_WINDOW, collectSendmes, createWindow, type FlowWindow,
+  initialCircuitPackageWindow, noteDelivered, notePackaged, receiveSendme, STREAM_WINDOW, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, encodeBegin, encodeCell,
   encodeCreate2Payload, encodeExtend2, encodeRelayCell, HandshakeType, isProtocolError, LinkHandshake,
   ntorClientFinish, ntorClientStart, type NtorClientState, OriginCrypto, parseConsensus, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, RelayCommand as RELAY,
   type VerifiedConsensus,
 } from '../protocol/index.js';
-import { randomInt } from 'node:crypto';
 
 const LINK_VERSIONS = [3, 4];
-const CIRCWINDOW = 1000;
-const CIRC_INC = 100;
-const STREAMWINDOW = 500;
-const STREAM_INC = 50;
-const SOCKS_OUT_LIMIT = 256 * 1024;
 // A client trusts both directory keys (key B is the rotated one, see common/dirkeys.ts).
 const TRUSTED = [trustedDirKey('A'), trustedDirKey('B')];
 
@@ -31,7 +26,8 @@ interface Hop {
   ntor?: NtorClientState;
 }
 
-interface OriginCircuit {
+/** Flow control (windows, SENDMEs) is the protocol layer's sendme.ts, as at the relays. */
+interface OriginCircuit extends FlowWindow {
   circId: number;
   hops: Hop[];
   /** The onion layers of the hops built so far (Tor's cpath). */
@@ -40,24 +36,22 @@ interface OriginCircuit {
   path: ConsensusEntry[];
   state: 'BUILDING' | 'OPEN' | 'CLOSED';
   launchedAt: number;
-  packageWindow: number;
-  deliverWindow: number;
   stream: SocksStream | undefined;
+  /** Stream IDs come from circid.ts's allocateStreamId (one stream per circuit here). */
+  nextStreamId: number;
   closedByUs: boolean;
   unrecognized?: number;
   cellsIn?: number;
 }
 
-interface SocksStream {
+interface SocksStream extends FlowWindow {
   conn: EvConn;
   phase: 'greeting' | 'request' | 'connecting' | 'open' | 'closed';
   inbuf: Buffer;
   target: string;
   streamId: number;
   circ: OriginCircuit | undefined;
-  packageWindow: number;
-  deliverWindow: number;
-  pending: Buffer[]; // bytes from the SOCKS client before CONNECTED
+  pending: Buffer[]; // bytes from the SOCKS client not packaged yet (before CONNECTED, or windows empty)
   openedAt: number;
   firstByteAt: number;
   bytes: number;
@@ -104,15 +98,31 @@ async function main(): Promise<void> {
   };
 
   // ---- the link to the guard ----
-  let link: { conn: EvConn; version: number; open: boolean; reader: CellReader; handshake: LinkHandshake; guard: ConsensusEntry } | undefined;
+  interface GuardLink {
+    conn: EvConn;
+    version: number;
+    open: boolean;
+    reader: CellReader;
+    handshake: LinkHandshake;
+    guard: ConsensusEntry;
+    /** CircIDs on this link (circid.ts), made when VERSIONS fixes their width. */
+    circIds: CircIdAllocator | undefined;
+    /** Closed circuits whose DESTROY is queued: their IDs stay reserved until the link drains. */
+    destroysQueued: number[];
+  }
+  let link: GuardLink | undefined;
   const waitingForLink: (() => void)[] = [];
 
   const openLink = (guard: ConsensusEntry) => {
-    const l = {
+    const l: GuardLink = {
       conn: undefined as unknown as EvConn,
       version: 0,
       open: false,
-      reader: new CellReader(),
+      circIds: undefined,
+      destroysQueued: [],
+      // Payloads as views into each read: every cell is handled (and its DATA queued to the
+      // SOCKS client) before the next read.
+      reader: new CellReader({ copyPayloads: false }),
       // A client sends time 0 and no address of its own in NETINFO (tor-spec §4.5).
       handshake: new LinkHandshake({ initiator: true, versions: LINK_VERSIONS, peerAddress: { type: 4, address: guard.address }, hideTime: true }),
       guard,
@@ -129,6 +139,9 @@ async function main(): Promise<void> {
           l.conn.close(err);
         }
       },
+      drained: () => {
+        for (const id of l.destroysQueued.splice(0)) l.circIds?.destroySent(id);
+      },
       close: (err) => {
         if (link === l) link = undefined;
         for (const circ of [...circuits.values()]) failCircuit(circ, `link to guard closed${err ? `: ${err.message}` : ''}`);
@@ -137,7 +150,7 @@ async function main(): Promise<void> {
     link = l;
   };
 
-  const linkInput = (l: NonNullable<typeof link>) => {
+  const linkInput = (l: GuardLink) => {
     for (let cell = l.reader.next(); cell; cell = l.reader.next()) {
       if (l.open) {
         processCell(cell.circId, cell.command, cell.payload);
@@ -147,6 +160,9 @@ async function main(): Promise<void> {
       if (step.linkVersion !== undefined) {
         l.version = step.linkVersion;
         l.reader.setLinkVersion(l.version);
+        // The opener of a link sets the MSB of the IDs it picks, on every link version: the
+        // relays apply that rule (links are not authenticated, so v3's key comparison cannot).
+        l.circIds = new CircIdAllocator({ width: circIdLength(l.version), highBit: true });
       }
       for (const bytes of step.send) l.conn.write(bytes);
       if (step.opened) {
@@ -169,9 +185,18 @@ async function main(): Promise<void> {
   const launchCircuit = (stream: SocksStream) => {
     const path = pickPath();
     if (!path) return socksFail(stream, 1, 'no 3-hop path in the consensus');
-    let circId = 0;
-    while (circId === 0 || circuits.has(circId)) circId = link!.version >= 4 ? (randomInt(1, 0x80000000) | 0x80000000) >>> 0 : randomInt(1, 0x8000) | 0x8000;
-    const circ: OriginCircuit = { circId, hops: path.map((entry) => ({ entry })), crypto: new OriginCrypto(), built: 0, path, state: 'BUILDING', launchedAt: now(), packageWindow: CIRCWINDOW, deliverWindow: CIRCWINDOW, stream, closedByUs: false };
+    let circId: number;
+    try {
+      circId = link!.circIds!.allocate();
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      return socksFail(stream, 1, err.message); // ERR_CIRCID_EXHAUSTED
+    }
+    const circ: OriginCircuit = {
+      circId, hops: path.map((entry) => ({ entry })), crypto: new OriginCrypto(), built: 0, path, state: 'BUILDING', launchedAt: now(), stream, closedByUs: false, nextStreamId: 1,
+      // The package window starts from the consensus circwindow, as at the relays from v2 on.
+      ...createWindow(CIRCUIT_WINDOW, initialCircuitPackageWindow(consensus?.params.circwindow)),
+    };
     circuits.set(circId, circ);
     stream.circ = circ;
     const first = circ.hops[0]!;
@@ -206,7 +231,7 @@ async function main(): Promise<void> {
     stats.buildMs.push(now() - circ.launchedAt);
     const s = circ.stream;
     if (s && s.phase === 'connecting') {
-      s.streamId = 1;
+      s.streamId = allocateStreamId(circ, (id) => id === circ.stream?.streamId);
       const colon = s.target.lastIndexOf(':');
       sendRelay(circ, 2, RELAY.BEGIN, s.streamId, encodeBegin({ host: s.target.slice(0, colon), port: Number(s.target.slice(colon + 1)), flags: 0 }));
     }
@@ -216,6 +241,7 @@ async function main(): Promise<void> {
     if (circ.state === 'CLOSED') return;
     circ.state = 'CLOSED';
     circuits.delete(circ.circId);
+    link?.circIds?.destroySent(circ.circId); // the relay destroyed it, or the link is gone
     if (circ.closedByUs) return;
     stats.circuitsFailed++;
     stats.failures.push(`circuit ${circ.circId.toString(16)}: ${why}`);
@@ -234,6 +260,10 @@ async function main(): Promise<void> {
     if (circ.state === 'CLOSED') return;
     circ.closedByUs = true;
     sendCell(circ.circId, CMD.DESTROY, encodeDestroyPayload(DestroyReason.NONE));
+    if (link) {
+      link.circIds?.markPendingDestroy(circ.circId);
+      link.destroysQueued.push(circ.circId);
+    }
     circ.state = 'CLOSED';
     circuits.delete(circ.circId);
     stats.circuitsClosed++;
@@ -263,7 +293,7 @@ async function main(): Promise<void> {
       return; // nobody recognized it: dropped
     }
     try {
-      const cell = decodeRelayCell(body);
+      const cell = decodeRelayCell(body, { copy: false }); // data: a view, the body is not used again
       relayCell(circ, from, cell.command, cell.streamId, cell.data);
     } catch (err) {
       failCircuit(circ, (err as Error).message);
@@ -283,16 +313,16 @@ async function main(): Promise<void> {
         s.openedAt = now();
         stats.streamsOpened++;
         s.conn.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, 0, 0]));
-        for (const chunk of s.pending.splice(0)) packageData(s, chunk);
+        packagePending(s);
         return;
       case RELAY.DATA: {
-        circ.deliverWindow--;
+        noteDelivered(circ, CIRCUIT_WINDOW); // an overrun throws: the circuit is closed
         if (!s || streamId !== s.streamId || s.phase !== 'open') return;
         if (s.bytes === 0) {
           s.firstByteAt = now();
           stats.ttfbMs.push(s.firstByteAt - s.openedAt);
         }
-        s.deliverWindow--;
+        noteDelivered(s, STREAM_WINDOW);
         s.bytes += data.length;
         stats.bytes += data.length;
         s.conn.write(data);
@@ -313,8 +343,11 @@ async function main(): Promise<void> {
         return;
       }
       case RELAY.SENDME:
-        if (streamId === 0) circ.packageWindow += CIRC_INC;
-        else if (s && streamId === s.streamId) s.packageWindow += STREAM_INC;
+        // One past the window's maximum throws: the circuit is closed.
+        if (streamId === 0) receiveSendme(circ, CIRCUIT_WINDOW, data);
+        else if (s && streamId === s.streamId) receiveSendme(s, STREAM_WINDOW, data);
+        else return;
+        if (s && s.phase === 'open') packagePending(s);
         return;
       default:
         return;
@@ -322,25 +355,28 @@ async function main(): Promise<void> {
   };
 
   const considerSendme = (circ: OriginCircuit, s: SocksStream) => {
-    while (circ.deliverWindow <= CIRCWINDOW - CIRC_INC) {
-      circ.deliverWindow += CIRC_INC;
-      sendRelay(circ, 2, RELAY.SENDME, 0);
-    }
-    // Stream SENDMEs wait while the SOCKS client is not keeping up (resumed by drained).
-    while (s.phase === 'open' && s.conn.pendingOut < SOCKS_OUT_LIMIT && s.deliverWindow <= STREAMWINDOW - STREAM_INC) {
-      s.deliverWindow += STREAM_INC;
-      sendRelay(circ, 2, RELAY.SENDME, s.streamId);
+    for (const body of collectSendmes(circ, CIRCUIT_WINDOW)) sendRelay(circ, 2, RELAY.SENDME, 0, body);
+    // Stream SENDMEs wait while the SOCKS client is not taking the data (sendme.ts: more than
+    // 10 cells' worth queued); drained() asks again once the queue is written.
+    if (s.phase === 'open') {
+      for (const body of collectSendmes(s, STREAM_WINDOW, { edgePendingBytes: s.conn.pendingOut })) sendRelay(circ, 2, RELAY.SENDME, s.streamId, body);
     }
   };
 
-  const packageData = (s: SocksStream, chunk: Buffer) => {
+  /** Packages what the SOCKS client sent while both windows allow; the rest waits for a SENDME, reading paused. */
+  const packagePending = (s: SocksStream) => {
     const circ = s.circ!;
-    for (let off = 0; off < chunk.length; off += RELAY_DATA_MAX) {
-      // Uploads here are HTTP requests: far below the windows, so no queueing is needed.
-      sendRelay(circ, 2, RELAY.DATA, s.streamId, chunk.subarray(off, off + RELAY_DATA_MAX));
-      circ.packageWindow--;
-      s.packageWindow--;
+    while (s.pending.length > 0 && canPackage(circ) && canPackage(s)) {
+      const chunk = s.pending[0]!;
+      const piece = chunk.subarray(0, RELAY_DATA_MAX);
+      sendRelay(circ, 2, RELAY.DATA, s.streamId, piece);
+      notePackaged(circ, CIRCUIT_WINDOW);
+      notePackaged(s, STREAM_WINDOW);
+      if (piece.length === chunk.length) s.pending.shift();
+      else s.pending[0] = chunk.subarray(piece.length);
     }
+    if (s.pending.length > 0) s.conn.pauseReading();
+    else s.conn.resumeReading();
   };
 
   // ---- SOCKS5 ----
@@ -397,15 +433,15 @@ async function main(): Promise<void> {
       return;
     }
     if (s.inbuf.length === 0) return;
-    if (s.phase === 'connecting') s.pending.push(s.inbuf);
-    else if (s.phase === 'open') packageData(s, s.inbuf);
+    if (s.phase === 'connecting' || s.phase === 'open') s.pending.push(s.inbuf);
     s.inbuf = Buffer.alloc(0);
+    if (s.phase === 'open') packagePending(s);
   };
 
   const socksListen = lib.io.listen(me.host, me.socksPort);
   base.event(socksListen, lib.EV.READ | lib.EV.PERSIST, () =>
     acceptAll(lib, socksListen, (fd) => {
-      const s: SocksStream = { conn: undefined as unknown as EvConn, phase: 'greeting', inbuf: Buffer.alloc(0), target: '', streamId: 0, circ: undefined, packageWindow: STREAMWINDOW, deliverWindow: STREAMWINDOW, pending: [], openedAt: 0, firstByteAt: 0, bytes: 0, ended: false };
+      const s: SocksStream = { conn: undefined as unknown as EvConn, phase: 'greeting', inbuf: Buffer.alloc(0), target: '', streamId: 0, circ: undefined, ...createWindow(STREAM_WINDOW), pending: [], openedAt: 0, firstByteAt: 0, bytes: 0, ended: false };
       s.conn = new EvConn(lib, base, fd, {
         data: (chunk) => {
           s.inbuf = s.inbuf.length ? Buffer.concat([s.inbuf, chunk]) : chunk;

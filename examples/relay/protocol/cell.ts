@@ -125,32 +125,53 @@ function checkCircId(linkVersion: number, circId: number): void {
  * shorter than 509 bytes is padded with zeros; a longer one is refused (ERR_CELL_TOO_LONG).
  */
 export function encodeCell(linkVersion: number, cell: Cell): Buffer {
+  const out = Buffer.allocUnsafe(encodedCellLength(linkVersion, cell));
+  encodeCellInto(linkVersion, cell, out, 0);
+  return out;
+}
+
+/** Bytes `cell` takes on a link of `linkVersion` (checks the same as encodeCell). */
+export function encodedCellLength(linkVersion: number, cell: Cell): number {
   checkCircId(linkVersion, cell.circId);
   if (!Number.isInteger(cell.command) || cell.command < 0 || cell.command > 255) {
     throw new ProtocolError('ERR_CELL_BAD_FIELD', `cell command ${cell.command} is not a byte`);
   }
   const width = circIdLength(linkVersion);
-  const variable = isVariableLengthCommand(cell.command);
-  let out: Buffer;
-  if (variable) {
+  if (isVariableLengthCommand(cell.command)) {
     if (cell.payload.length > 0xffff) {
       throw new ProtocolError('ERR_CELL_TOO_LONG', `variable-length body of ${cell.payload.length} bytes`);
     }
-    out = Buffer.allocUnsafe(width + 3 + cell.payload.length);
-    out.writeUInt16BE(cell.payload.length, width + 1);
-    out.set(cell.payload, width + 3);
-  } else {
-    if (cell.payload.length > CELL_BODY_LEN) {
-      throw new ProtocolError('ERR_CELL_TOO_LONG', `cell body of ${cell.payload.length} bytes > ${CELL_BODY_LEN}`);
-    }
-    out = Buffer.allocUnsafe(width + 1 + CELL_BODY_LEN);
-    out.set(cell.payload, width + 1);
-    out.fill(0, width + 1 + cell.payload.length);
+    return width + 3 + cell.payload.length;
   }
-  if (width === 4) out.writeUInt32BE(cell.circId, 0);
-  else out.writeUInt16BE(cell.circId, 0);
-  out[width] = cell.command;
-  return out;
+  if (cell.payload.length > CELL_BODY_LEN) {
+    throw new ProtocolError('ERR_CELL_TOO_LONG', `cell body of ${cell.payload.length} bytes > ${CELL_BODY_LEN}`);
+  }
+  return width + 1 + CELL_BODY_LEN;
+}
+
+/**
+ * Encodes one cell into `out` at `at`, as encodeCell would, and returns the offset after it: a
+ * link can lay its output cells one after another in one buffer (one copy of each body, no
+ * Buffer per cell). ERR_CELL_TOO_LONG when `out` has no room for it.
+ */
+export function encodeCellInto(linkVersion: number, cell: Cell, out: Buffer, at: number): number {
+  const size = encodedCellLength(linkVersion, cell);
+  if (!Number.isInteger(at) || at < 0 || at + size > out.length) {
+    throw new ProtocolError('ERR_CELL_TOO_LONG', `no room for a ${size}-byte cell at ${at} of ${out.length}`);
+  }
+  const width = circIdLength(linkVersion);
+  const payload = cell.payload;
+  if (isVariableLengthCommand(cell.command)) {
+    out.writeUInt16BE(payload.length, at + width + 1);
+    out.set(payload, at + width + 3);
+  } else {
+    out.set(payload, at + width + 1);
+    out.fill(0, at + width + 1 + payload.length, at + size);
+  }
+  if (width === 4) out.writeUInt32BE(cell.circId, at);
+  else out.writeUInt16BE(cell.circId, at);
+  out[at + width] = cell.command;
+  return at + size;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +182,12 @@ export interface CellReaderOptions {
   linkVersion?: number;
   /** Largest variable-length body accepted; a longer declared length is fatal to the link. */
   maxVariableBody?: number;
+  /**
+   * false: next() returns payloads as views into the fed chunks instead of copies (still free
+   * to modify in place). For a reader whose caller is done with each cell soon, like the
+   * client; a relay that queues cells keeps copies, so a queued cell does not hold a whole read.
+   */
+  copyPayloads?: boolean;
 }
 
 /** The part of a CellReader a live update must carry: bytes of a cell not complete yet. */
@@ -168,6 +195,8 @@ export interface CellReaderState {
   linkVersion: number;
   maxVariableBody: number;
   pending: Buffer;
+  /** Absent in states exported before it existed: copies. */
+  copyPayloads?: boolean;
 }
 
 /**
@@ -182,11 +211,13 @@ export interface CellReaderState {
  * with `fatalToLink`; the reader stays failed and rethrows it, since the stream can't be trusted.
  *
  * The reader keeps a reference to fed chunks until their bytes are consumed: do not reuse or
- * modify a Buffer after feeding it. Returned payloads are copies, free to modify in place.
+ * modify a Buffer after feeding it. Returned payloads are copies (or views, `copyPayloads:
+ * false`), free to modify in place.
  */
 export class CellReader {
   #linkVersion: number;
   readonly #maxVariableBody: number;
+  readonly #copyPayloads: boolean;
   #buf: Buffer = Buffer.alloc(0);
   #pos = 0;
   #failed: ProtocolError | null = null;
@@ -194,10 +225,11 @@ export class CellReader {
   constructor(options: CellReaderOptions = {}) {
     this.#linkVersion = options.linkVersion ?? 0;
     this.#maxVariableBody = options.maxVariableBody ?? DEFAULT_MAX_VAR_CELL_BODY;
+    this.#copyPayloads = options.copyPayloads ?? true;
   }
 
   static fromState(state: CellReaderState): CellReader {
-    const reader = new CellReader({ linkVersion: state.linkVersion, maxVariableBody: state.maxVariableBody });
+    const reader = new CellReader({ linkVersion: state.linkVersion, maxVariableBody: state.maxVariableBody, copyPayloads: state.copyPayloads ?? true });
     reader.feed(Buffer.from(state.pending));
     return reader;
   }
@@ -207,6 +239,7 @@ export class CellReader {
       linkVersion: this.#linkVersion,
       maxVariableBody: this.#maxVariableBody,
       pending: Buffer.from(this.#buf.subarray(this.#pos)),
+      copyPayloads: this.#copyPayloads,
     };
   }
 
@@ -284,8 +317,11 @@ export class CellReader {
     const buf = this.#buf;
     const circId = f.width === 4 ? buf.readUInt32BE(f.start) : buf.readUInt16BE(f.start);
     const command = buf[f.start + f.width]!;
-    const payload = Buffer.allocUnsafe(f.end - f.bodyStart);
-    buf.copy(payload, 0, f.bodyStart, f.end);
+    let payload: Buffer;
+    if (this.#copyPayloads) {
+      payload = Buffer.allocUnsafe(f.end - f.bodyStart);
+      buf.copy(payload, 0, f.bodyStart, f.end);
+    } else payload = buf.subarray(f.bodyStart, f.end);
     this.#consume(f.end);
     return { circId, command, payload };
   }

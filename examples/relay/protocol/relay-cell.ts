@@ -147,11 +147,22 @@ export function encodeRelayCell(
   return body;
 }
 
+function copyOf(b: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  b.copy(out, 0, start, end);
+  return out;
+}
+
+export interface DecodeRelayOptions {
+  /** false: `data` is a view into `body` (no copy) for a caller that owns the body; default true. */
+  copy?: boolean;
+}
+
 /**
  * Reads the header of a decrypted 509-byte body. A length over 498 is ERR_RELAY_LENGTH (the
  * remote heap overflow Tor 0.2.1.28 closed); the circuit is then torn down with PROTOCOL.
  */
-export function decodeRelayCell(body: Buffer): RelayCell {
+export function decodeRelayCell(body: Buffer, options: DecodeRelayOptions = {}): RelayCell {
   if (body.length < RELAY_HEADER_SIZE) {
     throw new ProtocolError('ERR_CELL_TRUNCATED', `relay body of ${body.length} bytes`, { destroyReason: 1 });
   }
@@ -167,7 +178,7 @@ export function decodeRelayCell(body: Buffer): RelayCell {
     recognized: body.readUInt16BE(1),
     streamId: body.readUInt16BE(3),
     digest: body.readUInt32BE(5),
-    data: Buffer.from(body.subarray(RELAY_HEADER_SIZE, RELAY_HEADER_SIZE + length)),
+    data: options.copy === false ? body.subarray(RELAY_HEADER_SIZE, RELAY_HEADER_SIZE + length) : copyOf(body, RELAY_HEADER_SIZE, RELAY_HEADER_SIZE + length),
   };
 }
 

@@ -129,6 +129,8 @@ function dueForSendme(w: FlowWindow, params: WindowParams): boolean {
   return params.inclusiveThreshold === false ? w.deliverWindow < threshold : w.deliverWindow <= threshold;
 }
 
+const NONE_DUE: readonly Buffer[] = Object.freeze([]);
+
 export interface CollectSendmeOptions {
   /** 0 (empty body, the default) or 1 (authenticated; circuits only). */
   version?: number;
@@ -140,7 +142,9 @@ export interface CollectSendmeOptions {
  * The SENDME bodies to send now (usually none or one), with the deliver window raised for each.
  * Call after noteDelivered and after the edge flushed.
  */
-export function collectSendmes(w: FlowWindow, params: WindowParams, options: CollectSendmeOptions = {}): Buffer[] {
+export function collectSendmes(w: FlowWindow, params: WindowParams, options: CollectSendmeOptions = {}): readonly Buffer[] {
+  // Called for every DATA cell delivered; nothing is due 99 times in 100.
+  if (!dueForSendme(w, params)) return NONE_DUE;
   const out: Buffer[] = [];
   const version = params.kind === 'stream' ? 0 : (options.version ?? 0);
   while (dueForSendme(w, params)) {

@@ -29,29 +29,30 @@ export interface Sha1Checkpoint {
 }
 
 /**
- * One SHA-1 compression of the 64 bytes at data[o..] into h. Written out round by round, with
+ * One SHA-1 compression of the 64 bytes at v[o..] into h (DataView reads: V8 turns each into one
+ * load and a byte swap). Written out round by round, with
  * the message schedule in 16 locals and the five working variables renamed instead of moved:
  * a running digest over every relay cell is on the hot path of the client and the exit, and
  * this form runs about 1.7 times faster in V8 than the four-loop one over an 80-word array.
  * Checked against node:crypto in test/relay/protocol/sha1.test.ts.
  */
-function compress(h: Int32Array, data: Uint8Array, o: number): void {
-  let w0 = (data[o + 0]! << 24) | (data[o + 1]! << 16) | (data[o + 2]! << 8) | data[o + 3]!;
-  let w1 = (data[o + 4]! << 24) | (data[o + 5]! << 16) | (data[o + 6]! << 8) | data[o + 7]!;
-  let w2 = (data[o + 8]! << 24) | (data[o + 9]! << 16) | (data[o + 10]! << 8) | data[o + 11]!;
-  let w3 = (data[o + 12]! << 24) | (data[o + 13]! << 16) | (data[o + 14]! << 8) | data[o + 15]!;
-  let w4 = (data[o + 16]! << 24) | (data[o + 17]! << 16) | (data[o + 18]! << 8) | data[o + 19]!;
-  let w5 = (data[o + 20]! << 24) | (data[o + 21]! << 16) | (data[o + 22]! << 8) | data[o + 23]!;
-  let w6 = (data[o + 24]! << 24) | (data[o + 25]! << 16) | (data[o + 26]! << 8) | data[o + 27]!;
-  let w7 = (data[o + 28]! << 24) | (data[o + 29]! << 16) | (data[o + 30]! << 8) | data[o + 31]!;
-  let w8 = (data[o + 32]! << 24) | (data[o + 33]! << 16) | (data[o + 34]! << 8) | data[o + 35]!;
-  let w9 = (data[o + 36]! << 24) | (data[o + 37]! << 16) | (data[o + 38]! << 8) | data[o + 39]!;
-  let w10 = (data[o + 40]! << 24) | (data[o + 41]! << 16) | (data[o + 42]! << 8) | data[o + 43]!;
-  let w11 = (data[o + 44]! << 24) | (data[o + 45]! << 16) | (data[o + 46]! << 8) | data[o + 47]!;
-  let w12 = (data[o + 48]! << 24) | (data[o + 49]! << 16) | (data[o + 50]! << 8) | data[o + 51]!;
-  let w13 = (data[o + 52]! << 24) | (data[o + 53]! << 16) | (data[o + 54]! << 8) | data[o + 55]!;
-  let w14 = (data[o + 56]! << 24) | (data[o + 57]! << 16) | (data[o + 58]! << 8) | data[o + 59]!;
-  let w15 = (data[o + 60]! << 24) | (data[o + 61]! << 16) | (data[o + 62]! << 8) | data[o + 63]!;
+function compress(h: Int32Array, v: DataView, o: number): void {
+  let w0 = v.getInt32(o + 0);
+  let w1 = v.getInt32(o + 4);
+  let w2 = v.getInt32(o + 8);
+  let w3 = v.getInt32(o + 12);
+  let w4 = v.getInt32(o + 16);
+  let w5 = v.getInt32(o + 20);
+  let w6 = v.getInt32(o + 24);
+  let w7 = v.getInt32(o + 28);
+  let w8 = v.getInt32(o + 32);
+  let w9 = v.getInt32(o + 36);
+  let w10 = v.getInt32(o + 40);
+  let w11 = v.getInt32(o + 44);
+  let w12 = v.getInt32(o + 48);
+  let w13 = v.getInt32(o + 52);
+  let w14 = v.getInt32(o + 56);
+  let w15 = v.getInt32(o + 60);
   let a = h[0]!;
   let b = h[1]!;
   let c = h[2]!;
@@ -212,10 +213,12 @@ function compress(h: Int32Array, data: Uint8Array, o: number): void {
 // Scratch space for peek(): the final padding is hashed into copies, never into the live state.
 const PEEK_H = new Int32Array(5);
 const PEEK_BLOCK = new Uint8Array(64);
+const PEEK_VIEW = new DataView(PEEK_BLOCK.buffer);
 
 export class Sha1 {
   readonly #h = Int32Array.of(0x67452301, 0xefcdab89 | 0, 0x98badcfe | 0, 0x10325476, 0xc3d2e1f0 | 0);
   readonly #block = new Uint8Array(64);
+  readonly #blockView = new DataView(this.#block.buffer);
   #length = 0;
 
   static fromState(state: Sha1State): Sha1 {
@@ -299,9 +302,12 @@ export class Sha1 {
     if (used > 0) {
       while (used < 64 && at < n) block[used++] = data[at++]!;
       if (used < 64) return this;
-      compress(this.#h, block, 0);
+      compress(this.#h, this.#blockView, 0);
     }
-    for (; at + 64 <= n; at += 64) compress(this.#h, data, at);
+    if (at + 64 <= n) {
+      const view = new DataView(data.buffer, data.byteOffset, n);
+      for (; at + 64 <= n; at += 64) compress(this.#h, view, at);
+    }
     for (let i = 0; at < n; ) block[i++] = data[at++]!;
     return this;
   }
@@ -317,7 +323,7 @@ export class Sha1 {
     block[used] = 0x80;
     block.fill(0, used + 1);
     if (used >= 56) {
-      compress(h, block, 0);
+      compress(h, PEEK_VIEW, 0);
       block.fill(0, 0, 56);
     }
     const bits = this.#length * 8;
@@ -331,7 +337,7 @@ export class Sha1 {
     block[61] = (lo >>> 16) & 0xff;
     block[62] = (lo >>> 8) & 0xff;
     block[63] = lo & 0xff;
-    compress(h, block, 0);
+    compress(h, PEEK_VIEW, 0);
     return h;
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  encodeCellInto,
   CELL_BODY_LEN,
   type Cell,
   CellCommand,
@@ -132,6 +133,28 @@ describe('cell framing', () => {
     expect(rebuilt.next()).toEqual({ circId: 5, command: 3, payload: Buffer.alloc(509, 7) });
   });
 
+  it('copyPayloads: false returns views into the fed chunk, and the option survives export', () => {
+    const a = encodeCell(4, { circId: 0x8000_0001, command: CellCommand.RELAY, payload: Buffer.alloc(509, 1) });
+    const b = encodeCell(4, { circId: 0x8000_0002, command: CellCommand.RELAY, payload: Buffer.alloc(509, 2) });
+    const chunk = Buffer.concat([a, b, b.subarray(0, 10)]);
+    const reader = new CellReader({ linkVersion: 4, copyPayloads: false });
+    reader.feed(chunk);
+    const first = reader.next()!;
+    expect(first.payload.buffer).toBe(chunk.buffer);
+    expect(first.payload.byteOffset).toBe(chunk.byteOffset + 5);
+    first.payload.fill(9); // the caller may modify it: the reader is past those bytes
+    expect(reader.next()).toEqual({ circId: 0x8000_0002, command: 3, payload: Buffer.alloc(509, 2) });
+    const rebuilt = CellReader.fromState(reader.exportState());
+    rebuilt.feed(b.subarray(10));
+    const third = rebuilt.next()!;
+    expect(third.payload).toEqual(Buffer.alloc(509, 2));
+    expect(rebuilt.exportState().copyPayloads).toBe(false);
+    const copying = new CellReader({ linkVersion: 4 });
+    copying.feed(Buffer.from(a));
+    expect(copying.next()!.payload.length).toBe(509);
+    expect(copying.exportState().copyPayloads).toBe(true);
+  });
+
   it('never throws anything but a coded error on random garbage', () => {
     let seed = 12345;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
@@ -151,6 +174,35 @@ describe('cell framing', () => {
         expect(isProtocolError(e)).toBe(true);
       }
     }
+  });
+});
+
+describe('encodeCellInto (cells laid out one after another in a link\'s output buffer)', () => {
+  it('writes exactly what encodeCell makes, at any offset, and returns the offset after it', () => {
+    const cells = [
+      { v: 4, cell: { circId: 0x8000_0001, command: 3, payload: Buffer.alloc(509, 7) } },
+      { v: 4, cell: { circId: 0x8000_0002, command: 4, payload: Buffer.from([9]) } }, // padded with zeros
+      { v: 3, cell: { circId: 0x8001, command: 3, payload: Buffer.alloc(509, 1) } },
+      { v: 0, cell: { circId: 0, command: 7, payload: Buffer.from([0, 3, 0, 4]) } }, // variable-length
+    ];
+    const out = Buffer.alloc(4096, 0xee);
+    let at = 3;
+    for (const { v, cell } of cells) {
+      const want = encodeCell(v, cell);
+      const next = encodeCellInto(v, cell, out, at);
+      expect(next - at).toBe(want.length);
+      expect(out.subarray(at, next)).toEqual(want);
+      at = next;
+    }
+    expect(out.subarray(0, 3).every((b) => b === 0xee)).toBe(true);
+    expect(out.subarray(at).every((b) => b === 0xee)).toBe(true);
+  });
+
+  it('refuses a cell that does not fit, and checks fields as encodeCell does', () => {
+    const cell = { circId: 0x8000_0001, command: 3, payload: Buffer.alloc(509) };
+    expectCode(() => encodeCellInto(4, cell, Buffer.alloc(600), 100), 'ERR_CELL_TOO_LONG');
+    expectCode(() => encodeCellInto(3, cell, Buffer.alloc(600), 0), 'ERR_CIRCID');
+    expectCode(() => encodeCellInto(4, { ...cell, payload: Buffer.alloc(510) }, Buffer.alloc(600), 0), 'ERR_CELL_TOO_LONG');
   });
 });
 

@@ -35,6 +35,17 @@ describe('relay cell header', () => {
     });
   });
 
+  it('decodes data as a copy, or as a view into the body with copy: false', () => {
+    const body = encodeRelayCell({ command: RelayCommand.DATA, streamId: 3, data: Buffer.from('hello') });
+    const copied = decodeRelayCell(body);
+    const viewed = decodeRelayCell(body, { copy: false });
+    expect(copied.data.toString()).toBe('hello');
+    expect(viewed.data.toString()).toBe('hello');
+    body[11] = 0x4a; // 'J'
+    expect(copied.data.toString()).toBe('hello');
+    expect(viewed.data.toString()).toBe('Jello');
+  });
+
   it('pads with four zero bytes, then random bytes', () => {
     const a = encodeRelayCell({ command: RelayCommand.DATA, streamId: 1, data: Buffer.alloc(10, 1) });
     const b = encodeRelayCell({ command: RelayCommand.DATA, streamId: 1, data: Buffer.alloc(10, 1) });

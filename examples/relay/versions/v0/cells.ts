@@ -2,7 +2,7 @@
 // between the cell being made and a link writing it. v0 keeps the protocol layer's Cell
 // objects and encodes one for its link's version when the link writes it; v10 replaces this
 // module with packed wire buffers (and converts every queued cell).
-import { encodeCell } from '../../protocol/cell.js';
+import { encodeCell, encodeCellInto } from '../../protocol/cell.js';
 import type { R } from './main.js';
 import type { CellObj, OrConn } from './types.js';
 
@@ -15,6 +15,10 @@ export function create(_R: R) {
     /** The wire form of a queued cell for this link. */
     toWire(c: OrConn, cell: CellObj): Buffer {
       return encodeCell(c.linkVersion, cell);
+    },
+    /** Writes the wire form into a link's output buffer at `at`; returns the offset after it. */
+    writeWire(c: OrConn, cell: CellObj, out: Buffer, at: number): number {
+      return encodeCellInto(c.linkVersion, cell, out, at);
     },
   };
 }

@@ -10,6 +10,10 @@ import type { R } from './main.js';
 import type { Circuit, Conn, OrConn } from './types.js';
 
 const scratch = Buffer.allocUnsafe(64 * 1024);
+/** Where flush() lays out one write: queued bytes, then cells encoded straight from the circuits. */
+const outScratch = Buffer.allocUnsafe(64 * 1024);
+/** A batch from one circuit adds at most this many bytes past the high-water mark. */
+const BATCH_OVERSHOOT = 8 * 514;
 
 export function create(R: R) {
   const { io, EV } = R.lib;
@@ -136,8 +140,11 @@ export function create(R: R) {
     }
   }
 
-  /** Fills the output buffer from the ring of active circuits, one batch per circuit in turn. */
-  function fillFromCircuits(c: OrConn): void {
+  /**
+   * Fills the output from the ring of active circuits, one batch per circuit in turn: as wire
+   * Buffers on c.outbuf, or, given `out`, encoded straight into it after c.outLen bytes.
+   */
+  function fillFromCircuits(c: OrConn, out?: Buffer): void {
     const ring = c.activeCircuits;
     const high = R.T.orConnHighwater;
     while (c.outLen < high && ring.length > 0) {
@@ -151,9 +158,13 @@ export function create(R: R) {
       }
       const batch = Math.min(queue.length, 8);
       for (let i = 0; i < batch; i++) {
-        const wire = R.cells.toWire(c, queue.shift()!);
-        c.outbuf.push(wire);
-        c.outLen += wire.length;
+        if (out) {
+          c.outLen = R.cells.writeWire(c, queue.shift()!, out, c.outLen);
+        } else {
+          const wire = R.cells.toWire(c, queue.shift()!);
+          c.outbuf.push(wire);
+          c.outLen += wire.length;
+        }
         c.cellsOut++;
       }
       S().stats.cellsOut += batch;
@@ -163,24 +174,43 @@ export function create(R: R) {
     }
   }
 
+  /**
+   * The next bytes to write. Usually one reused buffer holding what c.outbuf queued and then
+   * the cells taken from the circuits, so a cell is encoded once into it (no Buffer per cell
+   * and no Buffer.concat per write); c.outbuf is left empty and c.outLen counts the buffer.
+   */
+  function nextWrite(c: OrConn): Buffer {
+    if (c.outLen + R.T.orConnHighwater + BATCH_OVERSHOOT <= outScratch.length) {
+      let len = 0;
+      for (const piece of c.outbuf) {
+        outScratch.set(piece, len);
+        len += piece.length;
+      }
+      c.outbuf = [];
+      c.outLen = len;
+      if (len < R.T.orConnLowwater) fillFromCircuits(c, outScratch);
+      return outScratch.subarray(0, c.outLen);
+    }
+    if (c.outLen < R.T.orConnLowwater) fillFromCircuits(c);
+    return c.outbuf.length === 1 ? c.outbuf[0]! : Buffer.concat(c.outbuf, c.outLen);
+  }
+
   function flush(c: OrConn): void {
     for (;;) {
-      if (c.outLen < R.T.orConnLowwater) fillFromCircuits(c);
+      const data = nextWrite(c);
       if (c.outLen === 0) break;
-      const data = c.outbuf.length === 1 ? c.outbuf[0]! : Buffer.concat(c.outbuf, c.outLen);
       let n: number;
       try {
         n = io.write(c.fd, data);
       } catch (err) {
+        c.outbuf = [Buffer.from(data)];
         return markForClose(c, `write: ${(err as Error).message}`);
       }
-      if (n === -1) {
-        c.outbuf = [data];
-        return;
-      }
+      if (n === -1) n = 0;
       S().stats.bytesWritten += n;
-      c.lastWritten = R.now();
-      c.outbuf = n === data.length ? [] : [data.subarray(n)];
+      if (n > 0) c.lastWritten = R.now();
+      // What is left stays queued as its own Buffer: the scratch is reused by the next write.
+      c.outbuf = n === data.length ? [] : [data.buffer === outScratch.buffer ? Buffer.from(data.subarray(n)) : data.subarray(n)];
       c.outLen = data.length - n;
       if (c.outLen > 0) return;
     }

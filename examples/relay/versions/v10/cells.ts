@@ -17,5 +17,11 @@ export function create(_R: R) {
       const packed = cell as unknown as Buffer;
       return c.linkVersion >= 4 ? packed : repackCell(4, c.linkVersion, packed, packedCircId(4, packed));
     },
+    writeWire(c: OrConn, cell: CellObj, out: Buffer, at: number): number {
+      const wire = this.toWire(c, cell);
+      if (at + wire.length > out.length) throw new RangeError(`no room for a ${wire.length}-byte cell at ${at}`);
+      out.set(wire, at);
+      return at + wire.length;
+    },
   };
 }
