@@ -10,8 +10,11 @@
 // that already holds messages schedules them, and a limited flush that leaves messages behind
 // reschedules them: no message is stranded by a missed alert. `disconnect()` detaches the
 // publishers, cancels scheduled deliveries and disposes what is still queued.
+// `prepare(builder, policies)` does everything of connect that can fail (finalize, the
+// channel events, checking the policies) without touching the connected system, and
+// `commit(prepared)` then swaps it in without failing: how a live update replaces one.
 //
 // This is the one layer that joins the pure-TypeScript stack (dispatch, pubsub, subsys) with
 // node-libevent/loop.
 
-export { Mainloop, type DeliveryPolicy } from './mainloop.js';
+export { Mainloop, PreparedConnection, type DeliveryPolicy } from './mainloop.js';

@@ -25,6 +25,48 @@ interface Connection {
   /** One libevent event per channel ID, idle until activated. */
   readonly events: Event[];
   readonly policies: DeliveryPolicy[];
+  /** The mainloop whose callbacks the events run: the one it is committed to. */
+  owner: Mainloop;
+}
+
+const kConnection = Symbol('connection');
+
+/**
+ * A system made ready to connect by {@link Mainloop.prepare}: finalized, one libevent event per
+ * channel created (idle), the delivery policies checked. Nothing delivers through it until
+ * {@link Mainloop.commit}, which cannot fail; {@link Mainloop.abandon} frees it instead.
+ */
+export class PreparedConnection {
+  /** @internal */ readonly [kConnection]: Connection;
+  /** @internal the policies to set at commit, by channel ID */
+  readonly initialPolicies: readonly (readonly [channel: number, policy: DeliveryPolicy])[];
+  #state: 'prepared' | 'committed' | 'abandoned' = 'prepared';
+
+  /** @internal */
+  constructor(conn: Connection, policies: readonly (readonly [number, DeliveryPolicy])[]) {
+    this[kConnection] = conn;
+    this.initialPolicies = policies;
+  }
+
+  /** The finalized system. */
+  get pubsub(): Pubsub {
+    return this[kConnection].pubsub;
+  }
+
+  /** Its channel events (idle until committed and a policy schedules them). */
+  get events(): readonly Event[] {
+    return this[kConnection].events;
+  }
+
+  /** 'prepared' until commit() or abandon(). */
+  get state(): 'prepared' | 'committed' | 'abandoned' {
+    return this.#state;
+  }
+
+  /** @internal */
+  _settle(state: 'committed' | 'abandoned'): void {
+    this.#state = state;
+  }
 }
 
 /**
@@ -76,8 +118,8 @@ export class Mainloop implements Disposable {
   /**
    * Tears down what is connected now, then finalizes `builder` and creates one event per
    * channel. If finalize fails (a PubsubConfigError) nothing stays connected. An already
-   * finalized system (`builder.finalize()`'s result) is accepted too: a live update
-   * finalizes first, where failing is harmless, and connects later.
+   * finalized system (`builder.finalize()`'s result) is accepted too. To replace a connected
+   * system only once its successor is known to work, use prepare() and commit() instead.
    *
    * @param builder - a builder to finalize, or a system it finalized
    * @returns this mainloop
@@ -85,24 +127,80 @@ export class Mainloop implements Disposable {
    */
   connect(builder: PubsubBuilder | Pubsub): this {
     this.disconnect();
+    this.commit(this.prepare(builder));
+    return this;
+  }
+
+  /**
+   * Everything connect() does that can fail, without touching what is connected now:
+   * finalizes `builder` (if it is one), creates one idle libevent event per channel on this
+   * mainloop's base, and checks `policies` (set by commit(), every other channel 'never').
+   * On failure the events are freed and the system is closed. Used by a live update, which
+   * must not fail after it started to change the running version.
+   *
+   * @param builder - a builder to finalize, or a system it finalized
+   * @param policies - delivery policy per channel name, applied at commit
+   * @returns the prepared connection, for commit() or abandon()
+   * @throws PubsubConfigError ERR_PUBSUB_CONFIG; RangeError ERR_UNKNOWN_CHANNEL,
+   *   ERR_INVALID_ARG_VALUE (a policy); Error ERR_PUBSUB_FINALIZED, ERR_BASE_FREED
+   */
+  prepare(builder: PubsubBuilder | Pubsub, policies: Readonly<Record<string, DeliveryPolicy>> = {}): PreparedConnection {
     const pubsub = builder instanceof PubsubBuilder ? builder.finalize() : builder;
     const dispatcher = pubsub.dispatcher;
     const events: Event[] = [];
     try {
+      const conn: Connection = { pubsub, dispatcher, events, policies: [], owner: this };
+      const initial: [number, DeliveryPolicy][] = [];
+      for (const [channel, policy] of Object.entries(policies ?? {})) initial.push([channelIdOf(pubsub, dispatcher, channel), checkPolicy(policy)]);
       const base = this.base;
-      const conn: Connection = { pubsub, dispatcher, events, policies: [] };
       for (let ch = 0; ch < dispatcher.channelCount; ch++) {
-        events.push(base.timer(() => this.#onChannelEvent(conn, ch)));
+        events.push(base.timer(() => conn.owner.#onChannelEvent(conn, ch)));
         conn.policies.push('never');
       }
-      if (this.#onError !== null) pubsub.setErrorHandler(this.#onError);
-      this.#conn = conn;
+      return new PreparedConnection(conn, initial);
     } catch (err) {
       for (const ev of events) if (!ev.freed) ev.free();
       pubsub.close();
       throw err;
     }
-    return this;
+  }
+
+  /**
+   * Connects a prepared system in place of the connected one (disconnected first: its
+   * publishers become inert, its events are freed), then sets the prepared policies; on a
+   * channel that already holds messages their delivery is scheduled, never run here. Makes no
+   * libevent event and checks nothing that can fail but the argument itself (before any change).
+   * The prepared events must live on this mainloop's base (another mainloop may have prepared
+   * them, for a base they were moved to).
+   *
+   * @param prepared - from prepare(), neither committed nor abandoned
+   * @throws Error ERR_INVALID_STATE (committed or abandoned already, or its events on another base)
+   */
+  commit(prepared: PreparedConnection): void {
+    const conn = prepared instanceof PreparedConnection ? prepared[kConnection] : undefined;
+    if (conn === undefined || prepared.state !== 'prepared' || conn.events.some((ev) => ev.freed || ev.base !== this.base)) {
+      throw Object.assign(new Error('commit() takes a connection this mainloop prepared for its base, once'), { code: 'ERR_INVALID_STATE' });
+    }
+    this.disconnect();
+    prepared._settle('committed');
+    conn.owner = this;
+    if (this.#onError !== null) conn.pubsub.setErrorHandler(this.#onError);
+    this.#conn = conn;
+    for (const [ch, policy] of prepared.initialPolicies) this.#applyPolicy(conn, ch, policy);
+  }
+
+  /**
+   * Discards a prepared system that will not be committed: frees its events and closes it
+   * (disposing what was queued in it). Idempotent; a committed one is left alone.
+   *
+   * @param prepared - from prepare()
+   */
+  abandon(prepared: PreparedConnection): void {
+    if (!(prepared instanceof PreparedConnection) || prepared.state !== 'prepared') return;
+    prepared._settle('abandoned');
+    const conn = prepared[kConnection];
+    for (const ev of conn.events) if (!ev.freed) ev.free();
+    conn.pubsub.close();
   }
 
   /**
@@ -114,10 +212,12 @@ export class Mainloop implements Disposable {
    */
   setDeliveryPolicy(channel: string, policy: DeliveryPolicy): void {
     const conn = this.#require();
-    if (!POLICIES.includes(policy)) {
-      throw Object.assign(new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`), { code: 'ERR_INVALID_ARG_VALUE' });
-    }
-    const ch = this.#channel(conn, channel);
+    checkPolicy(policy);
+    this.#applyPolicy(conn, this.#channel(conn, channel), policy);
+  }
+
+  /** setDeliveryPolicy() past its checks. */
+  #applyPolicy(conn: Connection, ch: number, policy: DeliveryPolicy): void {
     const ev = conn.events[ch]!;
     conn.policies[ch] = policy;
     if (policy === 'immediate') conn.dispatcher.setAlert(ch, flushImmediately);
@@ -238,10 +338,21 @@ export class Mainloop implements Disposable {
   }
 
   #channel(conn: Connection, channel: string): number {
-    const id = conn.pubsub.naming.channels.find(channel);
-    if (id === undefined || id >= conn.events.length) {
-      throw Object.assign(new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`), { code: 'ERR_UNKNOWN_CHANNEL' });
-    }
-    return id;
+    return channelIdOf(conn.pubsub, conn.dispatcher, channel);
   }
+}
+
+function checkPolicy(policy: DeliveryPolicy): DeliveryPolicy {
+  if (!POLICIES.includes(policy)) {
+    throw Object.assign(new RangeError(`Unknown delivery policy "${String(policy)}": use 'prompt', 'immediate' or 'never'.`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+  return policy;
+}
+
+function channelIdOf(pubsub: Pubsub, dispatcher: Dispatcher, channel: string): number {
+  const id = pubsub.naming.channels.find(channel);
+  if (id === undefined || id >= dispatcher.channelCount) {
+    throw Object.assign(new RangeError(`Unknown channel "${channel}": it was not known when the mainloop connected.`), { code: 'ERR_UNKNOWN_CHANNEL' });
+  }
+  return id;
 }

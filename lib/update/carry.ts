@@ -1,9 +1,12 @@
 // Publish-subscribe across an update: the new version's system is built and checked in
-// prepare (reading the old dispatcher only), and at commit the messages still queued in the
-// old one move over (transformed where their payload type changed) or are disposed.
-import { MessageHeader } from '../dispatch/index.js';
+// prepare (reading the old dispatcher only), together with everything connecting it needs that
+// can fail: its channel events, its delivery policies, the links its carried messages enter by.
+// At commit the messages still queued in the old one move over (transformed where their
+// payload type changed) or are disposed, and the prepared connection is swapped in; nothing
+// there can fail.
+import { MessageHeader, type MessageLink } from '../dispatch/index.js';
 import type { EventBase, Event } from '../loop/index.js';
-import { Mainloop } from '../mainloop/index.js';
+import { Mainloop, type PreparedConnection } from '../mainloop/index.js';
 import { type Pubsub, PubsubBuilder } from '../pubsub/index.js';
 import { SubsystemManager } from '../subsys/index.js';
 import type { SubsystemsOptions, UpdateContext } from './context.js';
@@ -12,6 +15,8 @@ import { codeOf, describeThrown, isUpdateError, UpdateError } from './errors.js'
 /** A queued message as it will enter the new dispatcher. */
 interface Carry {
   header: MessageHeader;
+  /** Where it enters the new dispatcher (resolved in prepare: sending can then only queue). */
+  link: MessageLink;
   payload: unknown;
   /** The old payload, disposed at commit when a transform replaced it. */
   replaced?: { type: number; payload: unknown };
@@ -24,6 +29,10 @@ export interface PubsubPlan {
   options: SubsystemsOptions;
   carry: Carry[];
   drop: { type: number; payload: unknown; name: string }[];
+  /** Its channel events (made and owned by the host) and checked policies, committed as they are. */
+  connection: PreparedConnection;
+  /** The mainloop that prepared it: the host's, or a new one when the running version had none. */
+  mainloop: Mainloop;
 }
 
 /** Owns the host's mainloop and subsystem manager from one version to the next. */
@@ -49,7 +58,27 @@ export class PubsubCarrier {
     manager.init();
     const builder = new PubsubBuilder();
     manager.addPubsub(builder);
-    this.#connect({ manager, pubsub: builder.finalize(), options: decl.options, carry: [], drop: [] }, base);
+    const pubsub = builder.finalize();
+    const mainloop = this.#mainloopFor(base);
+    const connection = this.#prepareConnection(mainloop, pubsub, decl.options);
+    this.commit({ manager, pubsub, options: decl.options, carry: [], drop: [], connection, mainloop }, base);
+  }
+
+  /** The host's mainloop if it runs on `base`, else a new one (not installed before commit). */
+  #mainloopFor(base: EventBase): Mainloop {
+    return this.#mainloop?.base === base ? this.#mainloop : new Mainloop(base);
+  }
+
+  /** Channel events made (host-owned) and policies checked; throws with nothing left behind. */
+  #prepareConnection(mainloop: Mainloop, pubsub: Pubsub, options: SubsystemsOptions): PreparedConnection {
+    const connection = mainloop.prepare(pubsub, options.policies ?? {});
+    try {
+      for (const ev of connection.events) this.own(ev);
+    } catch (err) {
+      mainloop.abandon(connection);
+      throw err;
+    }
+    return connection;
   }
 
   /**
@@ -58,7 +87,7 @@ export class PubsubCarrier {
    * payload type changed) or dropped because the new version no longer has the message.
    * Only reads the old dispatcher.
    */
-  plan(ctx: UpdateContext, from: string): PubsubPlan | undefined {
+  plan(ctx: UpdateContext, from: string, base: EventBase): PubsubPlan | undefined {
     const oldPubsub = this.#mainloop?.pubsub ?? null;
     const decl = ctx.subsystemsDecl;
     if (!decl && !oldPubsub) return undefined;
@@ -73,7 +102,11 @@ export class PubsubCarrier {
       const builder = new PubsubBuilder();
       manager.addPubsub(builder);
       pubsub = builder.finalize();
-      plan = { manager, pubsub, options: decl?.options ?? {}, carry: [], drop: [] };
+      const options = decl?.options ?? {};
+      const mainloop = this.#mainloopFor(base);
+      // Everything connecting can fail on happens here, before the commit changes anything.
+      const connection = this.#prepareConnection(mainloop, pubsub, options);
+      plan = { manager, pubsub, options, carry: [], drop: [], connection, mainloop };
       const old = oldPubsub?.dispatcher;
       for (let ch = 0; old && ch < old.channelCount; ch++) {
         for (const [h, payload] of old.queued(ch)) {
@@ -98,8 +131,10 @@ export class PubsubCarrier {
             }
           }
           const sender = pubsub.naming.subsystems.find(h.senderName) ?? pubsub.naming.subsystems.id(h.senderName);
+          const header = new MessageHeader(sender, route.channel, msg, route.type, pubsub.naming);
           plan.carry.push({
-            header: new MessageHeader(sender, route.channel, msg, route.type, pubsub.naming),
+            header,
+            link: pubsub.dispatcher.link(header),
             payload: next,
             ...(transform !== undefined ? { replaced: { type: h.type, payload } } : {}),
           });
@@ -107,8 +142,8 @@ export class PubsubCarrier {
       }
       return plan;
     } catch (err) {
-      if (plan) this.#disposeProduced(plan);
-      pubsub?.close();
+      if (plan) this.abandon(plan);
+      else pubsub?.close();
       if (isUpdateError(err)) throw err;
       throw new UpdateError(codeOf(err) ?? 'ERR_PUBSUB', 'pubsub', describeThrown(err), { cause: err });
     }
@@ -118,6 +153,7 @@ export class PubsubCarrier {
   abandon(plan: PubsubPlan | undefined): void {
     if (!plan) return;
     this.#disposeProduced(plan);
+    plan.mainloop.abandon(plan.connection); // frees its channel events, closes the new system
     plan.pubsub.close();
   }
 
@@ -139,7 +175,10 @@ export class PubsubCarrier {
     }
   }
 
-  /** Moves the queued messages over and connects the new system. Returns what was carried. */
+  /**
+   * Moves the queued messages over and swaps the prepared system in. Makes no event and checks
+   * nothing that can fail: prepare did both. Returns what was carried.
+   */
   commit(plan: PubsubPlan | undefined, base: EventBase): { carried: number; dropped: string[] } {
     if (!plan) return { carried: 0, dropped: [] };
     const old = this.#mainloop?.pubsub?.dispatcher;
@@ -155,7 +194,17 @@ export class PubsubCarrier {
       for (const c of plan.carry) if (c.replaced) disposeOld(c.replaced.type, c.replaced.payload);
       for (const d of plan.drop) disposeOld(d.type, d.payload);
     }
-    this.#connect(plan, base);
+    // Queued while every channel of the new system is still 'never' (no alert), so no hook runs
+    // inside the commit; the policies set by mainloop.commit() schedule their delivery on the
+    // next loop pass.
+    for (const c of plan.carry) c.link.send(c.payload);
+    // A 'rebase' update moved the prepared channel events to the new base with every other
+    // event: a mainloop of that base takes them over.
+    const mainloop = plan.mainloop.base === base ? plan.mainloop : new Mainloop(base);
+    if (this.#mainloop !== mainloop) this.#mainloop?.disconnect();
+    mainloop.commit(plan.connection);
+    this.#mainloop = mainloop;
+    this.#manager = plan.manager;
     return { carried: plan.carry.length, dropped: plan.drop.map((d) => d.name) };
   }
 
@@ -168,21 +217,5 @@ export class PubsubCarrier {
   close(): void {
     this.#mainloop?.disconnect();
     this.#manager?.shutdown();
-  }
-
-  /** Connects `plan.pubsub` on `base`: queue the carried messages, then set policies. */
-  #connect(plan: PubsubPlan, base: EventBase): void {
-    if (this.#mainloop?.base !== base) {
-      this.#mainloop?.disconnect(); // a 'rebase' update replaced the base
-      this.#mainloop = new Mainloop(base);
-    }
-    const ml = this.#mainloop;
-    ml.connect(plan.pubsub);
-    for (const ev of ml.events) this.own(ev);
-    // Queued while every channel is still 'never', so no hook runs inside the commit; setting
-    // the policies then schedules their delivery on the next loop pass.
-    for (const c of plan.carry) plan.pubsub.dispatcher.send(c.header, c.payload);
-    for (const [channel, policy] of Object.entries(plan.options.policies ?? {})) ml.setDeliveryPolicy(channel, policy);
-    this.#manager = plan.manager;
   }
 }

@@ -204,7 +204,7 @@ export function prepareUpdate(
     // Building the new publish-subscribe counts as init: it is the new version's objects.
     phase = 'pubsub';
     t = performance.now();
-    pubsub = host.carrier.plan(ctx, from);
+    pubsub = host.carrier.plan(ctx, from, host.base);
     phases.init += performance.now() - t;
 
     phase = 'rewire';

@@ -407,3 +407,93 @@ describe('mainloop and hook errors', () => {
     expect(seen).toEqual(['boom']);
   });
 });
+
+describe('prepare, then commit or abandon (replacing a system without failing half-way)', () => {
+  /** A system whose src publishes ping on "main", received into `log`. */
+  function system(log: string[], tag: string) {
+    const b = new PubsubBuilder();
+    const pub = b.connector('src').addPub('main', ping);
+    b.connector('sink').addSub('main', ping, (n) => log.push(`${tag} ${n}`));
+    return { b, pub };
+  }
+
+  function liveEvents(base: EventBase): number {
+    return base._allEvents().filter((ev) => !ev.freed).length;
+  }
+
+  it('prepare leaves the connected system untouched, and a bad policy leaves nothing behind', () => {
+    const base = newBase();
+    const log: string[] = [];
+    const first = system(log, 'old');
+    const ml = new Mainloop(base).connect(first.b);
+    cleanups.push(() => ml.disconnect());
+    ml.setDeliveryPolicy('main', 'immediate');
+    const events = [...ml.events];
+    const count = liveEvents(base);
+    for (const [policies, code] of [
+      [{ nosuch: 'prompt' }, 'ERR_UNKNOWN_CHANNEL'],
+      [{ main: 'sometimes' }, 'ERR_INVALID_ARG_VALUE'],
+    ] as const) {
+      const next = system(log, 'new');
+      expect(() => ml.prepare(next.b, policies as never)).toThrow(expect.objectContaining({ code }));
+      expect(liveEvents(base)).toBe(count); // its channel events were freed again
+      expect(next.pub.publish(9)).toBe(false); // and the system closed
+    }
+    const next = system(log, 'new');
+    const prepared = ml.prepare(next.b, { main: 'prompt' });
+    expect(prepared.state).toBe('prepared');
+    expect(prepared.events).toHaveLength(1);
+    expect(ml.pubsub).not.toBe(prepared.pubsub);
+    expect([...ml.events]).toEqual(events);
+    expect(ml.deliveryPolicy('main')).toBe('immediate');
+    first.pub.publish(1);
+    expect(log).toEqual(['old 1']);
+    ml.abandon(prepared);
+    ml.abandon(prepared); // idempotent
+    expect(prepared.state).toBe('abandoned');
+    expect(prepared.events.every((ev) => ev.freed)).toBe(true);
+    expect(liveEvents(base)).toBe(count);
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    first.pub.publish(2);
+    expect(log).toEqual(['old 1', 'old 2']);
+  });
+
+  it('commit swaps the prepared system in and sets its policies; a backlog is scheduled, not delivered inside', () => {
+    const base = newBase();
+    const log: string[] = [];
+    const first = system(log, 'old');
+    const ml = new Mainloop(base).connect(first.b);
+    cleanups.push(() => ml.disconnect());
+    const oldEvents = [...ml.events];
+    const next = system(log, 'new');
+    const prepared = ml.prepare(next.b, { main: 'prompt' });
+    next.pub.publish(1); // queued in the prepared system: no policy is active before commit
+    base.loop(EVLOOP.NONBLOCK);
+    expect(log).toEqual([]);
+    ml.commit(prepared);
+    expect(prepared.state).toBe('committed');
+    expect(ml.pubsub).toBe(prepared.pubsub);
+    expect(oldEvents.every((ev) => ev.freed)).toBe(true);
+    expect(first.pub.publish(5)).toBe(false); // the old system is closed
+    expect(ml.deliveryPolicy('main')).toBe('prompt');
+    expect(log).toEqual([]); // scheduled on the next pass, not run by commit
+    base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK);
+    expect(log).toEqual(['new 1']);
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(ml.pubsub).toBe(prepared.pubsub);
+  });
+
+  it('commit refuses a connection prepared for another base, changing nothing', () => {
+    const base = newBase();
+    const other = new Mainloop(newBase());
+    const log: string[] = [];
+    const ml = new Mainloop(base).connect(system(log, 'old').b);
+    cleanups.push(() => ml.disconnect());
+    const before = ml.pubsub;
+    const prepared = other.prepare(system(log, 'new').b);
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(ml.pubsub).toBe(before);
+    expect(prepared.state).toBe('prepared');
+    other.abandon(prepared);
+  });
+});
