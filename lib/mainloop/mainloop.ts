@@ -174,12 +174,12 @@ export class Mainloop implements Disposable {
    * them, for a base they were moved to).
    *
    * @param prepared - from prepare(), neither committed nor abandoned
-   * @throws Error ERR_INVALID_STATE (committed or abandoned already, or its events on another base)
+   * @throws Error ERR_NOT_PREPARED (committed or abandoned already, or its events on another base)
    */
   commit(prepared: PreparedConnection): void {
     const conn = prepared instanceof PreparedConnection ? prepared[kConnection] : undefined;
     if (conn === undefined || prepared.state !== 'prepared' || conn.events.some((ev) => ev.freed || ev.base !== this.base)) {
-      throw Object.assign(new Error('commit() takes a connection this mainloop prepared for its base, once'), { code: 'ERR_INVALID_STATE' });
+      throw Object.assign(new Error('commit() takes a connection this mainloop prepared for its base, once'), { code: 'ERR_NOT_PREPARED' });
     }
     this.disconnect();
     prepared._settle('committed');

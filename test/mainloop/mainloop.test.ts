@@ -453,7 +453,7 @@ describe('prepare, then commit or abandon (replacing a system without failing ha
     expect(prepared.state).toBe('abandoned');
     expect(prepared.events.every((ev) => ev.freed)).toBe(true);
     expect(liveEvents(base)).toBe(count);
-    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_NOT_PREPARED' }));
     first.pub.publish(2);
     expect(log).toEqual(['old 1', 'old 2']);
   });
@@ -479,7 +479,7 @@ describe('prepare, then commit or abandon (replacing a system without failing ha
     expect(log).toEqual([]); // scheduled on the next pass, not run by commit
     base.loop(EVLOOP.ONCE | EVLOOP.NONBLOCK);
     expect(log).toEqual(['new 1']);
-    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_NOT_PREPARED' }));
     expect(ml.pubsub).toBe(prepared.pubsub);
   });
 
@@ -491,7 +491,7 @@ describe('prepare, then commit or abandon (replacing a system without failing ha
     cleanups.push(() => ml.disconnect());
     const before = ml.pubsub;
     const prepared = other.prepare(system(log, 'new').b);
-    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_STATE' }));
+    expect(() => ml.commit(prepared)).toThrow(expect.objectContaining({ code: 'ERR_NOT_PREPARED' }));
     expect(ml.pubsub).toBe(before);
     expect(prepared.state).toBe('prepared');
     other.abandon(prepared);
