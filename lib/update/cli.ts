@@ -205,6 +205,8 @@ export function describeReport(r: Record<string, any>, asked: string): string {
   lines.push(`  state items: ${r.stateItems}`);
   lines.push(`  messages ${would}carried: ${r.messagesCarried}, ${would}dropped: ${dropped.length ? dropped.join(', ') : 'none'}`);
   lines.push(`  phases (ms): quiesce ${ms(p.quiesce)}, load ${ms(p.load)}, init ${ms(p.init)}, migrate ${ms(p.migrate)}, rewire ${ms(p.rewire)}, commit ${ms(p.commit)}`);
+  // Time the host's thread was ready but had no CPU: tells a preempted pause from slow work.
+  if (typeof r.runQueueWaitMs === 'number') lines.push(`  run-queue wait: ${ms(r.runQueueWaitMs)} ms of the pause (ready, another process on the CPU)`);
   return lines.join('\n') + '\n';
 }
 
@@ -215,7 +217,10 @@ export function describeStatus(s: Record<string, any>): string {
   lines.push(`  versions directory: ${s.versionsDir}`);
   const last = s.lastReport as Record<string, any> | undefined;
   if (!last) lines.push('  last update: none');
-  else if (last.ok) lines.push(`  last update: ${last.from} -> ${last.to}, paused ${ms(last.pauseMs)} ms, ${last.eventsRewired} events rebound`);
+  else if (last.ok) {
+    const waited = typeof last.runQueueWaitMs === 'number' ? ` (run-queue wait ${ms(last.runQueueWaitMs)} ms)` : '';
+    lines.push(`  last update: ${last.from} -> ${last.to}, paused ${ms(last.pauseMs)} ms${waited}, ${last.eventsRewired} events rebound`);
+  }
   else lines.push(`  last update: ${last.from} -> ${last.to || '?'} failed in ${last.error?.phase}: ${last.error?.code} ${last.error?.message}`);
   return lines.join('\n') + '\n';
 }

@@ -23,7 +23,8 @@ import { codeOf, describeThrown, UpdateError, type UpdatePhase } from './errors.
 import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareFailure, type PrepareHost, prepareUpdate, resolveVersionPath, snapshotBefore } from './prepare.js';
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { rehearseUpdatePathOnce } from './rehearse.js';
-import { failedReport, preparedReport } from './report.js';
+import { failedReport, preparedReport, withRunQueueWait } from './report.js';
+import { RunQueueClock } from './schedstat.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
@@ -384,9 +385,19 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
 
   /** One update, prepare then commit, at update point `point`. */
   #update(req: UpdateRequest, point: string): UpdateReport {
+    const clock = RunQueueClock.open(); // opened before the pause, read inside it
+    try {
+      return this.#updateTimed(req, point, clock);
+    } finally {
+      clock?.close();
+    }
+  }
+
+  #updateTimed(req: UpdateRequest, point: string, clock: RunQueueClock | undefined): UpdateReport {
     // Give the CPU up for a moment: the kernel runs whatever else is waiting now, and the pause
     // then starts on a fresh time slice instead of being preempted half-way.
     if (this.yieldBeforePause) Atomics.wait(this.#sleeper, 0, 0, YIELD_MS);
+    const waitedBefore = clock?.waitedNs();
     const reached = performance.now();
     const phases = emptyPhases();
     phases.quiesce = reached - req.requestedAt;
@@ -411,7 +422,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     if (req.dryRun) {
       // Everything an update would do up to the commit has run; undo it, as a failed prepare is undone.
       discardPrepared(this.#prepareHost, prepared);
-      const report = preparedReport(req, old, prepared, point, reached, phases, 'dry run');
+      const report = withRunQueueWait(preparedReport(req, old, prepared, point, reached, phases, 'dry run'), waitedBefore, clock?.waitedNs());
       this.#log(`dry run ${report.from} -> ${report.to}: would rebind ${report.eventsRewired} events, ${report.stateItems} state items, carry ${report.messagesCarried} messages; discarded`);
       return report;
     }
@@ -427,7 +438,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
     }
     this.#base = done.base;
     this.#current = done.running;
-    const report = preparedReport(req, old, prepared, point, reached, phases, done);
+    const report = withRunQueueWait(preparedReport(req, old, prepared, point, reached, phases, done), waitedBefore, clock?.waitedNs());
     this.#log(`update ${report.from} -> ${report.to}: done in ${report.pauseMs.toFixed(3)} ms (${report.eventsRewired} events, ${req.strategy})`);
     return report;
   }

@@ -51,3 +51,13 @@ export function preparedReport(req: UpdateRequest, old: Running, prepared: Prepa
     ...(dry ? { dryRun: true } : {}),
   };
 }
+
+/**
+ * Adds the run-queue wait of the pause to `report`: the thread's schedstat wait counter at the
+ * update point and when the pause ended (read just after pauseMs was taken), in ns. Left out
+ * when either is unknown.
+ */
+export function withRunQueueWait(report: UpdateReport, beforeNs: number | undefined, afterNs: number | undefined): UpdateReport {
+  if (beforeNs !== undefined && afterNs !== undefined && afterNs >= beforeNs) report.runQueueWaitMs = (afterNs - beforeNs) / 1e6;
+  return report;
+}

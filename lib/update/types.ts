@@ -52,6 +52,14 @@ export interface UpdateReport {
   };
   /** Update point reached → loop resumes, ms. */
   pauseMs: number;
+  /**
+   * How much of the pause the host's thread spent waiting on the kernel's run queue (ready but
+   * preempted, another process on the CPU), ms, from /proc/thread-self/schedstat read at the
+   * update point and when the pause ends. A large share means the machine was busy, not the
+   * update slow. Absent where the kernel gives no such figure (not Linux), and on updates that
+   * did not happen.
+   */
+  runQueueWaitMs?: number;
   /** ms per phase. */
   phases: {
     /** Waiting for the update point. */

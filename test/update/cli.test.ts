@@ -70,6 +70,7 @@ describe.each(updateMethods)('node-libevent CLI on %s', (method) => {
     const real = await callCli(['update', pid, v('v1.cjs'), '--socket', s.socketPath]);
     expect(real.code).toBe(0);
     expect(real.stdout).toMatch(/^updated v0 -> v1 at point 'loop' \(inplace\), paused [\d.]+ ms\n/);
+    if (process.platform === 'linux') expect(real.stdout).toMatch(/\n {2}run-queue wait: \d+\.\d\d ms of the pause \(ready, another process on the CPU\)\n/);
     expect(s.host.version).toBe('v1');
     expect(allOnCurrentVersion(s.host)).toBe(true);
     expect(await s.stop()).toBe(0);
@@ -80,6 +81,7 @@ describe.each(updateMethods)('node-libevent CLI on %s', (method) => {
     const r = await callCli(['update', String(process.pid), v('v1.cjs'), '--socket', s.socketPath, '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, to: 'v1' });
+    if (process.platform === 'linux') expect(JSON.parse(r.stdout).runQueueWaitMs).toBeGreaterThanOrEqual(0);
     expect(r.stderr).toMatch(/^host: update v0 -> v1: loaded v1\.cjs at point 'loop'$/m);
     expect(r.stderr).toMatch(/^host: update v0 -> v1: state ready \(\d+ items\)$/m);
     expect(r.stderr).toMatch(/^host: update v0 -> v1: done in [\d.]+ ms/m);
