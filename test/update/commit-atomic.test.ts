@@ -105,13 +105,18 @@ describe.each(updateMethods)('commit is all or nothing on %s', (method) => {
     host.base.free();
   });
 
-  it('sets the new policies at commit: carried messages are delivered on the next loop pass, not inside it', async () => {
-    const { host } = await startHost(method);
+  it.each(['inplace', 'rebase'] as const)('sets the new policies at commit (%s): carried messages are delivered on the next loop pass, not inside it', async (strategy) => {
+    const { host } = await startHost(method, 'v0.cjs', strategy);
+    const oldBase = host.base;
     const fd = queueMessages(host, 3);
     const queued = host.mainloop!.pending('stats');
     const totalBefore = stateOf<{ total: number }>(host, 'metered').total;
     const report = await host.requestUpdate('policy-prompt.cjs');
     expect(report).toMatchObject({ ok: true, to: 'policy-prompt', messagesCarried: queued });
+    // 'rebase' moved every event, the prepared channel events too, to a new base.
+    expect(host.base === oldBase).toBe(strategy === 'inplace');
+    expect(host.mainloop!.base).toBe(host.base);
+    expect(host.mainloop!.events.every((ev) => ev.base === host.base && !ev.freed)).toBe(true);
     expect(host.mainloop!.deliveryPolicy('stats')).toBe('prompt');
     expect(host.mainloop!.pending('stats')).toBe(queued);
     expect(stateOf<{ total: number }>(host, 'metered').total).toBe(totalBefore);
