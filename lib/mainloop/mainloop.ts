@@ -174,19 +174,27 @@ export class Mainloop implements Disposable {
    * them, for a base they were moved to).
    *
    * @param prepared - from prepare(), neither committed nor abandoned
-   * @throws Error ERR_NOT_PREPARED (committed or abandoned already, or its events on another base)
+   * @throws Error ERR_NOT_PREPARED (committed or abandoned already, or its events on another base),
+   *   before any change; a dispose function's error from the old system's queued messages, after
+   *   the swap is complete
    */
   commit(prepared: PreparedConnection): void {
     const conn = prepared instanceof PreparedConnection ? prepared[kConnection] : undefined;
     if (conn === undefined || prepared.state !== 'prepared' || conn.events.some((ev) => ev.freed || ev.base !== this.base)) {
       throw Object.assign(new Error('commit() takes a connection this mainloop prepared for its base, once'), { code: 'ERR_NOT_PREPARED' });
     }
-    this.disconnect();
+    let disposeFailed: { error: unknown } | undefined;
+    try {
+      this.disconnect();
+    } catch (error) {
+      disposeFailed = { error }; // the old system is closed all the same: finish the swap first
+    }
     prepared._settle('committed');
     conn.owner = this;
     if (this.#onError !== null) conn.pubsub.setErrorHandler(this.#onError);
     this.#conn = conn;
     for (const [ch, policy] of prepared.initialPolicies) this.#applyPolicy(conn, ch, policy);
+    if (disposeFailed) throw disposeFailed.error;
   }
 
   /**

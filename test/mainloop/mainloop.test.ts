@@ -483,6 +483,31 @@ describe('prepare, then commit or abandon (replacing a system without failing ha
     expect(ml.pubsub).toBe(prepared.pubsub);
   });
 
+  it("commit finishes the swap before it rethrows an old message's dispose error", () => {
+    const base = newBase();
+    const b = new PubsubBuilder();
+    const src = b.connector('src');
+    src.registerType<number>('num', {
+      dispose: () => {
+        throw new Error('dispose failed');
+      },
+    });
+    const pub = src.addPub('main', ping);
+    b.connector('sink').addSub('main', ping, () => {});
+    const ml = new Mainloop(base).connect(b);
+    cleanups.push(() => ml.disconnect());
+    pub.publish(1); // queued ('never'): disposed when the old system closes
+    const log: string[] = [];
+    const next = system(log, 'new');
+    const prepared = ml.prepare(next.b, { main: 'immediate' });
+    expect(() => ml.commit(prepared)).toThrow('dispose failed');
+    expect(ml.pubsub).toBe(prepared.pubsub);
+    expect(prepared.state).toBe('committed');
+    expect(ml.deliveryPolicy('main')).toBe('immediate');
+    next.pub.publish(2);
+    expect(log).toEqual(['new 2']);
+  });
+
   it('commit refuses a connection prepared for another base, changing nothing', () => {
     const base = newBase();
     const other = new Mainloop(newBase());
