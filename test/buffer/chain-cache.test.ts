@@ -8,6 +8,9 @@ import { type BufferEvent, EventBase, io } from '../../lib/index.js';
 import { bufferedStats, loopUntil, methods, pattern } from './helpers.js';
 
 const CACHE_LIMIT = 1024 * 1024;
+// AddressSanitizer's allocator keeps freed memory in quarantine and maps fresh pages instead,
+// so page faults only say something about glibc's malloc (the byte and bound checks still run).
+const glibcMalloc = !/libasan/.test(process.env.LD_PRELOAD ?? '');
 
 describe.each(methods)('evbuffer chain memory (%s)', (method) => {
   /** `conns` echo connections in lockstep ping-pong of `size`-byte messages, `rounds` times. */
@@ -53,8 +56,8 @@ describe.each(methods)('evbuffer chain memory (%s)', (method) => {
     const cached = bufferedStats().chainCacheBytes;
     expect(cached).toBeGreaterThan(0);
     expect(cached).toBeLessThanOrEqual(CACHE_LIMIT);
-    // Generous: without the cache this was about one fault per message.
-    expect(r.faults).toBeLessThan(r.msgs / 4);
+    // Generous: without the cache this was about 2.6 faults per message on epoll.
+    if (glibcMalloc) expect(r.faults).toBeLessThan(r.msgs / 4);
   });
 
   it('large transfers keep the cache within its bound', () => {
