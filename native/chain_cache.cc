@@ -1,4 +1,4 @@
-// A small per-thread cache of the memory libevent allocates for evbuffer chains (4-64 KiB).
+// A small per-thread cache of the memory libevent allocates for evbuffer chains (4-256 KiB).
 //
 // Why: with BEV_OPT_DEFER_CALLBACKS, one loop pass over N readable sockets first runs libevent's
 // N reads (each mallocs an 8 KiB chain for a 4 KiB message) and only then the N read callbacks,
@@ -43,7 +43,7 @@ namespace nle {
 namespace {
 
 constexpr int kMinShift = 12;                       // 4 KiB: smaller blocks glibc's bins serve well
-constexpr int kMaxShift = 16;                       // 64 KiB: the largest chain a read makes by default
+constexpr int kMaxShift = 18;                       // 256 KiB: a relay's reads (readSize) make chains this big
 constexpr int kClasses = kMaxShift - kMinShift + 1;
 constexpr size_t kCacheBytes = 1024 * 1024;         // per thread, over all classes
 constexpr int kPerClass = kCacheBytes >> kMinShift;  // enough slots for kCacheBytes of the smallest
