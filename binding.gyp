@@ -23,6 +23,7 @@
         "native/evbuffer.cc",
         "native/bufferevent.cc",
         "native/direct_write.cc",
+        "native/chain_cache.cc",
         "native/relay.cc",
         "native/listener.cc",
         "native/ownfds.cc",

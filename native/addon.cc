@@ -69,6 +69,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return exports;
   }
   InstallLibeventLogging();
+  InstallChainCache();
   if (!currentData) currentData = new AddonData();
   uv_loop_t* loop = nullptr;
   static std::once_flag baselineOnce;

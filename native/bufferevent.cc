@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -162,6 +163,19 @@ static void TopUpRead(BevRec* r) {
     size_t have = evbuffer_get_length(in);
     if (have >= r->readHigh) return;
     budget = std::min(budget, r->readHigh - have);
+  }
+  // Ask how much is there before reserving room for it, as libevent does: reserving the whole
+  // budget on a dry socket allocated (and soon freed) a chain of up to 60 KiB per probe, and
+  // with many connections that churn made glibc grow and trim its heap, so readv paid page
+  // faults for fresh pages. 0 (nothing, or EOF / an error libevent's next read will meet): dry.
+  int avail = 0;
+  if (ioctl(fd, FIONREAD, &avail) == 0) {
+    if (avail <= 0) {
+      r->topUpDry = true;
+      r->topUpSkips = 0;
+      return;
+    }
+    budget = std::min(budget, static_cast<size_t>(avail));
   }
   int err = 0;
   size_t got = 0;
@@ -384,6 +398,7 @@ static void CleanupBuffered(void* arg) {
   if (bd->dispatcher) napi_delete_reference(bd->env, bd->dispatcher);
   if (bufferedData == bd) bufferedData = nullptr;
   delete bd;
+  FlushChainCache(true);  // what libevent frees later on this thread goes straight back to malloc
 }
 
 // ---- arguments
@@ -999,6 +1014,7 @@ static Napi::Value BufferedStats(const Napi::CallbackInfo& info) {
   o.Set("evbuffers", count(bd->bufs));
   o.Set("listeners", count(bd->listeners));
   o.Set("groups", count(bd->groups));
+  o.Set("chainCacheBytes", static_cast<double>(ChainCacheBytes()));  // chain_cache.cc, this thread
   return o;
 }
 

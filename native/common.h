@@ -125,6 +125,10 @@ void ThrowError(napi_env env, const char* code, const std::string& msg);
 void ThrowErrno(napi_env env, int err, const char* syscall);
 std::string LastLibeventMessage();
 void InstallLibeventLogging();
+// chain_cache.cc: libevent's chain-sized blocks are kept per thread (up to 1 MiB) for reuse.
+void InstallChainCache();
+void FlushChainCache(bool stop);
+size_t ChainCacheBytes();
 
 // Argument helpers: each returns false after throwing a clear error.
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out);

@@ -4,7 +4,7 @@ import { binding } from '../loop/native.js';
 
 export interface NativeBuffered {
   setDispatcher(fn: (kind: number, handle: number, a: number, b: number) => void): void;
-  stats(): { bufferevents: number; evbuffers: number; listeners: number; groups: number };
+  stats(): { bufferevents: number; evbuffers: number; listeners: number; groups: number; chainCacheBytes: number };
   evbufNew(): number;
   evbufFree(h: number): void;
   evbufLength(h: number): number;
