@@ -13,9 +13,27 @@ import { methods } from './helpers.js';
 const gc = (globalThis as { gc?: () => void }).gc!;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** GC until the FinalizationRegistry callbacks had a chance to run. */
-async function collect(): Promise<void> {
-  for (let i = 0; i < 4; i++) {
+/** GC until the live counts stop changing (garbage of earlier tests collected), then read them. */
+async function settledStats(): Promise<{ liveEvents: number; liveBases: number }> {
+  let last = binding.stats();
+  for (let stable = 0, i = 0; stable < 3 && i < 40; i++) {
+    gc();
+    await turn();
+    const now = binding.stats();
+    stable = now.liveEvents === last.liveEvents && now.liveBases === last.liveBases ? stable + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * GC until the FinalizationRegistry callbacks had a chance to run: four rounds, then more (up
+ * to 40) while `done` says the expected state is not reached yet. V8 may keep the last closure
+ * made in a scope alive for a few more collections (seen on Node 24: one of 2000 events after
+ * four rounds), so a fixed count is a timing assumption; a real leak still fails after 40.
+ */
+async function collect(done: () => boolean = () => true): Promise<void> {
+  for (let i = 0; i < 40 && (i < 4 || !done()); i++) {
     gc();
     await turn();
   }
@@ -39,8 +57,7 @@ describe.each(methods)('lifetime on %s', (method) => {
 
   it('frees the native side of unreachable idle events, even ones whose callback refers to them', async () => {
     const base = new EventBase({ method });
-    await collect();
-    const before = binding.stats().liveEvents;
+    const before = (await settledStats()).liveEvents;
     (() => {
       for (let i = 0; i < 2000; i++) {
         const ev: Event = base.timer(() => ev.del());
@@ -49,8 +66,9 @@ describe.each(methods)('lifetime on %s', (method) => {
     })();
     expect(binding.stats().liveEvents).toBe(before + 2000);
     expect(base.dispatch()).toBe(1);
-    await collect();
-    expect(binding.stats().liveEvents).toBe(before);
+    // At most `before`: an earlier test's garbage may be collected in the same rounds.
+    await collect(() => binding.stats().liveEvents <= before);
+    expect(binding.stats().liveEvents).toBeLessThanOrEqual(before);
     base.free();
   });
 
@@ -72,14 +90,20 @@ describe.each(methods)('lifetime on %s', (method) => {
   });
 
   it('frees an unreachable base and its idle events', async () => {
-    await collect();
-    const before = binding.stats();
+    // Counted against the state right after they were made: an earlier test's base may still
+    // be collected during these rounds, which only lowers the counts further.
+    let made = { liveEvents: 0, liveBases: 0 };
     (() => {
       const base = new EventBase({ method });
       for (let i = 0; i < 10; i++) base.timer(() => {});
+      made = binding.stats();
     })();
-    await collect();
-    expect(binding.stats()).toEqual(before);
+    const freed = () => {
+      const now = binding.stats();
+      return now.liveBases <= made.liveBases - 1 && now.liveEvents <= made.liveEvents - 10;
+    };
+    await collect(freed);
+    expect(freed(), JSON.stringify({ made, now: binding.stats() })).toBe(true);
   });
 
   it('lets an event free itself inside its own callback (I/O, timer, persistent)', () => {
