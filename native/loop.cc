@@ -8,8 +8,9 @@
 // blocking, so libevent is the one place that sleeps. Before each pass we read
 // uv_backend_timeout() (Node's next timer), and two internal libevent events wake the pass
 // when Node has work: one on libuv's backend fd (an epoll fd, pollable by epoll and poll
-// alike) and one timer for that timeout. Both are marked EVLIST_INTERNAL, as libevent marks
-// its own, so they never count as "events left" and never show in counts.
+// alike) and one timer for that timeout (a third breaks the pass once its ready callbacks ran).
+// All are marked EVLIST_INTERNAL, as libevent marks its own, so they never count as "events
+// left" and never show in counts.
 #include "common.h"
 
 namespace nle {
@@ -23,6 +24,7 @@ struct Coop {
   int openHandles = 0;
   struct event* uvfdEvent = nullptr;
   struct event* timerEvent = nullptr;
+  struct event* breakEvent = nullptr;  // activated by a wake: breaks once the pass's ready callbacks ran
   bool active = false;
   bool inPass = false;
   bool stopRequested = false;
@@ -39,16 +41,24 @@ struct Coop {
   napi_async_cleanup_hook_handle hook = nullptr;
 };
 
+// Node has work (its fd or its next timer). The pass ends for it, but only after the callbacks
+// that were ready with the wake: libevent's backends report ready fds in an order of their own
+// (poll and select start at a random fd), and a break in the middle would split callbacks that
+// became ready together over two passes, with Node's microtasks between them.
 static void WakeForNode(evutil_socket_t, short, void* arg) {
   BaseRec* b = static_cast<BaseRec*>(arg);
   b->coop->woke = true;
   // Events recorded earlier in this queue run first (their flush event is behind us).
   if (BatchWaiting(b)) BatchBreakAfterFlush(b);
-  else event_base_loopbreak(b->eb);
+  else event_active(b->coop->breakEvent, EV_TIMEOUT, 0);  // queued behind the ready callbacks
 }
 
-static struct event* NewInternalEvent(BaseRec* b, int fd, short events) {
-  struct event* ev = event_new(b->eb, fd, events, WakeForNode, b);
+static void BreakForNode(evutil_socket_t, short, void* arg) {
+  event_base_loopbreak(static_cast<BaseRec*>(arg)->eb);
+}
+
+static struct event* NewInternalEvent(BaseRec* b, int fd, short events, event_callback_fn cb = WakeForNode) {
+  struct event* ev = event_new(b->eb, fd, events, cb, b);
   if (ev) ev->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;  // set before any add, as libevent does
   return ev;
 }
@@ -62,6 +72,7 @@ static void FinishRun(Coop* c, napi_value error, int result) {
   if (c->owner && c->owner->eb) {
     event_del(c->uvfdEvent);
     event_del(c->timerEvent);
+    event_del(c->breakEvent);
   }
   napi_env env = c->env;
   bool teardown = !c->owner || c->owner->data->tearingDown;
@@ -101,6 +112,7 @@ void CloseCoop(BaseRec* b) {
   FinishRun(c, nullptr, 0);
   event_free(c->uvfdEvent);
   event_free(c->timerEvent);
+  event_free(c->breakEvent);
   c->owner = nullptr;
   b->coop = nullptr;
   CloseHandles(c);
@@ -145,6 +157,7 @@ void DrainAfterCallback(BaseRec* b) {
 
 static int RunPass(Coop* c, BaseRec* b, int flags) {
   c->woke = false;
+  event_del(c->breakEvent);  // left active by a pass that another break ended first
   c->callbacksBefore = b->callbacks;
   b->loopDepth++;
   c->inPass = true;
@@ -188,9 +201,10 @@ static void OnCheck(uv_check_t* h) {
   int r = RunPass(c, b, flags);
   // While the callbacks keep finding work, run more non-blocking passes in this turn of
   // libuv's loop: a libuv iteration costs more than a libevent pass. Node is not kept
-  // waiting: its fd and its next timer are in libevent's poll set (they end a pass at once),
-  // and the passes are bounded, and end when a promise job or nextTick between two passes gave
-  // Node work of its own (an immediate). Promise jobs and nextTicks still run after each pass.
+  // waiting: its fd and its next timer are in libevent's poll set (they end a pass once its
+  // ready callbacks ran), and the passes are bounded, and end when a promise job or nextTick
+  // between two passes gave Node work of its own (an immediate). Promise jobs and nextTicks
+  // still run after each pass.
   int maxPasses = timeout == 0 ? 1 : kMaxPassesPerTurn;  // 0: Node has work ready now
   for (int passes = 1; r == 0 && passes < maxPasses && MoreWork(c, b); passes++) {
     CloseScope(c);
@@ -288,9 +302,11 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
     }
     c->uvfdEvent = NewInternalEvent(b, uvfd, EV_READ | EV_PERSIST);
     c->timerEvent = NewInternalEvent(b, -1, 0);
-    if (!c->uvfdEvent || !c->timerEvent) {
+    c->breakEvent = NewInternalEvent(b, -1, 0, BreakForNode);
+    if (!c->uvfdEvent || !c->timerEvent || !c->breakEvent) {
       if (c->uvfdEvent) event_free(c->uvfdEvent);
       if (c->timerEvent) event_free(c->timerEvent);
+      if (c->breakEvent) event_free(c->breakEvent);
       delete c;
       ThrowError(env, "ERR_LIBEVENT", "could not create the run mode's internal events");
       return Napi::Value();

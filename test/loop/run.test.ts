@@ -1,6 +1,7 @@
 // Cooperative run mode: libevent serves its events inside Node's loop, and Node keeps working.
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
+import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { EV, EventBase, io } from '../../lib/index.js';
@@ -185,6 +186,44 @@ describe.each(methods)('run() on %s', (method) => {
         base.free();
       });
     }
+
+    // Node's own fd (libuv's backend) can become readable at any moment: a worker's message,
+    // a finished fs request. Its wake ends the pass for Node, but only after the callbacks that
+    // were already ready in it; before, it broke the pass in the middle (order split on poll
+    // and select by their random start, on epoll by readiness order).
+    it('a wake for Node between two ready callbacks does not split their pass', async () => {
+      const base = new EventBase({ method });
+      const order: string[] = [];
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', () => order.push('message'));
+      const [a1, a2] = io.socketpair();
+      const [b1, b2] = io.socketpair();
+      let calls = 0;
+      const step = (fd: number) => {
+        io.read(fd, new Uint8Array(8));
+        const label = calls++ === 0 ? 'first' : 'second';
+        order.push(label);
+        if (label === 'first') queueBoth(order, 'first');
+      };
+      base.event(a1, EV.READ, step).add();
+      base.event(b1, EV.READ, step).add();
+      // Made ready in this order by a first callback: a1, libuv's fd (the message wakes it),
+      // b1. The run's next pass follows in the same turn of libuv's loop (the first pass ran a
+      // callback), so libuv has not read the message when that pass polls.
+      base.timer(() => {
+        io.write(a2, new Uint8Array([1]));
+        port2.postMessage(1);
+        io.write(b2, new Uint8Array([1]));
+      }).add(5);
+      try {
+        expect(await base.run()).toBe(1);
+        expect(order.filter((s) => s !== 'message')).toEqual(['first', 'second', 'first tick', 'first then', 'first then then']);
+      } finally {
+        port1.close();
+        [a1, a2, b1, b2].forEach((fd) => io.close(fd));
+        base.free();
+      }
+    });
 
     it("with microtasks: 'callback', a promise job may free a signal event between its deliveries", async () => {
       const base = new EventBase({ method });
