@@ -407,7 +407,7 @@ static void WatchForTeardown(napi_env env, BaseRec* b) {
 int ActiveInternalEvents(BaseRec* b) {
   int n = 0;
   for (struct event* ev : {b->nodeWatch, b->nodeRetry, b->coop ? b->coop->uvfdEvent : nullptr,
-                           b->coop ? b->coop->timerEvent : nullptr})
+                           b->coop ? b->coop->timerEvent : nullptr, b->coop ? b->coop->breakEvent : nullptr})
     if (ev && (ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE)) n++;
   return n;
 }

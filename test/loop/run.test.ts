@@ -4,7 +4,7 @@ import net from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { EV, EventBase, io } from '../../lib/index.js';
+import { COUNT, EV, EventBase, io } from '../../lib/index.js';
 import { binding } from '../../lib/loop/native.js';
 import { setBatching } from '../../lib/loop/registry.js';
 import { busyWait, methods } from './helpers.js';
@@ -221,6 +221,31 @@ describe.each(methods)('run() on %s', (method) => {
       } finally {
         port1.close();
         [a1, a2, b1, b2].forEach((fd) => io.close(fd));
+        base.free();
+      }
+    });
+
+    // The wake's break event is internal like the run's other events: while it waits behind
+    // the ready callbacks they must not see it in numEvents(ACTIVE) (they saw one too many).
+    it('callbacks after a wake for Node do not count its break event as active', async () => {
+      const base = new EventBase({ method });
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', () => undefined);
+      const seen: number[] = [];
+      // libevent activates expired timers after the fds its poll reported, so in the next pass
+      // libuv's fd (made readable by the message) wakes first and this timer runs after it.
+      const after = base.timer(() => seen.push(base.numEvents(COUNT.ACTIVE)));
+      // From a timer a few ms in: the pass after it follows in the same turn of libuv's loop
+      // (a first pass of a turn with Node's work ready would be the turn's only one).
+      base.timer(() => {
+        port2.postMessage(1);
+        after.add(0);
+      }).add(5);
+      try {
+        expect(await base.run()).toBe(1);
+        expect(seen).toEqual([0]);
+      } finally {
+        port1.close();
         base.free();
       }
     });
