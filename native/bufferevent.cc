@@ -168,15 +168,15 @@ static void TopUpRead(BevRec* r) {
   // budget on a dry socket allocated (and soon freed) a chain of up to 60 KiB per probe, and
   // with many connections that churn made glibc grow and trim its heap, so readv paid page
   // faults for fresh pages. 0 (nothing, or EOF / an error libevent's next read will meet): dry.
+  // A failing FIONREAD (the fd was closed behind the binding and its number reused by a device
+  // such as /dev/zero) counts as dry too: reading "up to maxSingleRead" there read 2 GiB.
   int avail = 0;
-  if (ioctl(fd, FIONREAD, &avail) == 0) {
-    if (avail <= 0) {
-      r->topUpDry = true;
-      r->topUpSkips = 0;
-      return;
-    }
-    budget = std::min(budget, static_cast<size_t>(avail));
+  if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0) {
+    r->topUpDry = true;
+    r->topUpSkips = 0;
+    return;
   }
+  budget = std::min(budget, static_cast<size_t>(avail));
   int err = 0;
   size_t got = 0;
   evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
@@ -329,7 +329,12 @@ void FreeBev(BevRec* r) {
   if (r->dead) return;
   r->dead = true;
   if (r->ownsFd && r->fd >= 0) Buffered()->ownedFds.erase(r->fd);  // libevent closes it on the next pass
-  if (r->relayTo && r->relayTo->relayFrom == r) r->relayTo->relayFrom = nullptr;
+  if (r->relayTo && r->relayTo->relayFrom == r) {
+    BevRec* dst = r->relayTo;
+    dst->relayFrom = nullptr;
+    // It borrowed dst's write low watermark while stalled: dst's write callback is the user's again.
+    if (r->relayStalled && !dst->dead) bufferevent_setwatermark(dst->bev, EV_WRITE, dst->writeLow, 0);
+  }
   if (r->relayFrom) {
     BevRec* src = r->relayFrom;
     src->relayTo = nullptr;
