@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COUNT, EV, EventBase, io } from '../../lib/index.js';
 import { binding } from '../../lib/loop/native.js';
 import { setBatching } from '../../lib/loop/registry.js';
-import { busyWait, methods } from './helpers.js';
+import { busyWait, methods, runChild } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -92,6 +92,28 @@ describe.each(methods)('run() on %s', (method) => {
     // A spinning loop would use ~100% of the wall time; idle waiting uses a few percent.
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(wall * 0.5);
     base.free();
+  });
+
+  // libevent runs a lower priority only once the higher ones are empty. The run's wake and
+  // break events had the middle priority: an event of priority 0 that stays ready (its fd is
+  // never drained) kept them waiting, the pass never ended and Node never ran again.
+  // (In a child: before, the pass never returned, and no timer of the test runner could fire.)
+  it.each([2, 3])('a more urgent event that stays ready does not keep Node waiting (%i priorities)', (priorities) => {
+    const r = runChild(`
+      const b = require(ADDON);
+      let calls = 0;
+      b.setDispatcher(() => calls++);
+      const base = b.baseNew({ method: ${JSON.stringify(method)}, priorities: ${priorities} }).handle;
+      const [x, y] = b.io.socketpair();
+      b.io.write(y, new Uint8Array(8)); // never read: x stays readable
+      const busy = b.eventNew(base, x, 2 | 0x10, 1);
+      b.eventSetPriority(busy, 0);
+      b.eventAdd(busy);
+      setTimeout(() => b.eventFree(busy), 20);
+      b.baseRun(base).then((r) => console.log('run', r, calls > 0));
+    `, 10_000);
+    expect(r.out.trim()).toBe('run 1 true');
+    expect(r.status).toBe(0);
   });
 
   // Batched (the default) and with one JS call per event: the order must be the same.
@@ -218,6 +240,42 @@ describe.each(methods)('run() on %s', (method) => {
       try {
         expect(await base.run()).toBe(1);
         expect(order.filter((s) => s !== 'message')).toEqual(['first', 'second', 'first tick', 'first then', 'first then then']);
+      } finally {
+        port1.close();
+        [a1, a2, b1, b2].forEach((fd) => io.close(fd));
+        base.free();
+      }
+    });
+
+    // The break event has the least urgent priority: the callbacks ready with the wake run in
+    // its pass whatever their priority (at the middle one, those below it waited for the next
+    // pass, after Node's turn).
+    it('callbacks of a low priority ready with a wake for Node run in that pass', async () => {
+      const base = new EventBase({ method, priorities: 3 });
+      const order: string[] = [];
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', () => order.push('message'));
+      const [a1, a2] = io.socketpair();
+      const [b1, b2] = io.socketpair();
+      const step = (fd: number) => {
+        io.read(fd, new Uint8Array(8));
+        order.push(fd === a1 ? 'a' : 'b');
+      };
+      for (const fd of [a1, b1]) {
+        const ev = base.event(fd, EV.READ, step);
+        ev.priority = 2;
+        ev.add();
+      }
+      base.timer(() => {
+        io.write(a2, new Uint8Array([1]));
+        port2.postMessage(1);
+        io.write(b2, new Uint8Array([1]));
+      }).add(5);
+      try {
+        expect(await base.run()).toBe(1);
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(order.slice(0, 2).sort()).toEqual(['a', 'b']);
+        expect(order).toContain('message');
       } finally {
         port1.close();
         [a1, a2, b1, b2].forEach((fd) => io.close(fd));
