@@ -2,12 +2,15 @@
 // the public API (transfer, pairs, flush modes, watermarks, timeouts, EOF/ERROR ordering and
 // flags, setcb from a callback), plus the binding's own rules: the read high watermark never
 // spins (libevent#891), pause() gates, write() reports backpressure, frees are safe anywhere.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { BEV, type BufferEvent, EV, EventBase, EVLOOP, FLUSH, io } from '../../lib/index.js';
 import { native } from '../../lib/buffer/native.js';
 import { bufferedStats, expectCode, loopFor, loopUntil, methods, pattern } from './helpers.js';
-import { expectUsable as expectUsableBase } from '../loop/helpers.js';
+import { expectUsable as expectUsableBase, runChild } from '../loop/helpers.js';
 
 const fdsToClose: number[] = [];
 afterEach(() => {
@@ -483,6 +486,17 @@ describe.each(methods)('BufferEvent (%s)', (method) => {
     expectCode(() => b.write('x'), Error, 'ERR_BASE_FREED');
     expect(b.freed).toBe(true);
     expect(bufferedStats().bufferevents).toBe(0);
+  });
+
+  // The buffered entries of the raw binding, table-driven like the loop layer's
+  // (validation-sweep.cjs here), in a child so that a crash fails this test.
+  it('every raw buffered entry point refuses junk in every argument with a coded error, never crashing', () => {
+    const sweep = path.join(path.dirname(fileURLToPath(import.meta.url)), 'validation-sweep.cjs');
+    const r = runChild(`process.argv[2] = ADDON; require(${JSON.stringify(sweep)});`, 60_000);
+    expect(r.signal, r.out.slice(-2000)).toBe(null);
+    const result = JSON.parse(r.out.trim().split('\n').pop()!) as { calls: number; problems: string[] };
+    expect(result.problems).toEqual([]);
+    expect(result.calls).toBeGreaterThan(2000);
   });
 
   it('validates every argument in the addon', () => {
