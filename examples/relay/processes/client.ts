@@ -139,6 +139,8 @@ async function main(): Promise<void> {
           l.conn.close(err);
         }
       },
+      // The incomplete cell of the last read goes in front of the next one (no join of whole reads).
+      readPrefix: (into) => l.reader.movePendingTo(into),
       drained: () => {
         for (const id of l.destroysQueued.splice(0)) l.circIds?.destroySent(id);
       },
