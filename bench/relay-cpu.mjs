@@ -70,7 +70,8 @@ async function round(tree, nodeArgs) {
   const netw = await startNetwork(config);
   try {
     const socks = { host: config.clients[0].host, port: config.clients[0].socksPort };
-    const onion = (bytes) => download({ socks, target: config.fileserver, size: bytes });
+    // A download that stalls fails its round (reported, not counted) instead of hanging the run.
+    const onion = (bytes) => download({ socks, target: config.fileserver, size: bytes, timeoutMs: 120_000 });
     await onion(2 * MiB); // warm-up
     await Promise.all(Array.from({ length: 4 }, () => onion(MiB)));
     await sleep(1100); // the relays' status lines after the warm-up
@@ -115,7 +116,13 @@ const got = Object.fromEntries(trees.map(([name]) => [name, []]));
 for (let r = 0; r < Number(opt.rounds); r++) {
   const order = r % 2 === 0 ? trees : [...trees].reverse();
   for (const [name, tree] of order) {
-    const res = await round(tree, name === 'this' ? opt['node-args'] : undefined);
+    let res;
+    try {
+      res = await round(tree, name === 'this' ? opt['node-args'] : undefined);
+    } catch (err) {
+      console.log(`round ${r} ${name}: failed, not counted: ${err.message}`);
+      continue;
+    }
     got[name].push(res);
     const all = Object.values(res.perMiB).reduce((a, b) => a + b, 0);
     console.log(`round ${r} ${name}: ${res.mibps.toFixed(1)} MiB/s, CPU ms/MiB all ${all.toFixed(1)} (${Object.entries(res.perMiB).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}); µs/cell ${Object.entries(res.perCell).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ')}${opt.strace ? `; syscalls/MiB ${Object.entries(res.syscallsPerMiB).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}` : ''}; load ${os.loadavg()[0].toFixed(2)}`);

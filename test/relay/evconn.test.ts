@@ -134,7 +134,7 @@ describe.each(methods)('EvConn on %s', (method) => {
     });
     const wire = Buffer.concat(cells);
     // Writes that split cells: small ones (copied out) and large ones (handed over).
-    const cuts = [1, 700, 5000, 100_000, 100_013, 150_000, wire.length];
+    const cuts = [1, 700, 5000, 100_000, 100_013, wire.length];
     let from = 0;
     for (const to of cuts) {
       let at = from;
@@ -152,7 +152,7 @@ describe.each(methods)('EvConn on %s', (method) => {
     expect(reader.bufferedBytes).toBe(0);
     expect(closed).toBe(1);
     // At least one chunk was handed over in the Buffer it was read into (not a pool copy).
-    expect(chunks.some((c) => c.length >= 32 * 1024 && c.buffer.byteLength === 256 * 1024)).toBe(true);
+    expect(chunks.some((c) => c.length >= 64 * 1024 && c.buffer.byteLength === 256 * 1024)).toBe(true);
     base.free();
   });
 });

@@ -25,8 +25,12 @@ export interface EvConnHandlers {
 
 const READ_CHUNK = 256 * 1024;
 const scratch = new Uint8Array(READ_CHUNK);
-/** With readPrefix, a chunk at least this large keeps the Buffer it was read into (else it is copied out). */
-const HAND_OVER = 32 * 1024;
+/**
+ * With readPrefix, a chunk at least this large keeps the Buffer it was read into (else it is
+ * copied out): at most three quarters of a handed-over Buffer go unused, so what a consumer
+ * keeps views of costs it at most four times the bytes (a busy link reads whole 256 KiB).
+ */
+const HAND_OVER = READ_CHUNK / 4;
 /** Queued writes are joined into one write() call of up to this many bytes. */
 const WRITE_BATCH = 256 * 1024;
 
