@@ -59,7 +59,10 @@ describe.each(methods)('run() on %s', (method) => {
       const pkg = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string };
       const awaited = await Promise.resolve(42);
       // Let libevent tick a little more, then end its work: run() resolves when nothing is left.
-      await sleep(20);
+      // Until it has ticked 5 times, not for a fixed time: on a loaded machine 50 ms held only
+      // 4 of its 5 ms ticks. A run() that starves libevent still fails, at the 5 s bound.
+      await sleep(5);
+      for (const giveUp = Date.now() + 5000; ticks < 5 && Date.now() < giveUp; ) await sleep(5);
       ticker.del();
       reader.del();
       return { slept, echoed, name: pkg.name, awaited };

@@ -31,7 +31,7 @@ async function fetchConsensus(): Promise<ConsensusEntry[]> {
 }
 
 /** A raw link to a relay: send cells, wait for the next cell (or for the link to close). */
-function rawLink(host: string, port: number) {
+function rawLink(host: string, port: number, versions = [3, 4]) {
   const socket = net.connect(port, host);
   const reader = new CellReader();
   const cells: Cell[] = [];
@@ -41,7 +41,7 @@ function rawLink(host: string, port: number) {
   socket.on('data', (chunk) => {
     reader.feed(chunk);
     for (let c = reader.next(); c; c = reader.next()) {
-      if (c.command === CellCommand.VERSIONS) reader.setLinkVersion(negotiateLinkVersion([3, 4], decodeVersionsPayload(c.payload)));
+      if (c.command === CellCommand.VERSIONS) reader.setLinkVersion(negotiateLinkVersion(versions, decodeVersionsPayload(c.payload)));
       cells.push(c);
     }
     wake();
@@ -116,6 +116,25 @@ describe('a misbehaving peer on the ORPort', () => {
     const again = ntorClientStart(guard.identityDigest, guard.ntorOnionKey);
     link.send({ circId: 0x8000_0003, command: CellCommand.CREATE2, payload: encodeCreate2Payload({ htype: HandshakeType.NTOR, hdata: again.onionskin }) });
     expect(await link.next()).toMatchObject({ circId: 0x8000_0003, command: CellCommand.CREATED2 });
+    expect(link.closed).toBe(false);
+    link.socket.destroy();
+  }, 60_000);
+
+  it('on a v3 link a client without a key may pick any CircID: both halves get CREATED2', async () => {
+    const relays = await fetchConsensus();
+    const guardConfig = network.config.relays.find((r) => r.flags.includes('Guard'))!;
+    const guard = relays.find((r) => r.nickname === guardConfig.nickname)!;
+    const link = rawLink(guard.address, guard.orPort, [3]);
+    link.write(encodeVersionsCell([3]));
+    expect((await link.next())?.command).toBe(CellCommand.VERSIONS);
+    expect((await link.next())?.command).toBe(CellCommand.NETINFO);
+    link.send({ circId: 0, command: CellCommand.NETINFO, payload: encodeNetinfoPayload({ time: 0, otherAddress: { type: 4, address: guard.address }, myAddresses: [] }) });
+    // 2-byte CircIDs, with and without the MSB (the relay used to refuse those without it).
+    for (const circId of [0x0005, 0x8006]) {
+      const { onionskin } = ntorClientStart(guard.identityDigest, guard.ntorOnionKey);
+      link.send({ circId, command: CellCommand.CREATE2, payload: encodeCreate2Payload({ htype: HandshakeType.NTOR, hdata: onionskin }) });
+      expect(await link.next()).toMatchObject({ circId, command: CellCommand.CREATED2 });
+    }
     expect(link.closed).toBe(false);
     link.socket.destroy();
   }, 60_000);

@@ -108,4 +108,51 @@ describe.each(methods)('EvConn on %s', (method) => {
     expect(conn.closed).toBe(true);
     base.free();
   });
+
+  it('readPrefix: a framer\'s leftover goes in front of each read, large reads are handed over uncopied, nothing is lost', async () => {
+    const { CellReader, encodeCell, CellCommand } = await import('../../examples/relay/protocol/cell.js');
+    const base = new EventBase({ method });
+    const [a, b] = io.socketpair();
+    const reader = new CellReader({ linkVersion: 4, copyPayloads: false });
+    const seen: number[] = [];
+    const chunks: Buffer[] = [];
+    let closed = 0;
+    new EvConn(lib, base, a, {
+      readPrefix: (into) => reader.movePendingTo(into),
+      data: (c) => {
+        chunks.push(c);
+        reader.feed(c);
+        // Payloads are views: the chunk must stay as it was read while they are in use.
+        for (let cell = reader.next(); cell; cell = reader.next()) seen.push(cell.payload.readUInt32BE(0));
+      },
+      close: () => closed++,
+    });
+    const cells = Array.from({ length: 400 }, (_, i) => {
+      const payload = Buffer.alloc(509, i & 0xff);
+      payload.writeUInt32BE(i, 0);
+      return encodeCell(4, { circId: 0x8000_0001, command: CellCommand.RELAY, payload });
+    });
+    const wire = Buffer.concat(cells);
+    // Writes that split cells: small ones (copied out) and large ones (handed over).
+    const cuts = [1, 700, 5000, 100_000, 100_013, wire.length];
+    let from = 0;
+    for (const to of cuts) {
+      let at = from;
+      while (at < to) {
+        const n = io.write(b, wire.subarray(at, to));
+        if (n > 0) at += n;
+        base.loop(EVLOOP.NONBLOCK);
+      }
+      from = to;
+      for (let i = 0; i < 3; i++) base.loop(EVLOOP.NONBLOCK);
+    }
+    io.close(b);
+    for (let i = 0; i < 20 && closed === 0; i++) base.loop(EVLOOP.NONBLOCK);
+    expect(seen).toEqual(cells.map((_, i) => i));
+    expect(reader.bufferedBytes).toBe(0);
+    expect(closed).toBe(1);
+    // At least one chunk was handed over in the Buffer it was read into (not a pool copy).
+    expect(chunks.some((c) => c.length >= 64 * 1024 && c.buffer.byteLength === 256 * 1024)).toBe(true);
+    base.free();
+  });
 });

@@ -13,10 +13,24 @@ export interface EvConnHandlers {
   drained?(): void;
   /** A connect() completed. */
   connected?(): void;
+  /**
+   * Optional, for a framer fed from this connection: called before each read with the Buffer
+   * the read goes into; it puts there the bytes it holds of an incomplete frame and returns how
+   * many. `data` then gets them and the read's bytes as one chunk, so the framer never joins a
+   * leftover to a whole read by copying it. With it, large reads are handed over in the memory
+   * they were read into (no copy; a small read is still copied out so the read buffer is reused).
+   */
+  readPrefix?(into: Buffer): number;
 }
 
 const READ_CHUNK = 256 * 1024;
 const scratch = new Uint8Array(READ_CHUNK);
+/**
+ * With readPrefix, a chunk at least this large keeps the Buffer it was read into (else it is
+ * copied out): at most three quarters of a handed-over Buffer go unused, so what a consumer
+ * keeps views of costs it at most four times the bytes (a busy link reads whole 256 KiB).
+ */
+const HAND_OVER = READ_CHUNK / 4;
 /** Queued writes are joined into one write() call of up to this many bytes. */
 const WRITE_BATCH = 256 * 1024;
 
@@ -32,6 +46,7 @@ export class EvConn {
   #reading = true;
   #ending = false;
   #writeArmed: boolean; // the write event is added
+  #readBuf: Buffer | null = null; // readPrefix: the Buffer the next read goes into
   closed = false;
   bytesIn = 0;
   bytesOut = 0;
@@ -105,6 +120,7 @@ export class EvConn {
   }
 
   #onRead(): void {
+    if (this.handlers.readPrefix) return this.#onReadFramed(this.handlers.readPrefix);
     for (;;) {
       let n: number;
       try {
@@ -118,6 +134,31 @@ export class EvConn {
       this.handlers.data(Buffer.from(scratch.subarray(0, n)));
       if (this.closed || !this.#reading) return;
       if (n < READ_CHUNK) return;
+    }
+  }
+
+  /** Reads behind the framer's leftover into a Buffer of this connection's own (see readPrefix). */
+  #onReadFramed(prefix: (into: Buffer) => number): void {
+    for (;;) {
+      const buf = (this.#readBuf ??= Buffer.allocUnsafeSlow(READ_CHUNK));
+      const kept = prefix(buf);
+      let n: number;
+      try {
+        n = this.#lib.io.read(this.fd, buf.subarray(kept));
+      } catch (err) {
+        if (kept > 0) this.handlers.data(Buffer.from(buf.subarray(0, kept)));
+        return this.close(err as Error);
+      }
+      if (n > 0) this.bytesIn += n;
+      const got = kept + Math.max(n, 0);
+      if (got >= HAND_OVER) {
+        this.#readBuf = null; // the chunk keeps it; the next read gets a new one
+        this.handlers.data(buf.subarray(0, got));
+      } else if (got > 0) this.handlers.data(Buffer.from(buf.subarray(0, got)));
+      if (n === -1) return;
+      if (n === 0) return this.close();
+      if (this.closed || !this.#reading) return;
+      if (n < READ_CHUNK - kept) return;
     }
   }
 

@@ -10,7 +10,7 @@ import { acceptAll, EvConn } from '../common/evconn.js';
 import { parseResponse } from '../common/http.js';
 import { loadLib } from '../common/lib.js';
 import {
-  allocateStreamId, CellCommand as CMD, CellReader, circIdLength, CircIdAllocator, canPackage, CIRCUIT_WINDOW, collectSendmes, createWindow, type FlowWindow,
+  allocateStreamId, CellCommand as CMD, CellReader, CircIdAllocator, circIdRule, canPackage, CIRCUIT_WINDOW, collectSendmes, createWindow, type FlowWindow,
   initialCircuitPackageWindow, noteDelivered, notePackaged, receiveSendme, STREAM_WINDOW, type ConsensusEntry, decodeCreated2Payload, decodeRelayCell, DestroyReason, encodeDestroyPayload, encodeEnd, EndReason, encodeBegin, encodeCell,
   encodeCreate2Payload, encodeExtend2, encodeRelayCell, HandshakeType, isProtocolError, LinkHandshake,
   ntorClientFinish, ntorClientStart, type NtorClientState, OriginCrypto, parseConsensus, RELAY_PAYLOAD_SIZE as RELAY_DATA_MAX, RelayCommand as RELAY,
@@ -139,6 +139,8 @@ async function main(): Promise<void> {
           l.conn.close(err);
         }
       },
+      // The incomplete cell of the last read goes in front of the next one (no join of whole reads).
+      readPrefix: (into) => l.reader.movePendingTo(into),
       drained: () => {
         for (const id of l.destroysQueued.splice(0)) l.circIds?.destroySent(id);
       },
@@ -160,9 +162,9 @@ async function main(): Promise<void> {
       if (step.linkVersion !== undefined) {
         l.version = step.linkVersion;
         l.reader.setLinkVersion(l.version);
-        // The opener of a link sets the MSB of the IDs it picks, on every link version: the
-        // relays apply that rule (links are not authenticated, so v3's key comparison cannot).
-        l.circIds = new CircIdAllocator({ width: circIdLength(l.version), highBit: true });
+        // circid.ts's rule for a client without an identity key: on v4+ links the opener (us)
+        // sets the MSB; on v3 any ID, which the relays accept from a peer that showed no key.
+        l.circIds = new CircIdAllocator(circIdRule(l.version, { initiator: true, ourIdentity: null, peerIdentity: l.guard.identityDigest }));
       }
       for (const bytes of step.send) l.conn.write(bytes);
       if (step.opened) {

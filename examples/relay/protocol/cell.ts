@@ -214,6 +214,9 @@ export interface CellReaderState {
  * modify a Buffer after feeding it. Returned payloads are copies (or views, `copyPayloads:
  * false`), free to modify in place.
  */
+/** An empty buffer the reader holds when it has nothing (zero bytes: nothing to write into). */
+const NOTHING = Buffer.alloc(0);
+
 export class CellReader {
   #linkVersion: number;
   readonly #maxVariableBody: number;
@@ -271,6 +274,31 @@ export class CellReader {
     this.#pos = 0;
   }
 
+  /**
+   * Copies the bytes fed but not returned as cells to the start of `target` and forgets them;
+   * returns how many (0 when none, when they do not fit or the reader failed: then they stay). A link that reads
+   * into one reused buffer puts them in front of its next read and feeds both as one chunk, so
+   * no read is joined to a leftover by copying the whole read.
+   */
+  movePendingTo(target: Uint8Array): number {
+    const n = this.bufferedBytes;
+    if (this.#failed || n === 0 || n > target.length) return 0;
+    target.set(this.#buf.subarray(this.#pos), 0);
+    this.#buf = NOTHING;
+    this.#pos = 0;
+    return n;
+  }
+
+  /**
+   * Copies the bytes still buffered into memory of the reader's own, so the caller may reuse
+   * the Buffer it fed (a read buffer) once the cells it wanted are taken. Payloads already
+   * returned as views (`copyPayloads: false`) still point into the fed chunk.
+   */
+  ownPending(): void {
+    this.#buf = this.bufferedBytes === 0 ? NOTHING : Buffer.from(this.#buf.subarray(this.#pos));
+    this.#pos = 0;
+  }
+
   /** Where the next complete cell lies in the buffer, or null when more bytes are needed. */
   #frame(): { start: number; bodyStart: number; end: number; width: 2 | 4 } | null {
     if (this.#failed) throw this.#failed;
@@ -305,7 +333,7 @@ export class CellReader {
   #consume(end: number): void {
     this.#pos = end;
     if (this.#pos === this.#buf.length) {
-      this.#buf = Buffer.alloc(0);
+      this.#buf = NOTHING;
       this.#pos = 0;
     }
   }

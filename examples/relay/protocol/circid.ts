@@ -6,7 +6,8 @@
  * told apart by the most significant bit:
  *   - link v4+: whoever opened the TCP connection sets the MSB, the other side clears it;
  *   - link v3 (and below): the node with the lower identity key clears the MSB, the other sets
- *     it; a client without an identity key may use any ID.
+ *     it; a client without an identity key may use any ID, so a relay whose peer showed no key
+ *     accepts any ID from it (Tor's CIRC_ID_TYPE_NEITHER; Tor never picks an ID on such a link).
  * IDs are random, with up to 64 attempts (Tor's MAX_CIRCID_ATTEMPTS) before giving up; Tor 0.2.1
  * counted sequentially instead (`next_circ_id`), kept here as the 'sequential' strategy.
  *
@@ -35,8 +36,10 @@ function compareKeys(a: Uint8Array, b: Uint8Array): number {
 }
 
 /**
- * The rule for IDs this side picks on a link. `initiator`: we opened the TCP connection.
- * For v3 links the identity keys decide (ours null: we are a client without a key).
+ * The rule for IDs this side picks on a link, and so for the IDs it accepts from the peer
+ * (checkPeerCircId). `initiator`: we opened the TCP connection. For v3 links the identity keys
+ * decide; when either side has none (ours null: we are a client without a key; the peer's null:
+ * it showed none, a keyless client) there is no split, and any ID goes both ways.
  */
 export function circIdRule(
   linkVersion: number,
@@ -44,7 +47,8 @@ export function circIdRule(
 ): CircIdRule {
   if (linkVersion >= 4) return { width: 4, highBit: side.initiator };
   if (!side.ourIdentity) return { width: 2, highBit: null };
-  if (!side.peerIdentity) return { width: 2, highBit: true }; // the peer is a keyless client: it may use anything
+  // The peer is a keyless client: it may pick anything, so nothing it picks may be refused.
+  if (!side.peerIdentity) return { width: 2, highBit: null };
   return { width: 2, highBit: compareKeys(side.ourIdentity, side.peerIdentity) > 0 };
 }
 

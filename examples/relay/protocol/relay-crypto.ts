@@ -50,6 +50,14 @@ const PREFETCH_MAX = 16 * CELL_BODY_LEN;
 const PREFETCH_FIRST = CELL_BODY_LEN;
 const ZEROS = Buffer.alloc(PREFETCH_MAX);
 const NO_WORDS = new Int32Array(0);
+const NO_BIG_WORDS = new BigUint64Array(0);
+
+/** Keystream.chain's pieces, each with its word views (32-bit from its start, 64-bit over its whole ArrayBuffer). */
+export interface KeystreamChain {
+  pieces: Buffer[];
+  words: Int32Array<ArrayBufferLike>[];
+  bigWords: BigUint64Array<ArrayBufferLike>[];
+}
 
 /** Word-wise XOR reads the bytes of 32-bit words in memory order, which is little-endian here. */
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -73,8 +81,9 @@ function wordView(buffer: ArrayBufferLike): Int32Array<ArrayBufferLike> {
  * one byte mod 4 per cell) each keystream word is funnelled from two aligned ones. `ks32` views
  * `ks`, which starts 4-aligned. About 2× faster than DataView reads and writes.
  */
-function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Array<ArrayBufferLike>, from: number): void {
+function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Array<ArrayBufferLike>, from: number, ks64?: BigUint64Array<ArrayBufferLike>): void {
   let i = 0;
+  if (ks64 !== undefined && n >= 64 && from >= 8) return xorKeystream64(data, n, ks, ks64, from);
   if (LITTLE_ENDIAN && n >= 16) {
     const base = data.byteOffset;
     const head = (4 - (base & 3)) & 3;
@@ -104,6 +113,50 @@ function xorKeystream(data: Uint8Array, n: number, ks: Uint8Array, ks32: Int32Ar
   for (; i < n; i++) data[i]! ^= ks[from + i]!;
 }
 
+// A BigUint64Array view over the last ArrayBuffer XORed into, eight bytes at a time (as wordView).
+let bigOf: ArrayBufferLike | null = null;
+let bigView: BigUint64Array<ArrayBufferLike> = new BigUint64Array(0);
+function bigWordView(buffer: ArrayBufferLike): BigUint64Array<ArrayBufferLike> {
+  if (buffer !== bigOf) {
+    bigView = new BigUint64Array(buffer, 0, buffer.byteLength >>> 3);
+    bigOf = buffer;
+  }
+  return bigView;
+}
+
+/** A BigUint64Array over the whole ArrayBuffer of a keystream piece (indices are absolute). */
+function bigWordsOf(ks: Uint8Array): BigUint64Array<ArrayBufferLike> {
+  return new BigUint64Array(ks.buffer, 0, ks.buffer.byteLength >>> 3);
+}
+
+function xor64(d64: BigUint64Array<ArrayBufferLike>, k64: BigUint64Array<ArrayBufferLike>, dw: number, kw: number, words: number): void {
+  for (let w = 0; w < words; w++) d64[dw + w]! ^= k64[kw + w]!;
+}
+
+/**
+ * xorKeystream eight bytes at a time, the keystream first moved into line with the data.
+ * V8 compiles a BigUint64Array XOR loop to plain 64-bit loads and stores (about twice as fast
+ * as the 32-bit loop, four times the funnelled one), but only when both sides share their
+ * alignment mod 8, which a 509-byte body against a running keystream rarely does. So the `n`
+ * keystream bytes at `from` are first moved back by up to 7 bytes within `ks` (one memmove):
+ * the bytes they land on lie before `from`, keystream already used and never read again, since
+ * a piece is consumed front to back (the caller's `from >= 8` leaves the room). `k64` views
+ * all of `ks`'s ArrayBuffer. The same result, byte for byte.
+ */
+function xorKeystream64(data: Uint8Array, n: number, ks: Uint8Array, k64: BigUint64Array<ArrayBufferLike>, from: number): void {
+  const dataOffset = data.byteOffset;
+  const ksOffset = ks.byteOffset;
+  const shift = (ksOffset + from - dataOffset) & 7;
+  const at = from - shift;
+  if (shift !== 0) ks.copyWithin(at, from, from + n);
+  const head = (8 - (dataOffset & 7)) & 7;
+  let i = 0;
+  for (; i < head; i++) data[i]! ^= ks[at + i]!;
+  const words = (n - head) >>> 3;
+  xor64(bigWordView(data.buffer), k64, (dataOffset + head) >>> 3, (ksOffset + at + head) >>> 3, words);
+  for (i = head + 8 * words; i < n; i++) data[i]! ^= ks[at + i]!;
+}
+
 /**
  * AES-128-CTR with a zero IV that knows how many keystream bytes it has used. The node:crypto
  * cipher is made on first use, at the current offset: creating one costs several microseconds,
@@ -123,6 +176,7 @@ export class Keystream {
   #offset: number;
   #ks: Buffer = ZEROS.subarray(0, 0);
   #ks32: Int32Array<ArrayBufferLike> = NO_WORDS;
+  #ks64: BigUint64Array<ArrayBufferLike> = NO_BIG_WORDS;
   #ksPos = 0;
   #next = PREFETCH_FIRST;
   /** Bytes the cipher produced past #offset for a chain(), not cached here. */
@@ -174,6 +228,7 @@ export class Keystream {
     else if ((ks.byteOffset & 3) !== 0) ks = Buffer.from(ks);
     this.#ks = ks;
     this.#ks32 = new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2);
+    this.#ks64 = bigWordsOf(ks);
     this.#ksPos = 0;
   }
 
@@ -183,6 +238,7 @@ export class Keystream {
     this.#ks.fill(0);
     this.#ks = ZEROS.subarray(0, 0);
     this.#ks32 = NO_WORDS;
+    this.#ks64 = NO_BIG_WORDS;
     this.#ksPos = 0;
     this.#cipher = null;
     this.#lent = 0;
@@ -206,23 +262,26 @@ export class Keystream {
    * past its offset without caching them ("lent"): `consumeLent` moves the offset over what a
    * cell used, and any other use first restarts the cipher at the offset (a cache, not state).
    */
-  static chain(streams: readonly Keystream[], n: number): { pieces: Buffer[]; words: Int32Array<ArrayBufferLike>[] } {
+  static chain(streams: readonly Keystream[], n: number): KeystreamChain {
     const pieces: Buffer[] = [];
     const words: Int32Array<ArrayBufferLike>[] = [];
+    const bigWords: BigUint64Array<ArrayBufferLike>[] = [];
     let x = n <= PREFETCH_MAX ? ZEROS.subarray(0, n) : Buffer.alloc(n);
     for (const k of streams) {
       if (k.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
       if (k.#ksPos < k.#ks.length || k.#lent > 0) k.#cipher = null; // its cipher is ahead of the offset
       k.#ks = ZEROS.subarray(0, 0);
       k.#ks32 = NO_WORDS;
+      k.#ks64 = NO_BIG_WORDS;
       k.#ksPos = 0;
       x = (k.#cipher ?? k.#start()).update(x);
       if ((x.byteOffset & 3) !== 0) x = Buffer.from(x);
       k.#lent = n;
       pieces.push(x);
       words.push(new Int32Array(x.buffer, x.byteOffset, x.length >>> 2));
+      bigWords.push(bigWordsOf(x));
     }
-    return { pieces, words };
+    return { pieces, words, bigWords };
   }
 
   /** Counts `n` lent bytes (from `chain`) as applied. */
@@ -238,7 +297,7 @@ export class Keystream {
     if (this.#offset < 0) throw new ProtocolError('ERR_CRYPTO_STATE', 'keystream used after wipe()');
     const n = data.length;
     this.#ready(n);
-    xorKeystream(data, n, this.#ks, this.#ks32, this.#ksPos);
+    xorKeystream(data, n, this.#ks, this.#ks32, this.#ksPos, this.#ks64);
     this.#ksPos += n;
     this.#offset += n;
   }
@@ -403,7 +462,7 @@ export interface OriginCryptoState {
 export class OriginCrypto {
   readonly hops: HopCrypto[];
   // The hops' next backward keystream bytes chained (Keystream.chain): a cache, not state.
-  #chain: { pieces: Buffer[]; words: Int32Array<ArrayBufferLike>[] } | null = null;
+  #chain: KeystreamChain | null = null;
   #chainPos = 0;
   #chainNext = PREFETCH_FIRST;
 
@@ -461,7 +520,7 @@ export class OriginCrypto {
         const piece = chain.pieces[i]!;
         if ((r ^ ((piece[pos + RelayHeaderOffset.RECOGNIZED]! << 8) | piece[pos + RelayHeaderOffset.RECOGNIZED + 1]!)) === 0) break;
       }
-      xorKeystream(body, CELL_BODY_LEN, chain.pieces[i]!, chain.words[i]!, pos);
+      xorKeystream(body, CELL_BODY_LEN, chain.pieces[i]!, chain.words[i]!, pos, chain.bigWords[i]!);
       for (let j = 0; j <= i; j++) hops[j]!.backwardCipher.consumeLent(CELL_BODY_LEN);
       if (i === hops.length - 1) this.#chainPos = pos + CELL_BODY_LEN;
       else this.#chain = null; // later hops did not see this cell: the pieces are out of step

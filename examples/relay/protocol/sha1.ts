@@ -36,7 +36,7 @@ export interface Sha1Checkpoint {
  * this form runs about 1.7 times faster in V8 than the four-loop one over an 80-word array.
  * Checked against node:crypto in test/relay/protocol/sha1.test.ts.
  */
-function compress(h: Int32Array, v: DataView, o: number): void {
+function compress(h: Int32Array, v: DataView<ArrayBufferLike>, o: number): void {
   let w0 = v.getInt32(o + 0);
   let w1 = v.getInt32(o + 4);
   let w2 = v.getInt32(o + 8);
@@ -210,6 +210,18 @@ function compress(h: Int32Array, v: DataView, o: number): void {
   h[4] = (h[4]! + e) | 0;
 }
 
+// A DataView over the last ArrayBuffer hashed from: cells of one read (or one Buffer pool
+// slab) share their ArrayBuffer, so one view serves many updates instead of one per update.
+let viewedBuffer: ArrayBufferLike | null = null;
+let bufferView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+function viewOf(buffer: ArrayBufferLike): DataView<ArrayBufferLike> {
+  if (buffer !== viewedBuffer) {
+    bufferView = new DataView(buffer);
+    viewedBuffer = buffer;
+  }
+  return bufferView;
+}
+
 // Scratch space for peek(): the final padding is hashed into copies, never into the live state.
 const PEEK_H = new Int32Array(5);
 const PEEK_BLOCK = new Uint8Array(64);
@@ -305,8 +317,9 @@ export class Sha1 {
       compress(this.#h, this.#blockView, 0);
     }
     if (at + 64 <= n) {
-      const view = new DataView(data.buffer, data.byteOffset, n);
-      for (; at + 64 <= n; at += 64) compress(this.#h, view, at);
+      const view = viewOf(data.buffer);
+      const base = data.byteOffset;
+      for (; at + 64 <= n; at += 64) compress(this.#h, view, base + at);
     }
     for (let i = 0; at < n; ) block[i++] = data[at++]!;
     return this;

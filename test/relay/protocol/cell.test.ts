@@ -155,6 +155,38 @@ describe('cell framing', () => {
     expect(copying.exportState().copyPayloads).toBe(true);
   });
 
+
+  it('a link reading into one reused buffer: the leftover moves in front of the next read, ownPending detaches the rest', () => {
+    const cells = [1, 2, 3].map((n) => encodeCell(4, { circId: 0x8000_0000 + n, command: CellCommand.RELAY, payload: Buffer.alloc(509, n) }));
+    const wire = Buffer.concat(cells);
+    const scratch = Buffer.alloc(2048);
+    const reader = new CellReader({ linkVersion: 4 });
+    const got: number[] = [];
+    // Reads of 300 bytes: each cell spans two or three of them.
+    for (let at = 0; at < wire.length; at += 300) {
+      const kept = reader.movePendingTo(scratch);
+      expect(reader.bufferedBytes).toBe(0);
+      const piece = wire.subarray(at, at + 300);
+      scratch.set(piece, kept);
+      reader.feed(scratch.subarray(0, kept + piece.length));
+      for (let cell = reader.next(); cell; cell = reader.next()) got.push(cell.payload[0]!);
+      reader.ownPending();
+      scratch.fill(0xee); // the next read overwrites the buffer: nothing the reader holds may point into it
+    }
+    expect(got).toEqual([1, 2, 3]);
+    expect(reader.bufferedBytes).toBe(0);
+    // A leftover larger than the target stays where it is; so does everything in a failed reader.
+    reader.feed(cells[0]!.subarray(0, 200));
+    expect(reader.movePendingTo(Buffer.alloc(100))).toBe(0);
+    expect(reader.bufferedBytes).toBe(200);
+    reader.ownPending();
+    reader.feed(cells[0]!.subarray(200));
+    expect(reader.next()!.payload).toEqual(Buffer.alloc(509, 1));
+    const failed = new CellReader({ linkVersion: 4, maxVariableBody: 10 });
+    const tooLong = Buffer.from([0, 0, 0, 0, CellCommand.VERSIONS, 0, 200]);
+    expect(() => failed.feed(tooLong) ?? failed.next()).toThrow();
+    expect(failed.movePendingTo(scratch)).toBe(0);
+  });
   it('never throws anything but a coded error on random garbage', () => {
     let seed = 12345;
     const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;

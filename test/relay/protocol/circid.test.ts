@@ -37,6 +37,23 @@ describe('circuit ID rules', () => {
     checkPeerCircId({ width: 2, highBit: null }, 1);
   });
 
+  it('v3: a relay accepts every ID a keyless client picks (its rule for a peer without a key has no split)', () => {
+    const relayKey = Buffer.alloc(32, 9);
+    const client = new CircIdAllocator(circIdRule(3, { initiator: true, ourIdentity: null, peerIdentity: relayKey }));
+    const relaySide = circIdRule(3, { initiator: false, ourIdentity: relayKey, peerIdentity: null });
+    expect(relaySide).toEqual({ width: 2, highBit: null });
+    let withBit = 0;
+    for (let i = 0; i < 200; i++) {
+      const id = client.allocate();
+      if (id & 0x8000) withBit++;
+      checkPeerCircId(relaySide, id); // before: refused every ID with the MSB set (DESTROY PROTOCOL)
+    }
+    expect(withBit).toBeGreaterThan(0); // the client really uses both halves
+    // v4+: the opener's MSB rule holds for a keyless client too.
+    const v4 = new CircIdAllocator(circIdRule(4, { initiator: true, ourIdentity: null }));
+    for (let i = 0; i < 50; i++) checkPeerCircId(circIdRule(4, { initiator: false, ourIdentity: relayKey, peerIdentity: null }), v4.allocate());
+  });
+
   it('0 and out-of-range IDs are refused with DESTROY PROTOCOL', () => {
     const rule = circIdRule(4, { initiator: false });
     expect(expectCode(() => checkPeerCircId(rule, 0), 'ERR_CIRCID').destroyReason).toBe(1);

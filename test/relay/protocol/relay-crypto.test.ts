@@ -97,11 +97,12 @@ describe('Keystream prefetching (keystream generated ahead of the cells that use
   });
 
   it('XORs word-wise at every alignment of the data and of the keystream position', () => {
-    // The word loop aligns the data and funnels keystream words when the two are misaligned:
-    // each of the 4 × 4 combinations, and lengths around the word and head boundaries.
-    for (let dataAlign = 0; dataAlign < 4; dataAlign++) {
-      for (let ksAlign = 0; ksAlign < 4; ksAlign++) {
-        for (const n of [15, 16, 17, 19, 509, 1021]) {
+    // The 32-bit loop aligns the data and funnels keystream words when the two are misaligned;
+    // the 64-bit one first moves the keystream into line: each of the 8 × 8 combinations, and
+    // lengths around the word, head and 64-byte boundaries.
+    for (let dataAlign = 0; dataAlign < 8; dataAlign++) {
+      for (let ksAlign = 0; ksAlign < 8; ksAlign++) {
+        for (const n of [15, 16, 17, 19, 63, 64, 65, 509, 1021]) {
           const ks = new Keystream(key);
           ks.apply(Buffer.alloc(ksAlign + 509)); // the next piece then starts ksAlign bytes into a word
           const at = ksAlign + 509;
@@ -117,6 +118,25 @@ describe('Keystream prefetching (keystream generated ahead of the cells that use
         }
       }
     }
+  });
+
+  it('bodies at scattered offsets, one after another through whole pieces, each get exactly their keystream', () => {
+    // The 64-bit path moves a body's keystream back over bytes already used: the bytes after
+    // it, the next bodies' keystream, must stay as they were.
+    const ks = new Keystream(key);
+    const wire = Buffer.alloc(64 * 1024, 0x5c);
+    let at = 0;
+    let offset = 3;
+    for (let i = 0; i < 70; i++) {
+      const view = wire.subarray(offset, offset + 509);
+      const plain = randomBytes(509);
+      plain.copy(view);
+      ks.apply(view);
+      expect(view.equals(Buffer.from(plain.map((b, j) => b ^ whole[at + j]!))), `body ${i}`).toBe(true);
+      at += 509;
+      offset = (offset + 509 + (i % 5)) % (wire.length - 600);
+    }
+    expect(ks.offset).toBe(at);
   });
 
   it('exports only the bytes applied: a keystream rebuilt mid-prefetch continues exactly', () => {

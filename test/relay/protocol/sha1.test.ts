@@ -14,6 +14,25 @@ describe('Sha1 (exportable running digest)', () => {
     expect(new Sha1().update(Buffer.from('abc')).peek().toString('hex')).toBe('a9993e364706816aba3e25717850c26c9cd0d89d');
   });
 
+
+  it('hashes views at any offset of shared buffers, alternating between buffers, as node:crypto does', () => {
+    // Cells framed from one read share its ArrayBuffer (one cached DataView serves them); a
+    // digest fed from two reads in turn must not read through the other one's view.
+    const reads = [randomBytes(8192), randomBytes(8192)];
+    const ours = new Sha1();
+    const theirs = createHash('sha1');
+    for (let i = 0; i < 40; i++) {
+      const read = reads[i % 2]!;
+      const at = (i * 509 + (i % 7)) % (read.length - 600);
+      const view = read.subarray(at, at + 509 - (i % 3) * 70);
+      ours.update(view);
+      theirs.update(view);
+      expect(ours.peek().toString('hex'), `step ${i}`).toBe(theirs.copy().digest('hex'));
+    }
+    // A Uint8Array that is not a Buffer, over part of an ArrayBuffer.
+    const plain = new Uint8Array(reads[0]!.buffer, reads[0]!.byteOffset + 3, 700);
+    expect(new Sha1().update(plain).peek().toString('hex')).toBe(createHash('sha1').update(plain).digest('hex'));
+  });
   it('peek() reads the running digest without disturbing it, in chunks of any size', () => {
     const s = new Sha1();
     const node = createHash('sha1');

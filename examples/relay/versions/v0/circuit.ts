@@ -3,10 +3,10 @@
 // telescoping over a reused or new link, DESTROY, and mark-then-free with the reason rule.
 import { randomInt } from 'node:crypto';
 import {
-  CellCommand as CMD, circIdLength, decodeCreate2Payload, decodeCreated2Payload, encodeCreate2Payload, encodeCreated2Payload, decodeDestroyPayload, encodeDestroyPayload, encodeExtended2,
+  CellCommand as CMD, decodeCreate2Payload, decodeCreated2Payload, encodeCreate2Payload, encodeCreated2Payload, decodeDestroyPayload, encodeDestroyPayload, encodeExtended2,
   type ExtendTarget, HandshakeType,
 } from '../../protocol/cell.js';
-import { checkPeerCircId } from '../../protocol/circid.js';
+import { checkPeerCircId, circIdRule } from '../../protocol/circid.js';
 import { isProtocolError, ProtocolError } from '../../protocol/errors.js';
 import { ntorServerHandshake } from '../../protocol/ntor.js';
 import { HopCrypto } from '../../protocol/relay-crypto.js';
@@ -25,17 +25,25 @@ export function create(R: R) {
     return gid === undefined ? undefined : S().circuits.get(gid);
   }
 
-  /** A CircID for a new circuit on a link: random, unused, the MSB set by whoever opened the link (v4). */
+  /** A CircID for a new circuit on a link we opened: random, unused, with our MSB (ourCircIdRule). */
   function allocateCircId(c: OrConn): number {
+    const { width, highBit } = ourCircIdRule(c);
+    const half = width === 4 ? 0x80000000 : 0x8000;
     for (let i = 0; i < R.T.maxCircIdAttempts; i++) {
-      const id = c.linkVersion >= 4 ? (randomInt(1, 0x80000000) | (c.initiator ? 0x80000000 : 0)) >>> 0 : randomInt(1, 0x8000) | (c.initiator ? 0x8000 : 0);
+      const id = highBit === null ? randomInt(1, 2 * half) : (randomInt(1, half) | (highBit ? half : 0)) >>> 0;
       if (!S().circuitMap.has(mapKey(c.gid, id))) return id;
     }
     throw new ProtocolError('ERR_CIRCID_EXHAUSTED', 'no free circuit ID');
   }
 
-  /** The CircID rule of our side of a link: whoever opened it sets the MSB (links are not authenticated, so v3 links use it too). */
-  const ourCircIdRule = (c: OrConn) => ({ width: circIdLength(c.linkVersion), highBit: c.initiator });
+  /**
+   * The CircID rule of our side of a link (circid.ts): on v4+ whoever opened it sets the MSB; on
+   * v3 the identity keys decide, and since links carry no certificates here a relay knows its
+   * peer's key only on a link it opened (to the relay it extends to): on an inbound v3 link the
+   * peer showed none, so any ID it picks is accepted, as Tor does for a keyless client.
+   */
+  const ourCircIdRule = (c: OrConn) =>
+    circIdRule(c.linkVersion, { initiator: c.initiator, ourIdentity: S().identity.id, peerIdentity: c.initiator && c.peerId ? Buffer.from(c.peerId, 'hex') : null });
 
   function sendDestroy(c: OrConn, circId: number, reason: number): void {
     if (c.marked) return;

@@ -9,7 +9,15 @@ import { LinkHandshake } from '../../protocol/link-handshake.js';
 import type { R } from './main.js';
 import type { Circuit, Conn, OrConn } from './types.js';
 
+/**
+ * Every link reads into this one buffer, after the bytes of a cell the last read left
+ * incomplete, and feeds it to its reader as it is: the reader copies each cell's payload out
+ * (a queued cell holds only its own bytes), and whatever it still holds after the read is
+ * copied into its own memory before the next read. No read is copied whole.
+ */
 const scratch = Buffer.allocUnsafe(64 * 1024);
+/** A leftover larger than this (cells an update point left unread) is fed behind the read instead. */
+const LEFTOVER_IN_FRONT = 8 * 1024;
 /** Where flush() lays out one write: queued bytes, then cells encoded straight from the circuits. */
 const outScratch = Buffer.allocUnsafe(64 * 1024);
 /** A batch from one circuit adds at most this many bytes past the high-water mark. */
@@ -247,26 +255,35 @@ export function create(R: R) {
     connRead(fd: number) {
       const c = S().connByFd.get(fd) as OrConn | undefined;
       if (!c || c.marked) return;
+      const reader = c.reader;
+      // The incomplete cell the last read left goes in front of this one, so the two are one chunk.
+      const kept = reader.bufferedBytes <= LEFTOVER_IN_FRONT ? reader.movePendingTo(scratch) : 0;
       let n: number;
       try {
-        n = io.read(fd, scratch);
+        n = io.read(fd, kept > 0 ? scratch.subarray(kept) : scratch);
       } catch (err) {
-        return markForClose(c, `read: ${(err as Error).message}`);
+        n = -2;
+        markForClose(c, `read: ${(err as Error).message}`);
       }
-      if (n === 0) return markForClose(c, 'eof');
+      if (n === 0) markForClose(c, 'eof');
       try {
         if (n > 0) {
           S().stats.bytesRead += n;
           c.lastRead = R.now();
-          c.reader.feed(Buffer.from(scratch.subarray(0, n))); // the reader keeps what it is fed
         }
-        if (c.reader.bufferedBytes === 0) return;
+        const got = kept + Math.max(n, 0);
+        if (got > 0) reader.feed(scratch.subarray(0, got));
+        // n === -1 (nothing to read) still runs buffered cells: resumeAfterUpdate activates the event for them.
+        if (c.marked || reader.bufferedBytes === 0) return;
         processInput(c);
       } catch (err) {
         // isProtocolError, not instanceof: a reader made by an older version's protocol copy throws its own class.
         if (!isProtocolError(err)) throw err;
         S().stats.protocolErrors++;
         markForClose(c, `protocol: ${err.message}`);
+      } finally {
+        // Also when an update point unwinds processInput: the next read reuses scratch.
+        reader.ownPending();
       }
     },
     connWrite(fd: number) {

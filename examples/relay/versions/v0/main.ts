@@ -68,14 +68,18 @@ export function run(ctx: VersionContext, M: Modules, version: string): void {
   // A version that did not change the state table inherits its predecessor's, whose
   // transforms convert from an older shape: they must not run again.
   const items = M.state.changedIn === version ? M.state.items : evolve(M.state.items, {});
+  const declared: [string, unknown][] = [];
   for (const [key, item] of Object.entries(items)) {
     if (item.retire) {
       ctx.retire(key);
       continue;
     }
     const init = key === 'tables' ? () => T : item.init ? () => item.init!(env) : undefined;
-    R.S[key] = ctx.state(key, init, { ...(item.transform ? { transform: item.transform } : {}), ...(item.migrate === false ? { migrate: false } : {}) });
+    declared.push([key, ctx.state(key, init, { ...(item.transform ? { transform: item.transform } : {}), ...(item.migrate === false ? { migrate: false } : {}) })]);
   }
+  // Made in one step: adding two dozen keys one by one to {} leaves V8 a dictionary-mode
+  // object, and every S().circuits, S().stats... on the per-cell path was a hash lookup.
+  R.S = Object.fromEntries(declared);
   ctx.subsystems([...R.bus.subsystems()].sort((a, b) => a.level - b.level), R.bus.options());
   R.S.versionLog.push({ version, at: Date.now() });
   if (!ctx.isUpdating()) R.periodic.startAll();
