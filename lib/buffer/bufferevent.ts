@@ -457,7 +457,7 @@ export class BufferEvent implements Disposable {
    * @param other - another bufferevent of the same base
    * @param options - `high`, `low`, `readSize` (bytes), `endOnEof`
    * @returns this bufferevent
-   * @throws Error ERR_RELAY_BUSY, ERR_INVALID_ARG_VALUE (itself, or another base), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED;
+   * @throws Error ERR_RELAY_BUSY, ERR_INVALID_ARG_VALUE (itself, another base, or a pair's own partner: the bytes would come straight back), ERR_BUFFEREVENT_FREED, ERR_BASE_FREED;
    *   RangeError ERR_OUT_OF_RANGE; TypeError ERR_INVALID_ARG_TYPE
    */
   relay(other: BufferEvent, options: RelayOptions = {}): this {
