@@ -38,6 +38,7 @@ static void Cleanup(void* arg) {
   if (inst->dispatcher) napi_delete_reference(inst->env, inst->dispatcher);
   if (inst->batchDispatcher) napi_delete_reference(inst->env, inst->batchDispatcher);
   if (inst->probe) napi_delete_reference(inst->env, inst->probe);
+  if (inst->bufferedDispatcher) napi_delete_reference(inst->env, inst->bufferedDispatcher);
   auto& all = d->instances;
   for (size_t k = 0; k < all.size(); k++)
     if (all[k] == inst) all.erase(all.begin() + static_cast<ptrdiff_t>(k));

@@ -135,9 +135,11 @@ struct Table {
   }
 };
 
+// One per thread, shared by every copy of the addon loaded in it (like AddonData): a second
+// table would hand out the same handles again, and each copy's records would go through the
+// other's. A callback goes to the dispatcher of the copy that made the object's base.
 struct BufferedData {
-  napi_env env = nullptr;
-  napi_ref dispatcher = nullptr;  // JS fn(kind, handle, a, b)
+  int copies = 0;  // loaded copies whose cleanup hook has not run yet
   Table<BufRec> bufs;
   Table<BevRec> bevs;
   Table<LisRec> listeners;

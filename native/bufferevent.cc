@@ -79,22 +79,22 @@ bool ArgBytesOrString(const Napi::CallbackInfo& info, size_t i, const char* name
 // loop broken, exactly as for event callbacks, so loop()/run() rethrow it.
 void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, double c) {
   BufferedData* bd = Buffered();
-  if (!bd || bd->tearingDown || !bd->dispatcher) return;
-  if (b) BatchRunWaiting(b);  // events recorded earlier in this pass run first (batch.cc)
-  napi_env env = bd->env;
+  if (!bd || bd->tearingDown || !b || !b->inst->bufferedDispatcher) return;
+  BatchRunWaiting(b);  // events recorded earlier in this pass run first (batch.cc)
+  napi_env env = b->inst->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[4], result;
-  napi_get_reference_value(env, bd->dispatcher, &fn);
+  napi_get_reference_value(env, b->inst->bufferedDispatcher, &fn);
   napi_get_undefined(env, &recv);
   napi_create_int32(env, kind, &argv[0]);
   napi_create_double(env, handle, &argv[1]);
   napi_create_double(env, a, &argv[2]);
   napi_create_double(env, c, &argv[3]);
-  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok && b) {
+  if (napi_call_function(env, recv, fn, 4, argv, &result) != napi_ok) {
     StoreThrownError(b);
     if (b->eb) event_base_loopbreak(b->eb);
-  } else if (b) {
+  } else {
     DrainAfterCallback(b);  // run({ microtasks: 'callback' }) only; the caller's frame still holds the object
   }
   napi_close_handle_scope(env, scope);
@@ -168,15 +168,15 @@ static void TopUpRead(BevRec* r) {
   // budget on a dry socket allocated (and soon freed) a chain of up to 60 KiB per probe, and
   // with many connections that churn made glibc grow and trim its heap, so readv paid page
   // faults for fresh pages. 0 (nothing, or EOF / an error libevent's next read will meet): dry.
+  // A failing FIONREAD (the fd was closed behind the binding and its number reused by a device
+  // such as /dev/zero) counts as dry too: reading "up to maxSingleRead" there read 2 GiB.
   int avail = 0;
-  if (ioctl(fd, FIONREAD, &avail) == 0) {
-    if (avail <= 0) {
-      r->topUpDry = true;
-      r->topUpSkips = 0;
-      return;
-    }
-    budget = std::min(budget, static_cast<size_t>(avail));
+  if (ioctl(fd, FIONREAD, &avail) != 0 || avail <= 0) {
+    r->topUpDry = true;
+    r->topUpSkips = 0;
+    return;
   }
+  budget = std::min(budget, static_cast<size_t>(avail));
   int err = 0;
   size_t got = 0;
   evbuffer_unfreeze(in, 0);  // 0: the end (new bytes go there)
@@ -329,7 +329,12 @@ void FreeBev(BevRec* r) {
   if (r->dead) return;
   r->dead = true;
   if (r->ownsFd && r->fd >= 0) Buffered()->ownedFds.erase(r->fd);  // libevent closes it on the next pass
-  if (r->relayTo && r->relayTo->relayFrom == r) r->relayTo->relayFrom = nullptr;
+  if (r->relayTo && r->relayTo->relayFrom == r) {
+    BevRec* dst = r->relayTo;
+    dst->relayFrom = nullptr;
+    // It borrowed dst's write low watermark while stalled: dst's write callback is the user's again.
+    if (r->relayStalled && !dst->dead) bufferevent_setwatermark(dst->bev, EV_WRITE, dst->writeLow, 0);
+  }
   if (r->relayFrom) {
     BevRec* src = r->relayFrom;
     src->relayTo = nullptr;
@@ -384,8 +389,10 @@ void FreeBufferedOfBase(BaseRec* b) {
     if (g && g->base == b) FreeGroup(g);
 }
 
-static void CleanupBuffered(void* arg) {
-  BufferedData* bd = static_cast<BufferedData*>(arg);
+// Every copy in a thread belongs to the same Node environment, so the first copy's hook sees
+// the whole environment ending: it frees every object; the last one drops the tables.
+static void CleanupBuffered(void*) {
+  BufferedData* bd = Buffered();
   bd->tearingDown = true;
   for (LisRec* l : bd->listeners.items)
     if (l) FreeListener(l);
@@ -395,8 +402,8 @@ static void CleanupBuffered(void* arg) {
     if (g) FreeGroup(g);
   for (BufRec* r : bd->bufs.items)
     if (r) DropBufRec(r);
-  if (bd->dispatcher) napi_delete_reference(bd->env, bd->dispatcher);
-  if (bufferedData == bd) bufferedData = nullptr;
+  if (--bd->copies > 0) return;
+  bufferedData = nullptr;
   delete bd;
   FlushChainCache(true);  // what libevent frees later on this thread goes straight back to malloc
 }
@@ -991,13 +998,13 @@ static Napi::Value GroupTotals(const Napi::CallbackInfo& info) {
 }
 
 static Napi::Value SetBufferedDispatcher(const Napi::CallbackInfo& info) {
-  BufferedData* bd = Buffered();
+  Instance* inst = InstanceOf(info.Env());
   if (!info[0].IsFunction()) {
     ThrowType(info.Env(), "ERR_INVALID_ARG_TYPE", "dispatcher must be a function");
     return Napi::Value();
   }
-  if (bd->dispatcher) napi_delete_reference(bd->env, bd->dispatcher);
-  napi_create_reference(bd->env, info[0], 1, &bd->dispatcher);
+  if (inst->bufferedDispatcher) napi_delete_reference(inst->env, inst->bufferedDispatcher);
+  napi_create_reference(inst->env, info[0], 1, &inst->bufferedDispatcher);
   return info.Env().Undefined();
 }
 
@@ -1019,11 +1026,11 @@ static Napi::Value BufferedStats(const Napi::CallbackInfo& info) {
 }
 
 void InitBuffered(Napi::Env env, Napi::Object exports) {
-  BufferedData* bd = new BufferedData();
-  bd->env = env;
-  bufferedData = bd;
-  // Registered after the addon's own hook, so it runs first: bases are still alive here.
-  napi_add_env_cleanup_hook(env, CleanupBuffered, bd);
+  if (!bufferedData) bufferedData = new BufferedData();
+  bufferedData->copies++;
+  // Registered after the addon's own hook, so it runs first: bases are still alive here. The
+  // argument is only told apart per copy (Node refuses one hook twice with the same argument).
+  napi_add_env_cleanup_hook(env, CleanupBuffered, InstanceOf(env));
   Napi::Object o = Napi::Object::New(env);
   o.Set("setDispatcher", Napi::Function::New(env, SetBufferedDispatcher));
   o.Set("stats", Napi::Function::New(env, BufferedStats));

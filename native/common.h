@@ -42,6 +42,7 @@ struct Instance {
   napi_ref dispatcher = nullptr;  // JS function(fnIndex, eventIndex, fd, what)
   napi_ref batchDispatcher = nullptr;  // JS function(ring) running a batch of records (batch.cc)
   napi_ref probe = nullptr;       // a no-op JS function: calling it fails once the env is terminating
+  napi_ref bufferedDispatcher = nullptr;  // JS function(kind, handle, a, b) of the buffered layer (bufferevent.cc)
 };
 
 struct EventRec {

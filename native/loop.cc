@@ -29,6 +29,7 @@ struct Coop {
   bool inPass = false;
   bool stopRequested = false;
   bool woke = false;               // the last pass was ended for Node (its fd or its timer)
+  int wokeBy = 0;                  // this pass: 1 Node's fd woke it, 2 Node's timer (WakeForNode)
   int keepFlags = 0;               // EVLOOP_NO_EXIT_ON_EMPTY for run({ keepAlive: true })
   bool drainEach = false;          // run({ microtasks: 'callback' }): drain after every callback
   bool scopeOpen = false;          // `scope` is open (the check callback is running)
@@ -45,21 +46,42 @@ struct Coop {
 // that were ready with the wake: libevent's backends report ready fds in an order of their own
 // (poll and select start at a random fd), and a break in the middle would split callbacks that
 // became ready together over two passes, with Node's microtasks between them.
-static void WakeForNode(evutil_socket_t, short, void* arg) {
+//
+// With priorities, the two wake events are the most urgent (0) and the break event the least:
+// the break still comes after every ready callback of every priority, and the wake is seen even
+// while more urgent events keep becoming ready. libevent runs a lower priority only once the
+// higher ones are empty, so such events kept the break event (and, at the middle priority,
+// the wake events themselves) waiting for ever, and the pass with them: Node never ran again.
+// So the same wake again, in a later round of the pass, breaks at once: Node's fd is
+// level-triggered and the timer is re-armed to fire at the next round.
+static void WakeForNode(evutil_socket_t fd, short, void* arg) {
   BaseRec* b = static_cast<BaseRec*>(arg);
-  b->coop->woke = true;
+  Coop* c = b->coop;
+  int source = fd >= 0 ? 1 : 2;
+  if (c->wokeBy & source) {
+    event_base_loopbreak(b->eb);
+    return;
+  }
+  c->wokeBy |= source;
+  c->woke = true;
+  if (source == 2) {
+    static const struct timeval kNow = {0, 0};
+    event_add(c->timerEvent, &kNow);
+  }
   // Events recorded earlier in this queue run first (their flush event is behind us).
   if (BatchWaiting(b)) BatchBreakAfterFlush(b);
-  else event_active(b->coop->breakEvent, EV_TIMEOUT, 0);  // queued behind the ready callbacks
+  else event_active(c->breakEvent, EV_TIMEOUT, 0);  // queued behind the ready callbacks
 }
 
 static void BreakForNode(evutil_socket_t, short, void* arg) {
   event_base_loopbreak(static_cast<BaseRec*>(arg)->eb);
 }
 
-static struct event* NewInternalEvent(BaseRec* b, int fd, short events, event_callback_fn cb = WakeForNode) {
+static struct event* NewInternalEvent(BaseRec* b, int fd, short events, int priority, event_callback_fn cb) {
   struct event* ev = event_new(b->eb, fd, events, cb, b);
-  if (ev) ev->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;  // set before any add, as libevent does
+  if (!ev) return nullptr;
+  ev->ev_evcallback.evcb_flags |= EVLIST_INTERNAL;  // set before any add, as libevent does
+  event_priority_set(ev, priority);
   return ev;
 }
 
@@ -157,6 +179,7 @@ void DrainAfterCallback(BaseRec* b) {
 
 static int RunPass(Coop* c, BaseRec* b, int flags) {
   c->woke = false;
+  c->wokeBy = 0;
   event_del(c->breakEvent);  // left active by a pass that another break ended first
   c->callbacksBefore = b->callbacks;
   b->loopDepth++;
@@ -300,9 +323,10 @@ static Napi::Value BaseRun(const Napi::CallbackInfo& info) {
       ThrowError(env, "ERR_RUN_UNSUPPORTED", "libuv's backend fd cannot be watched by this base");
       return Napi::Value();
     }
-    c->uvfdEvent = NewInternalEvent(b, uvfd, EV_READ | EV_PERSIST);
-    c->timerEvent = NewInternalEvent(b, -1, 0);
-    c->breakEvent = NewInternalEvent(b, -1, 0, BreakForNode);
+    int least = event_base_get_npriorities(b->eb) - 1;  // see WakeForNode
+    c->uvfdEvent = NewInternalEvent(b, uvfd, EV_READ | EV_PERSIST, 0, WakeForNode);
+    c->timerEvent = NewInternalEvent(b, -1, 0, 0, WakeForNode);
+    c->breakEvent = NewInternalEvent(b, -1, 0, least, BreakForNode);
     if (!c->uvfdEvent || !c->timerEvent || !c->breakEvent) {
       if (c->uvfdEvent) event_free(c->uvfdEvent);
       if (c->timerEvent) event_free(c->timerEvent);
@@ -407,7 +431,7 @@ static void WatchForTeardown(napi_env env, BaseRec* b) {
 int ActiveInternalEvents(BaseRec* b) {
   int n = 0;
   for (struct event* ev : {b->nodeWatch, b->nodeRetry, b->coop ? b->coop->uvfdEvent : nullptr,
-                           b->coop ? b->coop->timerEvent : nullptr})
+                           b->coop ? b->coop->timerEvent : nullptr, b->coop ? b->coop->breakEvent : nullptr})
     if (ev && (ev->ev_evcallback.evcb_flags & EVLIST_ACTIVE)) n++;
   return n;
 }

@@ -41,6 +41,32 @@ size_t RelayReadBudget(const BevRec* src) {
   return std::min(src->relayRead, std::max(room, kLibeventMaxRead));
 }
 
+// The live record of a pair half's partner (nullptr: a socket, or the partner is being freed).
+static BevRec* PairPartner(const BevRec* r) {
+  if (!r->isPair) return nullptr;
+  struct bufferevent* other = bufferevent_pair_get_partner(r->bev);
+  if (!other) return nullptr;
+  void* arg = nullptr;
+  bufferevent_getcb(other, nullptr, nullptr, nullptr, &arg);  // FreeBev clears it
+  auto* rec = static_cast<BevRec*>(arg);
+  return rec && !rec->dead ? rec : nullptr;
+}
+
+// Would bytes put in dst's output come back to src's input? A pair hands its output straight
+// to its partner's input, so relaying a half into its own partner (or round a chain of pairs
+// and relays) moves the same bytes round for ever without a system call: one loop call never
+// returned. Through sockets the kernel is in the way and each pass ends.
+static bool RelayLoopsBack(const BevRec* src, const BevRec* dst) {
+  const BevRec* cur = dst;
+  for (size_t hops = Buffered()->bevs.items.size(); cur && hops > 0; hops--) {  // each record at most once
+    const BevRec* in = PairPartner(cur);  // where cur's output arrives
+    if (!in) return false;
+    if (in == src) return true;
+    cur = in->relayTo;  // and on, if that half relays further
+  }
+  return false;
+}
+
 // bevRelay(src, dst, high, low, endOnEof, readSize): src's input flows to dst's output natively.
 static Napi::Value BevRelay(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
@@ -61,6 +87,10 @@ static Napi::Value BevRelay(const Napi::CallbackInfo& info) {
   }
   if (src == dst || src->base != dst->base) {
     ThrowError(env, "ERR_INVALID_ARG_VALUE", "a relay joins two different bufferevents of one base");
+    return Napi::Value();
+  }
+  if (RelayLoopsBack(src, dst)) {
+    ThrowError(env, "ERR_INVALID_ARG_VALUE", "that relay would bring the bytes back to where they came from (a pair's other half)");
     return Napi::Value();
   }
   if (src->relayTo || dst->relayFrom) {

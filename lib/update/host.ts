@@ -24,7 +24,7 @@ import { discardPrepared, freeCreatedSince, loadRequested, loadVersion, PrepareF
 import { freeBufferedCreatedSince, snapshotBuffered } from './rebind-buffered.js';
 import { rehearseUpdatePathOnce } from './rehearse.js';
 import { failedReport, preparedReport, withRunQueueWait } from './report.js';
-import { RunQueueClock } from './schedstat.js';
+import { RunQueueClock, yieldCpu } from './schedstat.js';
 import { emptyPhases, type Phases, type Running, STRATEGIES, type Strategy, type UpdateHostOptions, type UpdateHostStatus, type UpdateReport, type UpdateRequest, kRequestUpdate } from './types.js';
 
 export type { Strategy, UpdateHostOptions, UpdateHostStatus, UpdateReport, VersionModule } from './types.js';
@@ -396,7 +396,7 @@ export class UpdateHost extends EventEmitter<UpdateHostEvents> implements Contex
   #updateTimed(req: UpdateRequest, point: string, clock: RunQueueClock | undefined): UpdateReport {
     // Give the CPU up for a moment: the kernel runs whatever else is waiting now, and the pause
     // then starts on a fresh time slice instead of being preempted half-way.
-    if (this.yieldBeforePause) Atomics.wait(this.#sleeper, 0, 0, YIELD_MS);
+    if (this.yieldBeforePause) yieldCpu(this.#sleeper, YIELD_MS, clock);
     const waitedBefore = clock?.waitedNs();
     const reached = performance.now();
     const phases = emptyPhases();

@@ -35,6 +35,15 @@ export class RunQueueClock {
 
   /** Nanoseconds this thread has waited on a run queue since it started, or undefined if unreadable. */
   waitedNs(): number | undefined {
+    return this.#field(1);
+  }
+
+  /** How many times the kernel has put this thread on a CPU (each return from a switch-out counts one), or undefined if unreadable. */
+  timeSlices(): number | undefined {
+    return this.#field(2);
+  }
+
+  #field(index: number): number | undefined {
     let n: number;
     try {
       n = readSync(this.#fd, this.#buf, 0, this.#buf.length, 0); // pread at 0: the kernel regenerates it
@@ -42,8 +51,8 @@ export class RunQueueClock {
       return undefined;
     }
     const fields = this.#buf.toString('latin1', 0, n).trim().split(' ');
-    const waited = fields.length >= 3 ? Number(fields[1]) : NaN;
-    return Number.isSafeInteger(waited) && waited >= 0 ? waited : undefined;
+    const value = fields.length >= 3 ? Number(fields[index]) : NaN;
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
   }
 
   close(): void {
@@ -52,5 +61,26 @@ export class RunQueueClock {
     } catch {
       // already closed: nothing to release
     }
+  }
+}
+
+/** How many short sleeps yieldCpu tries before it gives up on being switched out. */
+const YIELD_TRIES = 4;
+
+/**
+ * Sleeps `ms` on `cell` (an Int32Array over a SharedArrayBuffer that stays 0) so that the
+ * kernel takes the CPU from this thread and gives it back. A timed wait that short does not
+ * always sleep: its deadline is computed before the futex call, and when an interrupt (or a
+ * preemption) in between lets it pass, the kernel returns at once. With a clock, a wait after
+ * which the thread's time slices did not move is tried again, up to YIELD_TRIES times in all;
+ * without one, the single wait is all there is. Returns how many waits it made.
+ */
+export function yieldCpu(cell: Int32Array, ms: number, clock: RunQueueClock | undefined): number {
+  const before = clock?.timeSlices();
+  for (let tries = 1; ; tries++) {
+    Atomics.wait(cell, 0, 0, ms);
+    if (before === undefined || tries === YIELD_TRIES) return tries;
+    const now = clock!.timeSlices();
+    if (now === undefined || now > before) return tries;
   }
 }

@@ -2,9 +2,10 @@
 // bufferevent_set_max_single_read says; the binding reads on in the same pass up to
 // maxSingleRead, but never past the read high watermark, never for a rate-limited bufferevent
 // (its bucket is charged by libevent's own read), and leaves EOF to libevent.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 
 import { BEV, type BufferEvent, EV, EventBase, io } from '../../lib/index.js';
+import { setBatching } from '../../lib/loop/registry.js';
 import { expectCode, loopUntil, methods, pattern } from './helpers.js';
 
 describe.each(methods)('bytes per read and write (%s)', (method) => {
@@ -118,6 +119,45 @@ describe.each(methods)('bytes per read and write (%s)', (method) => {
     tx.free();
     rx.free();
     base.free();
+  });
+
+  // Between libevent's read and the read callback (deferred to the next round of the pass)
+  // other callbacks run: one may close the socket behind the binding and reopen its number.
+  // /dev/zero has no FIONREAD, and the read-on then read maxSingleRead bytes of zeros.
+  // (One JS call per event: batched, the swap's callback would run only after the read-on.)
+  it('does not read on from an fd whose FIONREAD fails (its number reused by a device)', async () => {
+    const fs = await import('node:fs');
+    setBatching(false);
+    onTestFinished(() => setBatching(true));
+    const base = new EventBase({ method });
+    const [fa, fb] = io.socketpair();
+    const [za, zb] = io.socketpair();
+    const seen: number[] = [];
+    let zero = -1;
+    const rx = base.bufferevent(fb, {
+      closeOnFree: false,
+      enable: EV.READ,
+      maxSingleRead: 16 * 1024 * 1024,
+      read: (b) => {
+        seen.push(b.input.length);
+        b.free();
+      },
+    });
+    const swap = base.event(za, EV.READ, () => {
+      fs.closeSync(fb);
+      zero = fs.openSync('/dev/zero', 'r');
+    });
+    swap.add();
+    io.write(fa, pattern(8192));
+    io.write(zb, new Uint8Array(1));
+    loopUntil(base, () => seen.length > 0);
+    expect(zero).toBe(fb); // the same number
+    expect(seen[0]).toBeLessThanOrEqual(8192); // at most what the socket held, no zeros
+    expect(rx.freed).toBe(true);
+    swap.free();
+    base.free();
+    fs.closeSync(zero);
+    for (const fd of [fa, za, zb]) io.close(fd);
   });
 
   it('setMaxSingle validates in the addon and refuses pairs', () => {

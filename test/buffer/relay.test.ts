@@ -147,6 +147,56 @@ describe.each(methods)('relay and rate limits (%s)', (method) => {
     base.free();
   });
 
+  // A pair hands its output straight to its partner's input, so a relay from one half into its
+  // own partner (or round two pairs) moved the same bytes round for ever: loop() never returned.
+  it('refuses a relay that would bring the bytes back through a pair', () => {
+    const base = newBase();
+    const [a, b] = base.bufferevent.pair();
+    expectCode(() => a.relay(b), Error, 'ERR_INVALID_ARG_VALUE');
+    expectCode(() => native.bevRelay(b._handle, a._handle, 1024, 0, true, 4096), Error, 'ERR_INVALID_ARG_VALUE');
+    expect(a.relayPeer).toBeUndefined();
+    const [c, d] = base.bufferevent.pair();
+    a.relay(c); // a → c → d's input, and back: c → a → b's input
+    expectCode(() => b.relay(d), Error, 'ERR_INVALID_ARG_VALUE'); // b → d → c's input → a → b
+    expect(b.relayPeer).toBeUndefined();
+    expect(d.relayPeer).toBeUndefined();
+    // The refused relay left the others as they were: bytes written to b reach a and go on to d.
+    let got = '';
+    d.setCallbacks({ read: (x) => (got += x.input.remove(100).toString()) });
+    b.write('through a and c');
+    loopUntil(base, () => got.length > 0);
+    expect(got).toBe('through a and c');
+    for (const x of [a, b, c, d]) x.free();
+    base.free();
+  });
+
+  // While stalled the relay borrows the destination's write low watermark; freeing the source
+  // then left it borrowed, and the destination's write callback came at the relay's low mark
+  // instead of when its output was drained (its own low mark, 0).
+  it("freeing a stalled relay's source gives the destination its write low watermark back", () => {
+    const base = newBase();
+    const [fa, fb] = io.socketpair();
+    const [da, db] = io.socketpair();
+    const feeder = base.bufferevent(fa);
+    const src = base.bufferevent(fb);
+    const dst = base.bufferevent(da);
+    src.relay(dst, { high: 100_000, low: 100_000 });
+    feeder.write(pattern(1_000_000));
+    loopUntil(base, () => dst.output.length >= 100_000); // at the high mark: src stopped reading
+    src.free();
+    const atCallback: number[] = [];
+    dst.setCallbacks({ write: (b) => atCallback.push(b.output.length) });
+    const sink = new Uint8Array(1 << 16);
+    loopUntil(base, () => {
+      while (io.read(db, sink) > 0);
+      return atCallback.length > 0;
+    });
+    expect(atCallback).toEqual([0]);
+    for (const x of [feeder, dst]) x.free();
+    io.close(db);
+    base.free();
+  });
+
   function measureRate(base: EventBase, receivers: BufferEvent[], feed: BufferEvent[], bytesEach: number): number {
     let got = 0;
     for (const r of receivers) r.setCallbacks({ read: (b) => (got += b.input.drain(1e9)) });

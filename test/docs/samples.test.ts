@@ -15,13 +15,15 @@
 //
 // A fence without a language fails the test, so a new sample has to say what it is.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { controlSocketDir } from '../../lib/update/control.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const documents = ['README.md', ...readdirSync(path.join(repo, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -141,6 +143,10 @@ async function runService(
   const aliveAfterStart = !done;
   let cli: Ran | null = null;
   if (update !== null && aliveAfterStart) {
+    // The CLI needs the service's control socket: wait until it is there, not a fixed time (a
+    // loaded machine once took longer than the second above to start the service).
+    const socket = path.join(controlSocketDir(env), `update-${child.pid}.sock`);
+    for (const giveUp = Date.now() + 20_000; !existsSync(socket) && !done && Date.now() < giveUp; ) await new Promise((r) => setTimeout(r, 50));
     cli = await run(path.join(repo, 'bin', 'node-libevent.mjs'), cwd, env, 30_000, ['update', String(child.pid), update]);
     await new Promise((r) => setTimeout(r, 200)); // the service's own 'update' line
   }

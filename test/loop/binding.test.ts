@@ -108,6 +108,41 @@ describe.each(methods)('raw binding on %s', (method) => {
     ]);
     expect(r.status).toBe(0);
   });
+
+  // The buffered layer had one table per loaded copy, each starting at handle 0: the second
+  // copy's table replaced the first's, a first-copy handle named a second-copy bufferevent, and
+  // the exit freed the first table's records through the cleared one (SIGSEGV).
+  it('shares the buffered tables between copies loaded in one thread; each base calls back the copy that made it', () => {
+    const r = runChild(`
+      const load1 = require(ADDON);
+      load1.setDispatcher(() => {});
+      const seen = [];
+      load1.buffered.setDispatcher((kind, h) => seen.push('A' + kind));
+      const baseA = load1.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      const [a1, a2] = load1.buffered.bevPair(baseA, 6);
+      delete require.cache[ADDON];
+      const load2 = require(ADDON);
+      load2.setDispatcher(() => {});
+      load2.buffered.setDispatcher((kind, h) => seen.push('B' + kind));
+      const baseB = load2.baseNew({ method: ${JSON.stringify(method)} }).handle;
+      const [b1, b2] = load2.buffered.bevPair(baseB, 6);
+      console.log('distinct', new Set([a1, a2, b1, b2]).size);
+      load1.buffered.bevSetWants(a2, 1);
+      load2.buffered.bevSetWants(b2, 1);
+      load1.buffered.bevWrite(a1, 'to a2');
+      load2.buffered.bevWrite(b2, 'to b1');
+      load2.buffered.bevWrite(b1, 'to b2');
+      load1.baseLoop(baseA, 1);
+      load2.baseLoop(baseB, 1);
+      console.log(seen.join(' '));
+      load1.buffered.bevFree(a1);
+      console.log(JSON.stringify(load2.buffered.stats().bufferevents), load2.buffered.bevInfo(b1)[2]);
+      // a2, b1 and b2 are left for the environment's teardown
+    `);
+    expect(r.signal, r.out).toBe(null);
+    expect(r.out.trim().split('\n')).toEqual(['distinct 4', 'A0 B0', '3 0']);
+    expect(r.status).toBe(0);
+  });
 });
 
 describe.each(methods)("a base's own fds on %s (issue 7, item 27)", (method) => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 import { EV, EventBase, io } from '../../lib/index.js';
-import { expectCode, expectUsable, methods } from './helpers.js';
+import { expectCode, expectUsable, methods, runChild } from './helpers.js';
 
 const cb = () => undefined;
 
@@ -67,4 +67,77 @@ describe('fd limits', () => {
       closeAll(pairs);
     }
   });
+
+  it('refuses a signal on a select base whose signal pipe another thread pushed above fd 1023 while the base was made', () => {
+    // The binding notes the lowest free fd before event_base_new, where select puts its signal
+    // pipe; a worker opening fds in between moves the pipe up. With fds 0..1021 taken, a worker
+    // that keeps taking and giving back 1022 and 1023 puts some pipes at 1024 and up, past the
+    // note. Adding a signal there would make Debian's fortified FD_SET abort the process, so
+    // it runs in a child, and every base whose pipe (a FIFO new at 1022..1040) is above 1023
+    // must refuse. Built without the check of new high pipes (2570d34), the child aborted in
+    // each of 8 runs, within the first few hundred bases.
+    const r = runChild(
+      `
+      const b = require(ADDON);
+      const fs = require('node:fs');
+      const { Worker } = require('node:worker_threads');
+      const flag = new Int32Array(new SharedArrayBuffer(8)); // [0]: worker ready, [1]: stop
+      const worker = new Worker(\`
+        const { workerData: flag } = require('node:worker_threads');
+        const fs = require('node:fs');
+        Atomics.store(flag, 0, 1);
+        while (Atomics.load(flag, 0) !== 2) Atomics.wait(flag, 0, 1, 10);
+        while (Atomics.load(flag, 1) === 0) {
+          const a = fs.openSync('/dev/null', 'r'), c = fs.openSync('/dev/null', 'r');
+          fs.closeSync(a); fs.closeSync(c);
+        }
+      \`, { eval: true, workerData: flag });
+      while (Atomics.load(flag, 0) !== 1) Atomics.wait(flag, 0, 0, 10); // its own fds come first
+      const held = [];
+      for (let fd = fs.openSync('/dev/null', 'r'); ; fd = fs.openSync('/dev/null', 'r')) {
+        held.push(fd);
+        if (fd >= 1021) break;
+      }
+      const fifos = () => {
+        const out = [];
+        for (let fd = 1022; fd <= 1040; fd++) {
+          try { if (fs.fstatSync(fd).isFIFO()) out.push(fd); } catch {}
+        }
+        return out;
+      };
+      Atomics.store(flag, 0, 2);
+      const seen = { bases: 0, high: 0, refused: 0, wrong: [] };
+      for (let i = 0; i < 800; i++) {
+        const before = fifos();
+        const base = b.baseNew({ method: 'select' }).handle;
+        const pipe = fifos().filter((fd) => !before.includes(fd));
+        seen.bases++;
+        let refused = false;
+        try {
+          const ev = b.eventNew(base, 12, 0x08, 0); // SIGUSR2
+          b.eventAdd(ev);
+          b.eventFree(ev);
+        } catch (err) {
+          if (err.code !== 'ERR_FD_SETSIZE') throw err;
+          refused = true;
+        }
+        if (pipe.some((fd) => fd >= 1024)) {
+          seen.high++;
+          if (!refused) seen.wrong.push(pipe);
+        }
+        if (refused) seen.refused++;
+        b.baseFree(base);
+      }
+      Atomics.store(flag, 1, 1);
+      worker.terminate().then(() => console.log(JSON.stringify(seen)));
+    `,
+      120_000,
+    );
+    expect(r.signal, r.out).toBe(null);
+    expect(r.status, r.out).toBe(0);
+    const seen = JSON.parse(r.out.trim().split('\n').pop()!) as { bases: number; high: number; refused: number; wrong: number[][] };
+    expect(seen.bases).toBe(800);
+    expect(seen.wrong).toEqual([]);
+    expect(seen.refused).toBeGreaterThanOrEqual(seen.high);
+  }, 130_000);
 });

@@ -3,8 +3,10 @@
 // timers, I/O on socketpairs, signals with several deliveries, frees, releases, deletes and
 // rewrites from inside callbacks, loop breaks and throws, fds closed through io.close() and
 // behind the binding (fs.closeSync) with their numbers reused, and worker threads creating
-// and freeing bases meanwhile. Checked: nothing crashes (ASan/UBSan in CI), every error the
-// addon throws has a `code`, no callback runs for a freed event or a retired callback slot,
+// and freeing bases meanwhile; bufferevents, pairs, direct writes, read-on sizes and native
+// relays among them (test/buffer/fuzz-ops.cjs), workers moving bytes through bufferevents
+// too. Checked: nothing crashes (ASan/UBSan in CI), every error the addon throws has a
+// `code`, no callback runs for a freed event, a retired callback slot or a freed bufferevent,
 // and everything is released at the end. Seeded: the same seed replays the same run.
 'use strict';
 const fs = require('node:fs');
@@ -154,12 +156,14 @@ function inCallback(ev) {
   else if (r < 0.7) newEvent(ev.base);
   else if (r < 0.75) { attempt(() => b.baseRelease(ev.base.h)); freeBaseModel(ev.base); }
   else if (r < 0.8) { const other = pick(liveBases()); if (other) attempt(() => b.baseLoop(other.h, 3)); }
+  else if (r < 0.85) buffered.inEventCallback(ev.base);
   else { const e = pick(liveEvents()); if (e) eventOp(e); }
 }
 
 function freeBaseModel(base) {
   if (base.freed) return;
   base.freed = true;
+  buffered.baseFreed(base);
   alive.splice(alive.indexOf(base), 1);
   for (const e of live.slice()) if (e.base === base) retire(e);
 }
@@ -181,6 +185,8 @@ function fdOp() {
   }
 }
 
+const buffered = require('../buffer/fuzz-ops.cjs')({ b, rand, pick, chance, attempt, violations, pairs, liveBases, freeBaseModel });
+
 const workers = new Set();
 function spawnWorker() {
   if (workers.size >= 2) return;
@@ -193,7 +199,21 @@ function spawnWorker() {
       const h = b.baseNew({ method: b.supportedMethods()[i % b.supportedMethods().length] }).handle;
       const t = b.eventNew(h, -1, 0, 1);
       b.eventAdd(t, 0);
-      b.baseLoop(h, 3);
+      // bytes through a bufferevent pair of sockets: the chain cache of this thread fills
+      const [x, y] = b.io.socketpair();
+      let bx, by;
+      try {
+        bx = b.buffered.bevNew(h, x, true, 6);
+        by = b.buffered.bevNew(h, y, true, 6);
+        b.buffered.bevSetMaxIo(by, 1 << 20, 0);
+        b.buffered.bevWrite(bx, new Uint8Array(8192 + i * 1000));
+        b.baseLoop(h, 3);
+        if (i % 3) b.buffered.bevFree(bx);
+      } catch (err) {
+        if (err.code !== 'ERR_FD_SETSIZE') throw err; // select, with the parent's fds past 1023
+        if (bx === undefined) b.io.close(x); // else its bufferevent closes it with the base
+        b.io.close(y);
+      }
       if (i % 2) b.baseFree(h);
       b.baseRelease(h);
       n++;
@@ -218,6 +238,7 @@ async function main() {
     else if (r < 0.7) fdOp();
     else if (r < 0.72) { const n = 1 + Math.floor(rand() * 3); for (let k = 0; k < n; k++) process.kill(process.pid, pick(SIGNALS)); }
     else if (r < 0.73) rewireMany(pick(liveB));
+    else if (r < 0.8) buffered.step();
     else { const x = pick(liveB); attempt(() => b.baseLoop(x.h, chance(0.5) ? 2 : 3)); }
     if (op % 20000 === 19999) { spawnWorker(); await new Promise((resolve) => setImmediate(resolve)); }
     if (violations.length > 0) break;
@@ -229,7 +250,10 @@ async function main() {
   while (workers.size > 0) await new Promise((resolve) => setTimeout(resolve, 10));
   const stats = b.stats();
   if (stats.liveEvents !== 0 || stats.liveBases !== 0) violations.push(`left alive at the end: ${JSON.stringify(stats)}`);
-  console.log(JSON.stringify({ seed, ops: totalOps, fired, bases: bases.length, events: events.length, codes: Object.fromEntries(codes), violations: violations.slice(0, 5) }));
+  const bufferedSummary = buffered.finish();
+  const bs = buffered.stats();
+  if (bs.bufferevents || bs.evbuffers || bs.listeners || bs.groups) violations.push(`buffered objects left alive at the end: ${JSON.stringify(bs)}`);
+  console.log(JSON.stringify({ seed, ops: totalOps, fired, ...bufferedSummary, bases: bases.length, events: events.length, codes: Object.fromEntries(codes), violations: violations.slice(0, 5) }));
   process.exitCode = violations.length > 0 ? 1 : 0;
 }
 main();

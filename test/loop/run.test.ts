@@ -4,10 +4,10 @@ import net from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { EV, EventBase, io } from '../../lib/index.js';
+import { COUNT, EV, EventBase, io } from '../../lib/index.js';
 import { binding } from '../../lib/loop/native.js';
 import { setBatching } from '../../lib/loop/registry.js';
-import { busyWait, methods } from './helpers.js';
+import { busyWait, methods, runChild } from './helpers.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -59,7 +59,10 @@ describe.each(methods)('run() on %s', (method) => {
       const pkg = JSON.parse(await fs.readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string };
       const awaited = await Promise.resolve(42);
       // Let libevent tick a little more, then end its work: run() resolves when nothing is left.
-      await sleep(20);
+      // Until it has ticked 5 times, not for a fixed time: on a loaded machine 50 ms held only
+      // 4 of its 5 ms ticks. A run() that starves libevent still fails, at the 5 s bound.
+      await sleep(5);
+      for (const giveUp = Date.now() + 5000; ticks < 5 && Date.now() < giveUp; ) await sleep(5);
       ticker.del();
       reader.del();
       return { slept, echoed, name: pkg.name, awaited };
@@ -92,6 +95,65 @@ describe.each(methods)('run() on %s', (method) => {
     // A spinning loop would use ~100% of the wall time; idle waiting uses a few percent.
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(wall * 0.5);
     base.free();
+  });
+
+  // libevent runs a lower priority only once the higher ones are empty. The run's wake and
+  // break events had the middle priority: an event of priority 0 that stays ready (its fd is
+  // never drained) kept them waiting, the pass never ended and Node never ran again.
+  // (In a child: before, the pass never returned, and no timer of the test runner could fire.)
+  it.each([2, 3])('a more urgent event that stays ready does not keep Node waiting (%i priorities)', (priorities) => {
+    const r = runChild(`
+      const b = require(ADDON);
+      let calls = 0;
+      b.setDispatcher(() => calls++);
+      const base = b.baseNew({ method: ${JSON.stringify(method)}, priorities: ${priorities} }).handle;
+      const [x, y] = b.io.socketpair();
+      b.io.write(y, new Uint8Array(8)); // never read: x stays readable
+      const busy = b.eventNew(base, x, 2 | 0x10, 1);
+      b.eventSetPriority(busy, 0);
+      b.eventAdd(busy);
+      setTimeout(() => b.eventFree(busy), 20);
+      b.baseRun(base).then((r) => console.log('run', r, calls > 0));
+    `, 10_000);
+    expect(r.out.trim()).toBe('run 1 true');
+    expect(r.status).toBe(0);
+  });
+
+  // The break event has the least urgent priority: the callbacks ready with the wake run in
+  // its pass whatever their priority (at the middle one, those below it waited for the pass
+  // after Node's turn). In a child, where nothing else wakes Node (the test runner's own
+  // messages did, before a and b were ready).
+  it('callbacks of a low priority ready with a wake for Node run in that pass', () => {
+    const r = runChild(`
+      const { MessageChannel } = require('node:worker_threads');
+      const b = require(ADDON);
+      const order = [];
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', () => order.push('message'));
+      const base = b.baseNew({ method: ${JSON.stringify(method)}, priorities: 3 }).handle;
+      const [a1, a2] = b.io.socketpair();
+      const [b1, b2] = b.io.socketpair();
+      const keep = b.eventNew(base, -1, 0, 3);
+      b.eventSetPriority(keep, 2);
+      const timer = b.eventNew(base, -1, 0, 4);
+      const evs = [b.eventNew(base, a1, 2, 1), b.eventNew(base, b1, 2, 2)];
+      for (const ev of evs) { b.eventSetPriority(ev, 2); b.eventAdd(ev); }
+      b.setDispatcher((slot) => {
+        if (slot === 1 || slot === 2) { b.io.read(slot === 1 ? a1 : b1, new Uint8Array(8)); order.push(slot === 1 ? 'a' : 'b'); }
+        if (slot === 4) {
+          // a1, libuv's fd and b1 made ready; keep, activated, keeps the pass going (EVLOOP_ONCE
+          // ends only with nothing active), so its next round polls all three
+          b.io.write(a2, new Uint8Array([1]));
+          port2.postMessage(1);
+          b.io.write(b2, new Uint8Array([1]));
+          b.eventActive(keep, 1);
+        }
+      });
+      b.eventAdd(timer, 0.005);
+      b.baseRun(base).then(() => setImmediate(() => { console.log(order.join(' ')); port1.close(); }));
+    `);
+    expect(['a b message', 'b a message']).toContain(r.out.trim());
+    expect(r.status).toBe(0);
   });
 
   // Batched (the default) and with one JS call per event: the order must be the same.
@@ -221,6 +283,31 @@ describe.each(methods)('run() on %s', (method) => {
       } finally {
         port1.close();
         [a1, a2, b1, b2].forEach((fd) => io.close(fd));
+        base.free();
+      }
+    });
+
+    // The wake's break event is internal like the run's other events: while it waits behind
+    // the ready callbacks they must not see it in numEvents(ACTIVE) (they saw one too many).
+    it('callbacks after a wake for Node do not count its break event as active', async () => {
+      const base = new EventBase({ method });
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', () => undefined);
+      const seen: number[] = [];
+      // libevent activates expired timers after the fds its poll reported, so in the next pass
+      // libuv's fd (made readable by the message) wakes first and this timer runs after it.
+      const after = base.timer(() => seen.push(base.numEvents(COUNT.ACTIVE)));
+      // From a timer a few ms in: the pass after it follows in the same turn of libuv's loop
+      // (a first pass of a turn with Node's work ready would be the turn's only one).
+      base.timer(() => {
+        port2.postMessage(1);
+        after.add(0);
+      }).add(5);
+      try {
+        expect(await base.run()).toBe(1);
+        expect(seen).toEqual([0]);
+      } finally {
+        port1.close();
         base.free();
       }
     });

@@ -52,7 +52,9 @@ describe.each(updateMethods)('control socket survives bad clients on %s', (metho
     const reported = new Promise((r) => s.host.once('update', r));
     expect(io.write(fd, Buffer.from(JSON.stringify({ update: v1 }) + '\n'))).toBeGreaterThan(0);
     expect(await reported).toMatchObject({ ok: true, to: 'v1' });
-    await sleep(20);
+    // The reply's write finds the client gone in a later loop pass: wait for that (2 s at
+    // most), not a fixed 20 ms that a stalled process can spend before the pass runs.
+    for (let i = 0; i < 200 && s.control.clients > 0; i++) await sleep(10);
     expect(s.settled()).toBe(false);
     expect(s.control.clients).toBe(0);
     expect(await askJson(s.socketPath, { update: v0 })).toMatchObject({ ok: true, to: 'v0' });

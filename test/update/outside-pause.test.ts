@@ -5,7 +5,7 @@
 //   (--log-function-events) in a child process: 'parse-function' is V8 compiling a function
 //   lazily, at its first call.
 // - yieldBeforePause (default on): at the update point the host sleeps a moment before the
-//   pause starts (a voluntary context switch of the loop thread), so the pause begins on a
+//   pause starts (the loop thread is switched out and back in), so the pause begins on a
 //   fresh scheduler slice.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 
 import { EventBase } from '../../lib/index.js';
 import { UpdateHost } from '../../lib/update/index.js';
+import { RunQueueClock, yieldCpu } from '../../lib/update/schedstat.js';
 import { updateMethods, versionsDir } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -107,10 +108,44 @@ describe('eager compilation of versions', () => {
   });
 });
 
-/** This thread's voluntary context switches so far (Linux). */
-function voluntarySwitches(): number {
-  return Number(/voluntary_ctxt_switches:\s*(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))![1]);
+/** This thread's context switches so far, voluntary and not (Linux). */
+function contextSwitches(): number {
+  const status = readFileSync('/proc/thread-self/status', 'utf8');
+  return Number(/\nvoluntary_ctxt_switches:\s*(\d+)/.exec(status)![1]) + Number(/\nnonvoluntary_ctxt_switches:\s*(\d+)/.exec(status)![1]);
 }
+
+describe.runIf(existsSync('/proc/thread-self/status'))('yieldCpu', () => {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+
+  it('waits again while the thread was not switched out, up to four waits', () => {
+    let reads = 0;
+    const stuck = { timeSlices: () => (reads++, 7) } as unknown as RunQueueClock;
+    expect(yieldCpu(cell, 0.01, stuck)).toBe(4);
+    expect(reads).toBe(4); // one before, one after each wait but the last
+    const readings = [7, 7, 8];
+    const movesAfterSecond = { timeSlices: () => readings.shift() } as unknown as RunQueueClock;
+    expect(yieldCpu(cell, 0.01, movesAfterSecond)).toBe(2);
+    expect(readings).toEqual([]);
+    expect(yieldCpu(cell, 0.01, undefined)).toBe(1); // no clock: one wait and no way to tell
+  });
+
+  it('switches the thread out on every call (5 000 calls)', () => {
+    // A single 50 µs Atomics.wait returned without sleeping 1 to 7 times in 20 000 calls on a
+    // 2-core machine: its deadline had passed before the kernel armed the timer.
+    const clock = RunQueueClock.open()!;
+    let missed = 0;
+    try {
+      for (let i = 0; i < 5_000; i++) {
+        const before = contextSwitches();
+        yieldCpu(cell, 0.05, clock);
+        if (contextSwitches() === before) missed++;
+      }
+    } finally {
+      clock.close();
+    }
+    expect(missed).toBe(0);
+  });
+});
 
 describe.each(updateMethods)('yield before the pause on %s', (method) => {
   it.runIf(existsSync('/proc/thread-self/status'))('the loop thread gives up the CPU between reaching the update point and updating', async () => {
@@ -119,12 +154,12 @@ describe.each(updateMethods)('yield before the pause on %s', (method) => {
     try {
       await host.start('v0.cjs');
       // No loop runs, so each request is taken at once, inside requestUpdate; nothing else in
-      // it sleeps (with yieldBeforePause: false these counts are 0).
+      // it sleeps (with yieldBeforePause: false these counts are 0 unless the kernel preempts it).
       let before = 0;
       const switches: number[] = [];
-      host.on('update', () => void switches.push(voluntarySwitches() - before));
+      host.on('update', () => void switches.push(contextSwitches() - before));
       for (let i = 0; i < 6; i++) {
-        before = voluntarySwitches();
+        before = contextSwitches();
         const report = await host.requestUpdate(i % 2 ? 'v0.cjs' : 'v1.cjs');
         expect(report.ok).toBe(true);
       }
