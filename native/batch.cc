@@ -358,6 +358,7 @@ static void RunRecords(BaseRec* b) {
   napi_close_handle_scope(env, scope);
   bt->flushing = false;
   ClearRecords(b);
+  NoteNodeWork(b);
   if (bt->breakAfter) {
     bt->breakAfter = false;
     if (b->eb) event_base_loopbreak(b->eb);

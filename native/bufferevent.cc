@@ -97,6 +97,7 @@ void CallBufferedDispatcher(BaseRec* b, int kind, double handle, double a, doubl
   } else {
     DrainAfterCallback(b);  // run({ microtasks: 'callback' }) only; the caller's frame still holds the object
   }
+  NoteNodeWork(b);
   napi_close_handle_scope(env, scope);
 }
 

@@ -171,6 +171,9 @@ int ActiveInternalEvents(BaseRec* b);
 // nextTicks and promise jobs, and the drain itself (no-op otherwise; call with no JS on the stack).
 bool DrainsEachCallback(BaseRec* b);
 void DrainAfterCallback(BaseRec* b);
+// After a JS call in a run() pass: arms the run's wake for a Node timer the call set, and ends
+// a long round of the pass so that libevent polls (loop.cc).
+void NoteNodeWork(BaseRec* b);
 void InitLoop(Napi::Env env, Napi::Object exports);
 
 // batch.cc (batched dispatch)

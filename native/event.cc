@@ -192,6 +192,7 @@ void EventTrampoline(evutil_socket_t fd, short what, void* arg) {
   // run({ microtasks: 'callback' }) only: nextTicks and promise jobs run now, while the event
   // still counts as running, so what they do to it is settled below as if the callback did it.
   if (!b->pendingError) DrainAfterCallback(b);
+  NoteNodeWork(b);
   if (isSignal) {
     SettleSignalDeliveries(r, deliveriesLeft);
     ForgetEndedClosure(ev, deliveriesLeft);

@@ -30,6 +30,9 @@ struct Coop {
   bool stopRequested = false;
   bool woke = false;               // the last pass was ended for Node (its fd or its timer)
   int wokeBy = 0;                  // this pass: 1 Node's fd woke it, 2 Node's timer (WakeForNode)
+  int nodeTimeout = -1;            // the uv_backend_timeout() timerEvent is armed for, this turn
+  uint32_t roundCalls = 0;         // JS calls since the last time check (NoteNodeWork)
+  uint64_t roundStart = 0;         // uv_hrtime() when the pass began or its round was last ended
   int keepFlags = 0;               // EVLOOP_NO_EXIT_ON_EMPTY for run({ keepAlive: true })
   bool drainEach = false;          // run({ microtasks: 'callback' }): drain after every callback
   bool scopeOpen = false;          // `scope` is open (the check callback is running)
@@ -71,6 +74,45 @@ static void WakeForNode(evutil_socket_t fd, short, void* arg) {
   // Events recorded earlier in this queue run first (their flush event is behind us).
   if (BatchWaiting(b)) BatchBreakAfterFlush(b);
   else event_active(c->breakEvent, EV_TIMEOUT, 0);  // queued behind the ready callbacks
+}
+
+// Arms timerEvent for Node's next timer when it is sooner than the one the turn waits for. A
+// callback (or a promise job between passes) may set a timer of Node's, and a timer is not an
+// fd: libuv's fd does not show it. A pass whose callbacks keep activating events never ends
+// by itself, so Node's timer waited for the pass, for ever under a ping-pong of events.
+// libuv's clock was read before the turn, so the time the turn has taken since counts.
+static void ArmForNodeTimer(Coop* c) {
+  int t = uv_backend_timeout(c->loop);
+  if (t < 0 || (c->nodeTimeout >= 0 && t >= c->nodeTimeout)) return;  // nothing sooner
+  c->nodeTimeout = t;
+  int64_t elapsed = static_cast<int64_t>(uv_hrtime() / 1000000) - static_cast<int64_t>(uv_now(c->loop));
+  int64_t ms = t - (elapsed > 0 ? elapsed : 0);
+  if (ms <= 0) {
+    event_active(c->timerEvent, EV_TIMEOUT, 0);  // due (or an immediate): the wake now
+    return;
+  }
+  struct timeval tv = {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+  event_add(c->timerEvent, &tv);
+}
+
+// libevent polls (and runs its timers, ours among them) only between rounds of a pass, and a
+// round lasts until its active queue is empty, which callbacks that keep activating events
+// never let happen: then neither Node's fd nor its timer could end the pass. So a round that
+// ran for kRoundMs is ended (event_base_loopcontinue: the pass goes on after a poll; the
+// callbacks still active run first, in order). Checked every kCallsPerCheck calls.
+constexpr uint32_t kCallsPerCheck = 32;
+constexpr uint64_t kRoundNs = 1000000;
+
+void NoteNodeWork(BaseRec* b) {
+  Coop* c = b->coop;
+  if (!c || !c->active || !c->inPass) return;
+  ArmForNodeTimer(c);
+  if (++c->roundCalls < kCallsPerCheck) return;
+  c->roundCalls = 0;
+  uint64_t now = uv_hrtime();
+  if (now - c->roundStart < kRoundNs) return;
+  c->roundStart = now;
+  event_base_loopcontinue(b->eb);
 }
 
 static void BreakForNode(evutil_socket_t, short, void* arg) {
@@ -181,6 +223,8 @@ static int RunPass(Coop* c, BaseRec* b, int flags) {
   c->woke = false;
   c->wokeBy = 0;
   event_del(c->breakEvent);  // left active by a pass that another break ended first
+  c->roundCalls = 0;
+  c->roundStart = uv_hrtime();
   c->callbacksBefore = b->callbacks;
   b->loopDepth++;
   c->inPass = true;
@@ -215,6 +259,7 @@ static void OnCheck(uv_check_t* h) {
 
   int timeout = uv_backend_timeout(c->loop);
   int flags = EVLOOP_ONCE | c->keepFlags;
+  c->nodeTimeout = timeout;
   if (timeout == 0) {
     flags |= EVLOOP_NONBLOCK;
   } else if (timeout > 0) {
@@ -239,6 +284,7 @@ static void OnCheck(uv_check_t* h) {
     }
     OpenScope(c);
     if (uv_backend_timeout(c->loop) == 0) break;  // a job gave Node work (an immediate): its turn now
+    ArmForNodeTimer(c);                            // or a timer sooner than the one armed
     r = RunPass(c, b, EVLOOP_ONCE | EVLOOP_NONBLOCK | c->keepFlags);
   }
 

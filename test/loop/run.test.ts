@@ -119,6 +119,37 @@ describe.each(methods)('run() on %s', (method) => {
     expect(r.status).toBe(0);
   });
 
+  // A Node timer set by a callback while a pass runs: a timer is not an fd, so libuv's fd does
+  // not show it, and a pass whose callbacks keep activating events never ends by itself. Before,
+  // Node's timer waited until the 3 s cap freed the event (in a child, where nothing else wakes
+  // Node; under the test runner its own messages did, which is how mainloop.test's L11 passed).
+  it.each([
+    ['batched', true],
+    ['one call per event', false],
+  ])('a Node timer set by a callback ends a pass that keeps activating events (%s)', (_name, batching) => {
+    const dist = (file: string) => JSON.stringify(new URL(`../../dist/loop/${file}`, import.meta.url).href);
+    const r = runChild(`
+      (async () => {
+        const { EventBase, EV } = await import(${dist('index.js')});
+        (await import(${dist('registry.js')})).setBatching(${batching});
+        const base = new EventBase({ method: ${JSON.stringify(method)} });
+        let calls = 0;
+        let atTimer = -1;
+        const t0 = performance.now();
+        const spin = base.timer(() => {
+          if (++calls === 1) setTimeout(() => { atTimer = calls; }, 20);
+          if ((atTimer >= 0 && calls >= atTimer + 100) || performance.now() - t0 > 3000) spin.free();
+          else spin.active(EV.TIMEOUT);
+        });
+        spin.active(EV.TIMEOUT);
+        const result = await base.run();
+        console.log('run', result, atTimer >= 1 ? 'timer ran' : 'starved', calls - atTimer);
+      })();
+    `);
+    expect(r.out.trim()).toBe('run 1 timer ran 100');
+    expect(r.status).toBe(0);
+  });
+
   // The break event has the least urgent priority: the callbacks ready with the wake run in
   // its pass whatever their priority (at the middle one, those below it waited for the pass
   // after Node's turn). In a child, where nothing else wakes Node (the test runner's own
