@@ -100,9 +100,11 @@ describe.each(updateMethods)('update strategies on %s', (method) => {
       expect(beats.filter((b) => b[1] > updatedAt).every((b) => b[0] === 'timers-b')).toBe(true);
       // Deadlines ~200, ~370, ~540 instead of 200, 400, 600: the remaining time was
       // honoured once (a sample after the update, before that deadline, still reads it)...
+      // The time left is read and re-added inside the pause: a preemption between the two
+      // moves the deadline by as much (27.7 ms once at load 10), never by more than the pause.
       const first = schedule[0]!;
       const after = samples.find((x) => x.at > updatedAt && x.at < first);
-      if (after) expect(Math.abs(after.deadline - first)).toBeLessThanOrEqual(CLOCK_SLACK);
+      if (after) expect(Math.abs(after.deadline - first)).toBeLessThanOrEqual(CLOCK_SLACK + report.pauseMs);
       // ...and then became the period (the time left at the update: under 170 ms). A stall
       // past a deadline lengthens that gap (libevent re-arms from now): one short gap shows it.
       expect(schedule.length).toBeGreaterThanOrEqual(3);
